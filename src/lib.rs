@@ -1,0 +1,21 @@
+//! vaxcert: issues and verifies signed vaccination certificates from MyNumber card evidence.
+//!
+//! The crate follows `DESIGN.md`: one binary, a subcommand per role, and libraries under them.
+//!
+//! ```text
+//! card/      TEXT AP over PC/SC, MyNumber, evidence parsing and checks; no DB, HTTP or keys
+//! card_sim/  role: the virtual card on vpcd; dev and tests only; nothing depends on it
+//! pki/       key material; pki::dev holds every dev-only item
+//! domain     MunicipalityCode, BirthDate, Channel, Kind
+//! clock      the only source of time
+//! ```
+//!
+//! Dependencies point down: roles use libraries, never each other.
+
+pub mod card;
+pub mod card_sim;
+pub mod cli;
+pub mod clock;
+pub mod domain;
+pub mod pki;
+pub mod telemetry;

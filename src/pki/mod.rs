@@ -1,0 +1,51 @@
+//! Key material. Production keys are loaded from configured files; everything dev-only lives in
+//! [`dev`], so a review can grep for `dev::`.
+
+pub mod dev;
+
+use std::path::PathBuf;
+
+/// Why key material could not be made or loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key file does not hold what it should.
+    #[error("{path}: {what}")]
+    Format {
+        /// Which file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// Key generation failed.
+    #[error("key generation failed: {0}")]
+    Generate(String),
+}
+
+pub(crate) fn read(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+pub(crate) fn write(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::write(path, bytes).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
