@@ -172,8 +172,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 v["steps_checked"] = serde_json::json!([1, 2, 3, 4]);
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("Card files verified (steps 1–4 of DESIGN §3) under J-LIS CA key set {trust}.");
-                println!("Step 5 (challenge signature) skipped: saved files carry no live signature.");
+                println!(
+                    "Card files verified (steps 1–4 of DESIGN §3) under J-LIS CA key set {trust}."
+                );
+                println!(
+                    "Step 5 (challenge signature) skipped: saved files carry no live signature."
+                );
                 println!("{}", data.summary());
             }
             Ok(())
@@ -235,7 +239,10 @@ fn read_and_print(
     if json {
         println!("{}", serde_json::to_string_pretty(&identity.summary())?);
     } else {
-        println!("Card read from {:?} and verified (all 5 steps of DESIGN §3).", reader.name());
+        println!(
+            "Card read from {:?} and verified (all 5 steps of DESIGN §3).",
+            reader.name()
+        );
         println!("{}", identity.summary());
     }
     Ok(())
@@ -315,8 +322,18 @@ fn demo(persona_path: &Path, slot: u8) -> Result<()> {
             kind: Kind::Domestic,
         };
         let trust = TrustSet::parse("dev,6000033")?;
-        println!("vaxcert demo: reading the virtual card of {} in {reader_name:?}", persona_path.display());
-        read_and_print(Some(&reader_name), &persona.pin, &binding, &trust, 15, false)
+        println!(
+            "vaxcert demo: reading the virtual card of {} in {reader_name:?}",
+            persona_path.display()
+        );
+        read_and_print(
+            Some(&reader_name),
+            &persona.pin,
+            &binding,
+            &trust,
+            15,
+            false,
+        )
     })();
     let _ = sim.kill();
     let _ = sim.wait();

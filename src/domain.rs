@@ -125,7 +125,8 @@ impl BirthDate {
         let year: u16 = digits[..4].parse().map_err(|_| Error::Date)?;
         let month: u8 = digits[4..6].parse().map_err(|_| Error::Date)?;
         let day: u8 = digits[6..].parse().map_err(|_| Error::Date)?;
-        let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+        let leap =
+            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
         let days = match month {
             1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
             4 | 6 | 9 | 11 => 30,
@@ -299,8 +300,18 @@ mod tests {
     #[test]
     fn dates_must_exist() {
         assert_eq!(BirthDate::parse("19800217").unwrap().iso(), "1980-02-17");
-        assert_eq!(BirthDate::parse("2000-02-29").unwrap().compact(), "20000229");
-        for bad in ["19000229", "19801301", "19800230", "1980021", "1980-0217", "abcdefgh"] {
+        assert_eq!(
+            BirthDate::parse("2000-02-29").unwrap().compact(),
+            "20000229"
+        );
+        for bad in [
+            "19000229",
+            "19801301",
+            "19800230",
+            "1980021",
+            "1980-0217",
+            "abcdefgh",
+        ] {
             assert!(BirthDate::parse(bad).is_err(), "{bad}");
         }
     }

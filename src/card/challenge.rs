@@ -50,7 +50,9 @@ impl Challenge {
     /// # Errors
     /// [`Error::ChallengeForged`] for anything that is not 57 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        Ok(Challenge(bytes.try_into().map_err(|_| Error::ChallengeForged)?))
+        Ok(Challenge(
+            bytes.try_into().map_err(|_| Error::ChallengeForged)?,
+        ))
     }
 
     /// base64url without padding.
@@ -69,7 +71,9 @@ impl Challenge {
 
     /// When the challenge stops being accepted.
     pub fn expires_at(&self) -> UnixTime {
-        UnixTime(i64::from_be_bytes(self.0[17..25].try_into().unwrap_or([0; 8])))
+        UnixTime(i64::from_be_bytes(
+            self.0[17..25].try_into().unwrap_or([0; 8]),
+        ))
     }
 }
 
@@ -185,8 +189,16 @@ pub trait UsedChallenges: Send + Sync {
 pub struct InMemoryUsedChallenges(Mutex<HashMap<ChallengeId, UnixTime>>);
 
 impl UsedChallenges for InMemoryUsedChallenges {
-    async fn claim(&self, id: ChallengeId, expires_at: UnixTime, now: UnixTime) -> Result<bool, Error> {
-        let mut used = self.0.lock().map_err(|_| Error::UsedStore("poisoned".into()))?;
+    async fn claim(
+        &self,
+        id: ChallengeId,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, Error> {
+        let mut used = self
+            .0
+            .lock()
+            .map_err(|_| Error::UsedStore("poisoned".into()))?;
         used.retain(|_, exp| *exp > now);
         Ok(used.insert(id, expires_at).is_none())
     }
@@ -250,7 +262,10 @@ mod tests {
     fn a_fresh_challenge_checks_and_expires() {
         let c = challenges().issue(UnixTime(1000));
         assert!(challenges().check(&c, UnixTime(1119)).is_ok());
-        assert!(matches!(challenges().check(&c, UnixTime(1120)), Err(Error::ChallengeExpired)));
+        assert!(matches!(
+            challenges().check(&c, UnixTime(1120)),
+            Err(Error::ChallengeExpired)
+        ));
         let back = Challenge::from_base64(&c.to_base64()).unwrap();
         assert_eq!(back, c);
     }
@@ -266,16 +281,36 @@ mod tests {
             assert!(matches!(r, Err(Error::ChallengeForged)), "byte {i}: {r:?}");
         }
         let other = Challenges::new(ChallengeKey::from_hex(&"22".repeat(32)).unwrap(), 120);
-        assert!(matches!(other.check(&c, UnixTime(1000)), Err(Error::ChallengeForged)));
+        assert!(matches!(
+            other.check(&c, UnixTime(1000)),
+            Err(Error::ChallengeForged)
+        ));
     }
 
     #[tokio::test]
     async fn the_used_set_refuses_a_second_claim_until_expiry() {
         let used = InMemoryUsedChallenges::default();
-        assert!(used.claim([1; 16], UnixTime(200), UnixTime(100)).await.unwrap());
-        assert!(!used.claim([1; 16], UnixTime(200), UnixTime(150)).await.unwrap());
-        assert!(used.claim([2; 16], UnixTime(400), UnixTime(300)).await.unwrap());
-        assert_eq!(used.0.lock().unwrap().len(), 1, "expired entries are purged");
+        assert!(
+            used.claim([1; 16], UnixTime(200), UnixTime(100))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !used
+                .claim([1; 16], UnixTime(200), UnixTime(150))
+                .await
+                .unwrap()
+        );
+        assert!(
+            used.claim([2; 16], UnixTime(400), UnixTime(300))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            used.0.lock().unwrap().len(),
+            1,
+            "expired entries are purged"
+        );
     }
 
     #[test]
@@ -288,10 +323,22 @@ mod tests {
             kind: Kind::Domestic,
         };
         let variants = [
-            Binding { channel: Channel::App, ..base.clone() },
-            Binding { terminal_id: "kiosk-2".into(), ..base.clone() },
-            Binding { municipality: MunicipalityCode::parse("011002").unwrap(), ..base.clone() },
-            Binding { kind: Kind::Overseas, ..base.clone() },
+            Binding {
+                channel: Channel::App,
+                ..base.clone()
+            },
+            Binding {
+                terminal_id: "kiosk-2".into(),
+                ..base.clone()
+            },
+            Binding {
+                municipality: MunicipalityCode::parse("011002").unwrap(),
+                ..base.clone()
+            },
+            Binding {
+                kind: Kind::Overseas,
+                ..base.clone()
+            },
         ];
         for v in variants {
             assert_ne!(v.digest(&c), base.digest(&c), "{v:?}");

@@ -102,7 +102,10 @@ pub fn verify_card_files(f: &CardFiles, trust: &TrustSet) -> Result<SignedCardDa
     }
     // 2. DF33 verifies under the CVC key over DF31‖DF32.
     let integrity = files::integrity(&f.ef0003)?;
-    if !cvc.key.verify_pkcs1_sha256(integrity.signed, integrity.signature) {
+    if !cvc
+        .key
+        .verify_pkcs1_sha256(integrity.signed, integrity.signature)
+    {
         return Err(Error::IntegritySignature);
     }
     // 3. The digests match the files.
@@ -115,7 +118,10 @@ pub fn verify_card_files(f: &CardFiles, trust: &TrustSet) -> Result<SignedCardDa
     }
     // 4. DF52 verifies under the CVC key over the DF51 TLV.
     let signed_key = files::signed_key(&f.ef0007)?;
-    if !cvc.key.verify_pkcs1_sha256(signed_key.df51, signed_key.signature) {
+    if !cvc
+        .key
+        .verify_pkcs1_sha256(signed_key.df51, signed_key.signature)
+    {
         return Err(Error::CardKeySignature);
     }
     let my_number = MyNumber::parse(files::my_number_digits(&f.ef0001)?)?;

@@ -21,8 +21,12 @@ pub(crate) fn cvc(ef0004: &[u8]) -> Result<Cvc<'_>, Error> {
         return Err(bad("not a card-verifiable certificate (7F21)"));
     }
     let items = tlv::children(outer.value).ok_or(bad("truncated"))?;
-    let body = tlv::find(&items, 0x5F4E).ok_or(bad("no body (5F4E)"))?.value;
-    let signature = tlv::find(&items, 0x5F37).ok_or(bad("no signature (5F37)"))?.value;
+    let body = tlv::find(&items, 0x5F4E)
+        .ok_or(bad("no body (5F4E)"))?
+        .value;
+    let signature = tlv::find(&items, 0x5F37)
+        .ok_or(bad("no signature (5F37)"))?
+        .value;
     if body.len() < 32 {
         return Err(bad("body too short"));
     }
@@ -56,8 +60,7 @@ pub(crate) fn integrity(ef0003: &[u8]) -> Result<Integrity<'_>, Error> {
     let d31 = tlv::find(&items, 0xDF31).ok_or(bad("no DF31"))?;
     let d32 = tlv::find(&items, 0xDF32).ok_or(bad("no DF32"))?;
     let d33 = tlv::find(&items, 0xDF33).ok_or(bad("no DF33"))?;
-    if d31.value.len() != 32 || d32.value.len() != 32 || d32.offset != d31.offset + d31.raw.len()
-    {
+    if d31.value.len() != 32 || d32.value.len() != 32 || d32.offset != d31.offset + d31.raw.len() {
         return Err(bad("DF31 and DF32 are not two adjacent SHA-256 digests"));
     }
     Ok(Integrity {
@@ -114,7 +117,9 @@ pub(crate) fn attributes(ef0002: &[u8]) -> Result<Attributes<'_>, Error> {
     }
     let file = outer.raw;
     let items = tlv::children(outer.value).ok_or(bad("truncated"))?;
-    let offsets = tlv::find(&items, 0xDF21).ok_or(bad("no DF21 offsets"))?.value;
+    let offsets = tlv::find(&items, 0xDF21)
+        .ok_or(bad("no DF21 offsets"))?
+        .value;
     if offsets.len() != 8 {
         return Err(bad("DF21 is not four offsets"));
     }

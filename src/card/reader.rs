@@ -70,7 +70,13 @@ impl Reader {
         let mut states = [ReaderState::new(self.name.clone(), State::UNAWARE)];
         self.ctx
             .get_status_change(Duration::from_millis(0), &mut states)
-            .or_else(|e| if e == pcsc::Error::Timeout { Ok(()) } else { Err(e) })?;
+            .or_else(|e| {
+                if e == pcsc::Error::Timeout {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
         Ok(states[0].event_state().contains(State::PRESENT))
     }
 
@@ -82,7 +88,10 @@ impl Reader {
         let deadline = Instant::now() + timeout;
         let mut states = [ReaderState::new(self.name.clone(), State::UNAWARE)];
         loop {
-            match self.ctx.get_status_change(Duration::from_millis(0), &mut states) {
+            match self
+                .ctx
+                .get_status_change(Duration::from_millis(0), &mut states)
+            {
                 Ok(()) | Err(pcsc::Error::Timeout) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -91,10 +100,17 @@ impl Reader {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(if present { Error::NoCard } else { Error::ReaderBusy });
+                return Err(if present {
+                    Error::NoCard
+                } else {
+                    Error::ReaderBusy
+                });
             }
             states[0].sync_current_state();
-            match self.ctx.get_status_change(left.min(Duration::from_millis(500)), &mut states) {
+            match self
+                .ctx
+                .get_status_change(left.min(Duration::from_millis(500)), &mut states)
+            {
                 Ok(()) | Err(pcsc::Error::Timeout) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -107,7 +123,9 @@ impl Reader {
     /// # Errors
     /// [`Error::NoCard`], [`Error::ReaderBusy`], [`Error::CardRemoved`].
     pub fn connect(&self) -> Result<Card<PcscTransport>, Error> {
-        let card = self.ctx.connect(&self.name, ShareMode::Exclusive, Protocols::ANY)?;
+        let card = self
+            .ctx
+            .connect(&self.name, ShareMode::Exclusive, Protocols::ANY)?;
         Ok(Card::new(PcscTransport::new(card, Sharing::Exclusive)))
     }
 
@@ -123,6 +141,17 @@ impl Reader {
     ) -> Result<(CardFiles, Vec<u8>), Error> {
         self.wait(true, wait_for_card)?;
         let mut card = self.connect()?;
-        text_ap::read_and_sign(&mut card, pin, digest)
+        match text_ap::read_and_sign(&mut card, pin, digest) {
+            // A card pulled out mid-read shows up as an empty or failed exchange; if it is
+            // gone, say so rather than describe the symptom.
+            Err(e @ (Error::Transport(_) | Error::CardStatus(_))) => {
+                drop(card);
+                match self.wait(false, Duration::from_millis(500)) {
+                    Ok(()) => Err(Error::CardRemoved),
+                    Err(_) => Err(e),
+                }
+            }
+            other => other,
+        }
     }
 }

@@ -58,7 +58,13 @@ pub fn tries<T: Transmit>(card: &mut Card<T>) -> Result<Tries, Error> {
 /// [`Error::WrongPin`] with the tries left, or [`Error::Locked`].
 pub fn verify_pin<T: Transmit>(card: &mut Card<T>, pin: &Pin) -> Result<(), Error> {
     card.select_ef(EF_PIN)?;
-    let resp = card.call(&Command::with_data(0x00, 0x20, 0x00, 0x80, pin.as_bytes().to_vec()))?;
+    let resp = card.call(&Command::with_data(
+        0x00,
+        0x20,
+        0x00,
+        0x80,
+        pin.as_bytes().to_vec(),
+    ))?;
     match resp.status.value() {
         0x9000 => Ok(()),
         sw => Err(from_status(sw)),

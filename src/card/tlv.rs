@@ -82,7 +82,10 @@ mod tests {
             assert_eq!(item.raw.len(), enc.len());
         }
         assert_eq!(encode(0x90, &[1, 0, 1]), [0x90, 3, 1, 0, 1]);
-        assert_eq!(&encode(0x5F37, &[0; 256])[..5], &[0x5F, 0x37, 0x82, 0x01, 0x00]);
+        assert_eq!(
+            &encode(0x5F37, &[0; 256])[..5],
+            &[0x5F, 0x37, 0x82, 0x01, 0x00]
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub struct TrustSet {
 #[non_exhaustive]
 pub enum TrustError {
     /// Not a key vaxcert knows.
-    #[error("unknown J-LIS CA key {0:?}: known keys are 5000033 (production), 6000033 (JPKI test cards) and dev")]
+    #[error(
+        "unknown J-LIS CA key {0:?}: known keys are 5000033 (production), 6000033 (JPKI test cards) and dev"
+    )]
     UnknownKey(String),
     /// The dev key files could not be read.
     #[error("the dev J-LIS CA key could not be loaded: {0}")]
@@ -52,7 +54,9 @@ impl TrustSet {
             let key = match id {
                 "5000033" => builtin("5000033", MODULUS_5000033),
                 "6000033" => builtin("6000033", MODULUS_6000033),
-                "dev" => crate::pki::dev::jlis_ca_public().map_err(|e| TrustError::Dev(e.to_string()))?,
+                "dev" => {
+                    crate::pki::dev::jlis_ca_public().map_err(|e| TrustError::Dev(e.to_string()))?
+                }
                 other => return Err(TrustError::UnknownKey(other.to_owned())),
             };
             keys.push(key);

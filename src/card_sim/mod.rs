@@ -76,6 +76,10 @@ pub async fn run(persona: &Path, slot: u8, remove_after: Option<usize>) -> Resul
     tracing::info!(slot, port, "virtual card inserted");
     eprintln!("card-sim: card inserted in vpcd slot {slot} (port {port})");
     let answered = vpcd::serve(stream, &mut applet, remove_after).await?;
-    tracing::info!(answered, tries_left = applet.tries(), "virtual card removed");
+    tracing::info!(
+        answered,
+        tries_left = applet.tries(),
+        "virtual card removed"
+    );
     Ok(())
 }

@@ -152,15 +152,29 @@ pub fn make(force: bool, out: &mut dyn Write) -> Result<(), Error> {
     let say = |out: &mut dyn Write, what: &str| {
         let _ = writeln!(out, "{what}");
     };
-    let jlis_files = ["ca.key.pem", "ca.modulus.hex", "issuer.key.pem", "issuer.cvc.bin"];
+    let jlis_files = [
+        "ca.key.pem",
+        "ca.modulus.hex",
+        "issuer.key.pem",
+        "issuer.cvc.bin",
+    ];
     if force || jlis_files.iter().any(|f| !jlis.join(f).exists()) {
-        say(out, "making the dev J-LIS CA (9000033) and card-issuer keys (RSA-2048)…");
+        say(
+            out,
+            "making the dev J-LIS CA (9000033) and card-issuer keys (RSA-2048)…",
+        );
         let ca = generate()?;
         let issuer = generate()?;
         write_key(&jlis.join("ca.key.pem"), &ca)?;
-        write(&jlis.join("ca.modulus.hex"), format!("{}\n", hex::encode(ca.n_bytes())).as_bytes())?;
+        write(
+            &jlis.join("ca.modulus.hex"),
+            format!("{}\n", hex::encode(ca.n_bytes())).as_bytes(),
+        )?;
         write_key(&jlis.join("issuer.key.pem"), &issuer)?;
-        write(&jlis.join("issuer.cvc.bin"), &make_cvc(&ca, &CA_KEY_ID, &issuer, &ISSUER_KEY_ID))?;
+        write(
+            &jlis.join("issuer.cvc.bin"),
+            &make_cvc(&ca, &CA_KEY_ID, &issuer, &ISSUER_KEY_ID),
+        )?;
     }
     let hmac = d.join("challenge-hmac.key");
     if force || !hmac.exists() {
@@ -186,6 +200,9 @@ pub fn make(force: bool, out: &mut dyn Write) -> Result<(), Error> {
             write_key(&key_path, &generate()?)?;
         }
     }
-    say(out, &format!("dev keys are in {} (DEV ONLY: never deploy)", d.display()));
+    say(
+        out,
+        &format!("dev keys are in {} (DEV ONLY: never deploy)", d.display()),
+    );
     Ok(())
 }

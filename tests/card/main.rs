@@ -1,0 +1,8 @@
+//! Card tests: evidence verification (no I/O), the TEXT AP conversation against the virtual
+//! card's applet (exact APDU bytes), and the real stack: pcscd + vpcd + `vaxcert card-sim`.
+
+mod cli;
+mod evidence;
+mod helpers;
+mod pcsc;
+mod text_ap;
