@@ -40,6 +40,10 @@ pub enum Command {
         /// Pull the card out after answering this many APDUs (to test interrupted reads).
         #[arg(long)]
         remove_after: Option<usize>,
+        /// Pull the card out when standard input closes, so a parent that dies (a test, the
+        /// demo) never leaves a card in the reader.
+        #[arg(long)]
+        until_stdin_closes: bool,
     },
     /// Key ceremonies.
     #[command(subcommand)]
@@ -186,16 +190,38 @@ pub fn run(cli: Cli) -> Result<()> {
             persona,
             slot,
             remove_after,
-        } => runtime()?.block_on(async {
-            crate::card_sim::run(&persona, slot, remove_after).await?;
-            Ok(())
-        }),
+            until_stdin_closes,
+        } => {
+            let rt = runtime()?;
+            let r = rt.block_on(async {
+                let card = crate::card_sim::run(&persona, slot, remove_after);
+                if until_stdin_closes {
+                    tokio::select! {
+                        r = card => r?,
+                        () = stdin_closed() => eprintln!("card-sim: stdin closed, card pulled out"),
+                    }
+                } else {
+                    card.await?;
+                }
+                Ok(())
+            });
+            // The stdin reader is a blocking thread; do not wait for it.
+            rt.shutdown_background();
+            r
+        }
         Command::Keys(KeysCommand::Dev { force }) => {
             crate::pki::dev::make(force, &mut std::io::stdout())?;
             Ok(())
         }
         Command::Demo { persona, slot } => demo(&persona, slot),
     }
+}
+
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -304,9 +330,15 @@ fn demo(persona_path: &Path, slot: u8) -> Result<()> {
     let persona = crate::card_sim::Persona::load(persona_path)?;
     let exe = std::env::current_exe()?;
     let mut sim = std::process::Command::new(exe)
-        .args(["card-sim", "--slot", &slot.to_string(), "--persona"])
+        .args([
+            "card-sim",
+            "--until-stdin-closes",
+            "--slot",
+            &slot.to_string(),
+            "--persona",
+        ])
         .arg(persona_path)
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::piped())
         .spawn()
         .context("cannot start the virtual card")?;
     let reader_name = format!("Virtual PCD 00 {slot:02}");

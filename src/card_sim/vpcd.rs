@@ -77,9 +77,15 @@ pub async fn serve(
     let mut answered = 0usize;
     while let Some(frame) = read_frame(&mut s).await.map_err(io)? {
         match frame.as_slice() {
-            [0] | [1] | [2] => applet.reset(),
-            [4] => write_frame(&mut s, &ATR).await.map_err(io)?,
-            [_] => {}
+            [code @ 0..=2] => {
+                tracing::trace!(code, "vpcd power control");
+                applet.reset();
+            }
+            [4] => {
+                tracing::trace!("vpcd ATR request");
+                write_frame(&mut s, &ATR).await.map_err(io)?;
+            }
+            [code] => tracing::debug!(code, "unknown vpcd control code"),
             apdu => {
                 if remove_after.is_some_and(|n| answered >= n) {
                     tracing::info!(answered, "card pulled out");

@@ -128,21 +128,51 @@ impl SimCard {
     pub fn insert_with(persona: &str, extra: &[&str]) -> Self {
         let slot = slot();
         let reader = slot.reader();
-        reader.wait(false, Duration::from_secs(10)).unwrap();
+        let _ = reader.wait(false, Duration::from_secs(5));
         let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("card-sim-{persona}-{}.log", std::process::id()));
-        let child = vaxcert()
-            .args(["card-sim", "--slot", &slot.n.to_string(), "--persona"])
-            .arg(persona_path(persona))
-            .args(extra)
-            .env("VAXCERT_LOG", "trace")
-            .stdin(Stdio::null())
-            .stdout(File::create(&log).unwrap())
-            .stderr(File::create(log.with_extension("err")).unwrap())
-            .spawn()
-            .unwrap();
-        reader.wait(true, Duration::from_secs(10)).unwrap();
-        SimCard { slot, child, log }
+        let spawn = || {
+            // The card pulls itself out when this process dies and the pipe closes.
+            vaxcert()
+                .args([
+                    "card-sim",
+                    "--until-stdin-closes",
+                    "--slot",
+                    &slot.n.to_string(),
+                ])
+                .arg("--persona")
+                .arg(persona_path(persona))
+                .args(extra)
+                .env("VAXCERT_LOG", "trace")
+                .stdin(Stdio::piped())
+                .stdout(File::create(&log).unwrap())
+                .stderr(File::create(log.with_extension("err")).unwrap())
+                .spawn()
+                .unwrap()
+        };
+        // pcscd's vpcd driver sometimes misses the removal of a card that vanished mid-APDU
+        // and then ignores the next connection; a fresh connection recovers it.
+        let mut child = spawn();
+        for _ in 0..4 {
+            if reader.wait(true, Duration::from_secs(3)).is_ok() {
+                return SimCard { slot, child, log };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(500));
+            child = spawn();
+        }
+        let card = SimCard { slot, child, log };
+        let ss = Command::new("ss")
+            .arg("-tnp")
+            .output()
+            .map(|o| o.stdout)
+            .unwrap_or_default();
+        panic!(
+            "the virtual card did not appear\n{}\n{}",
+            card.output(),
+            String::from_utf8_lossy(&ss)
+        );
     }
 
     pub fn reader(&self) -> Reader {

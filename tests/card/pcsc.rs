@@ -117,7 +117,6 @@ fn ef0001_cannot_be_read_without_the_pin_and_resets_drop_the_pin() {
     );
     assert_eq!(sw(send("00 A4 02 0C 02 00 11")), "9000");
     assert_eq!(sw(send("00 20 00 80 04 30 30 30 30")), "63C2");
-    drop(send);
 
     // A reset drops the verified state; the try counter survives it.
     let mut c = c;
