@@ -14,6 +14,7 @@
 
 pub mod card;
 pub mod card_sim;
+pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod domain;
