@@ -18,5 +18,6 @@ pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod domain;
+pub mod formats;
 pub mod pki;
 pub mod telemetry;

@@ -200,9 +200,278 @@ pub fn make(force: bool, out: &mut dyn Write) -> Result<(), Error> {
             write_key(&key_path, &generate()?)?;
         }
     }
+    make_shc(&d.join("shc"), force, out)?;
+    make_icao(&d.join("icao"), force, out)?;
+    make_pdf(&d.join("pdf"), force, out)?;
+    make_tls(&d.join("tls"), force, out)?;
     say(
         out,
         &format!("dev keys are in {} (DEV ONLY: never deploy)", d.display()),
     );
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The certificate hierarchy: SHC issuer, ICAO CSCA/BSC, PDF signer, TLS (DESIGN §5).
+
+use p256::pkcs8::LineEnding as Pkcs8LineEnding;
+use x509_cert::certificate::Certificate;
+
+use super::x509::{self, Profile};
+use crate::clock::UnixTime;
+
+/// The fixed dev SHC `iss`, also the dev issuer certificate's SAN URI.
+pub const SHC_ISS: &str = "https://dev.vaxcert.invalid/issuer";
+/// The organisation every dev certificate names; `vaxcert issue` refuses anything else.
+pub const DEV_ORG: &str = "vaxcert DEV";
+
+const CLIENT_AUTH: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
+const SERVER_AUTH: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+
+/// 2025-01-01 to 2045-01-01: fixed, so committed dev certificates stay valid for the tests.
+fn dev_validity() -> Result<x509_cert::time::Validity, Error> {
+    x509::validity(UnixTime(1_735_689_600), UnixTime(2_366_841_600))
+}
+
+fn new_p256() -> p256::ecdsa::SigningKey {
+    use p256::elliptic_curve::Generate;
+    p256::ecdsa::SigningKey::generate_from_rng(&mut rand::rng())
+}
+
+fn new_p384() -> p384::ecdsa::SigningKey {
+    use p384::elliptic_curve::Generate;
+    p384::ecdsa::SigningKey::generate_from_rng(&mut rand::rng())
+}
+
+fn write_pkcs8(
+    path: &Path,
+    der: Result<p256::pkcs8::SecretDocument, p256::pkcs8::Error>,
+) -> Result<(), Error> {
+    let doc = der.map_err(|e| Error::Generate(e.to_string()))?;
+    let pem = doc
+        .to_pem("PRIVATE KEY", Pkcs8LineEnding::LF)
+        .map_err(|e| Error::Generate(e.to_string()))?;
+    write(path, pem.as_bytes())
+}
+
+fn write_cert(path: &Path, cert: &Certificate) -> Result<(), Error> {
+    write(path, x509::to_pem(cert)?.as_bytes())
+}
+
+fn spki_p256(k: &p256::ecdsa::SigningKey) -> Result<spki::SubjectPublicKeyInfoOwned, Error> {
+    spki::SubjectPublicKeyInfoOwned::from_key(k.verifying_key())
+        .map_err(|e| Error::Generate(e.to_string()))
+}
+
+/// Load a dev P-256 key (PKCS#8 PEM).
+///
+/// # Errors
+/// Missing or malformed file.
+pub fn load_p256(path: &Path) -> Result<p256::ecdsa::SigningKey, Error> {
+    let pem = String::from_utf8(read(path)?).unwrap_or_default();
+    p256::ecdsa::SigningKey::from_pkcs8_pem(&pem).map_err(|e| Error::Format {
+        path: path.to_owned(),
+        what: format!("not a PKCS#8 P-256 key ({e}); run `vaxcert keys dev`"),
+    })
+}
+
+fn missing(dir: &Path, files: &[&str]) -> bool {
+    files.iter().any(|f| !dir.join(f).exists())
+}
+
+fn dn(cn: &str) -> String {
+    format!("CN={cn},O={DEV_ORG},C=JP")
+}
+
+/// SHC issuer: root → CA → issuer (SAN URI = `iss`), `jwks.json` with `x5c`, an empty CRL.
+fn make_shc(d: &Path, force: bool, out: &mut dyn Write) -> Result<(), Error> {
+    let files = [
+        "root.key.pem",
+        "root.crt.pem",
+        "ca.key.pem",
+        "ca.crt.pem",
+        "issuer.key.pem",
+        "issuer.crt.pem",
+        "jwks.json",
+    ];
+    if !force && !missing(d, &files) {
+        return Ok(());
+    }
+    let _ = writeln!(
+        out,
+        "making the dev SHC issuer (root → CA → issuer, P-256)…"
+    );
+    let v = dev_validity()?;
+    let root_key = new_p256();
+    let root_p = Profile::ca(None, &dn("vaxcert DEV SHC Root"), Some(1))?;
+    let root_name = root_p.subject.clone();
+    let root = x509::issue_p256(root_p, 1, v, spki_p256(&root_key)?, &root_key)?;
+    let ca_key = new_p256();
+    let ca_p = Profile::ca(Some(&root_name), &dn("vaxcert DEV SHC CA"), Some(0))?;
+    let ca_name = ca_p.subject.clone();
+    let ca = x509::issue_p256(ca_p, 2, v, spki_p256(&ca_key)?, &root_key)?;
+    let issuer_key = new_p256();
+    let mut leaf = Profile::leaf(&ca_name, &dn("vaxcert DEV SHC Issuer"))?;
+    leaf.san_uris.push(SHC_ISS.into());
+    let issuer = x509::issue_p256(leaf, 3, v, spki_p256(&issuer_key)?, &ca_key)?;
+    write_pkcs8(&d.join("root.key.pem"), root_key.to_pkcs8_der())?;
+    write_cert(&d.join("root.crt.pem"), &root)?;
+    write_pkcs8(&d.join("ca.key.pem"), ca_key.to_pkcs8_der())?;
+    write_cert(&d.join("ca.crt.pem"), &ca)?;
+    write_pkcs8(&d.join("issuer.key.pem"), issuer_key.to_pkcs8_der())?;
+    write_cert(&d.join("issuer.crt.pem"), &issuer)?;
+    let public = p256::PublicKey::from(issuer_key.verifying_key());
+    let chain = vec![
+        x509::to_der(&issuer)?,
+        x509::to_der(&ca)?,
+        x509::to_der(&root)?,
+    ];
+    crate::formats::publication::write_initial(d, &public, &chain)
+        .map_err(|e| Error::Generate(e.to_string()))?;
+    Ok(())
+}
+
+/// ICAO: a P-384 CSCA and a P-256 BSC with EKU 2.23.136.1.1.14.2 (critical) and
+/// DocumentTypeList {"NV"}; the BSC's AKI is the CSCA's SKI.
+fn make_icao(d: &Path, force: bool, out: &mut dyn Write) -> Result<(), Error> {
+    let files = ["csca.key.pem", "csca.crt.pem", "bsc.key.pem", "bsc.crt.pem"];
+    if !force && !missing(d, &files) {
+        return Ok(());
+    }
+    let _ = writeln!(
+        out,
+        "making the dev CSCA (P-384) and barcode signer (P-256)…"
+    );
+    let v = dev_validity()?;
+    let csca_key = new_p384();
+    let csca_p = Profile::ca(None, &dn("vaxcert DEV CSCA"), Some(0))?;
+    let csca_name = csca_p.subject.clone();
+    let csca_spki = spki::SubjectPublicKeyInfoOwned::from_key(csca_key.verifying_key())
+        .map_err(|e| Error::Generate(e.to_string()))?;
+    let csca = x509::issue_p384(csca_p, 1, v, csca_spki, &csca_key)?;
+    let bsc_key = new_p256();
+    let mut bsc_p = Profile::leaf(&csca_name, &dn("vaxcert DEV BSC"))?;
+    bsc_p.eku = vec![x509::OID_EKU_VDS_NC];
+    bsc_p.eku_critical = true;
+    bsc_p.document_types = vec!["NV".into()];
+    let bsc = x509::issue_p384(bsc_p, 2, v, spki_p256(&bsc_key)?, &csca_key)?;
+    let csca_pem = csca_key
+        .to_pkcs8_der()
+        .map_err(|e| Error::Generate(e.to_string()))?
+        .to_pem("PRIVATE KEY", Pkcs8LineEnding::LF)
+        .map_err(|e| Error::Generate(e.to_string()))?;
+    write(&d.join("csca.key.pem"), csca_pem.as_bytes())?;
+    write_cert(&d.join("csca.crt.pem"), &csca)?;
+    write_pkcs8(&d.join("bsc.key.pem"), bsc_key.to_pkcs8_der())?;
+    write_cert(&d.join("bsc.crt.pem"), &bsc)?;
+    Ok(())
+}
+
+/// PDF: a root and a signer (digitalSignature + nonRepudiation).
+fn make_pdf(d: &Path, force: bool, out: &mut dyn Write) -> Result<(), Error> {
+    let files = [
+        "root.key.pem",
+        "root.crt.pem",
+        "signer.key.pem",
+        "signer.crt.pem",
+    ];
+    if !force && !missing(d, &files) {
+        return Ok(());
+    }
+    let _ = writeln!(out, "making the dev PDF-signing root and signer (P-256)…");
+    let v = dev_validity()?;
+    let root_key = new_p256();
+    let root_p = Profile::ca(None, &dn("vaxcert DEV PDF Root"), Some(0))?;
+    let root_name = root_p.subject.clone();
+    let root = x509::issue_p256(root_p, 1, v, spki_p256(&root_key)?, &root_key)?;
+    let key = new_p256();
+    let mut p = Profile::leaf(&root_name, &dn("vaxcert DEV PDF signer"))?;
+    p.key_usage = vec![
+        x509_cert::ext::pkix::KeyUsages::DigitalSignature,
+        x509_cert::ext::pkix::KeyUsages::NonRepudiation,
+    ];
+    let cert = x509::issue_p256(p, 2, v, spki_p256(&key)?, &root_key)?;
+    write_pkcs8(&d.join("root.key.pem"), root_key.to_pkcs8_der())?;
+    write_cert(&d.join("root.crt.pem"), &root)?;
+    write_pkcs8(&d.join("signer.key.pem"), key.to_pkcs8_der())?;
+    write_cert(&d.join("signer.crt.pem"), &cert)?;
+    Ok(())
+}
+
+/// TLS: three CAs, so a kiosk certificate can never pass as a gateway's.
+/// `kiosk-ca` → kiosk-01, kiosk-02 (client); `gateway-ca` → app-gateway, center (client);
+/// `server-ca` → records, center-server, app-server (server, for localhost and 127.0.0.1).
+fn make_tls(d: &Path, force: bool, out: &mut dyn Write) -> Result<(), Error> {
+    let groups: [(&str, &[&str], bool); 3] = [
+        ("kiosk-ca", &["kiosk-01", "kiosk-02"], false),
+        ("gateway-ca", &["app-gateway", "center"], false),
+        (
+            "server-ca",
+            &["records", "center-server", "app-server"],
+            true,
+        ),
+    ];
+    for (ca_name, leaves, server) in groups {
+        let mut files = vec![format!("{ca_name}.crt.pem"), format!("{ca_name}.key.pem")];
+        for l in leaves {
+            files.push(format!("{l}.crt.pem"));
+            files.push(format!("{l}.key.pem"));
+        }
+        let names: Vec<&str> = files.iter().map(String::as_str).collect();
+        if !force && !missing(d, &names) {
+            continue;
+        }
+        let _ = writeln!(out, "making the dev TLS {ca_name} and its certificates…");
+        let v = dev_validity()?;
+        let ca_key = new_p256();
+        let ca_p = Profile::ca(None, &dn(&format!("vaxcert DEV {ca_name}")), Some(0))?;
+        let issuer = ca_p.subject.clone();
+        let ca = x509::issue_p256(ca_p, 1, v, spki_p256(&ca_key)?, &ca_key)?;
+        write_pkcs8(&d.join(format!("{ca_name}.key.pem")), ca_key.to_pkcs8_der())?;
+        write_cert(&d.join(format!("{ca_name}.crt.pem")), &ca)?;
+        for (i, leaf) in leaves.iter().enumerate() {
+            let key = new_p256();
+            let mut p = Profile::leaf(&issuer, &dn(leaf))?;
+            p.key_usage
+                .push(x509_cert::ext::pkix::KeyUsages::KeyEncipherment);
+            if server {
+                p.eku = vec![SERVER_AUTH];
+                p.san_dns = vec!["localhost".into()];
+                p.san_ips = vec![[127, 0, 0, 1]];
+            } else {
+                p.eku = vec![CLIENT_AUTH];
+                p.san_dns = vec![(*leaf).into()];
+            }
+            let cert = x509::issue_p256(p, 10 + i as u32, v, spki_p256(&key)?, &ca_key)?;
+            write_pkcs8(&d.join(format!("{leaf}.key.pem")), key.to_pkcs8_der())?;
+            write_cert(&d.join(format!("{leaf}.crt.pem")), &cert)?;
+        }
+    }
+    Ok(())
+}
+
+/// The dev SHC issuer's signing key.
+///
+/// # Errors
+/// Missing keys: run `vaxcert keys dev`.
+pub fn shc_signer() -> Result<super::FileSigner, Error> {
+    super::FileSigner::load(&dir().join("shc/issuer.key.pem"), true)
+}
+
+/// The dev barcode signer's key.
+///
+/// # Errors
+/// Missing keys: run `vaxcert keys dev`.
+pub fn bsc_signer() -> Result<super::FileSigner, Error> {
+    super::FileSigner::load(&dir().join("icao/bsc.key.pem"), true)
+}
+
+/// The dev BSC certificate, DER (VDS-NC `cer`).
+///
+/// # Errors
+/// Missing file.
+pub fn bsc_der() -> Result<Vec<u8>, Error> {
+    x509::to_der(&x509::load(&dir().join("icao/bsc.crt.pem"))?)
 }

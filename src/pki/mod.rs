@@ -2,6 +2,11 @@
 //! [`dev`], so a review can grep for `dev::`.
 
 pub mod dev;
+pub mod jwk;
+pub mod signer;
+pub mod x509;
+
+pub use signer::{FileSigner, Signer};
 
 use std::path::PathBuf;
 
@@ -28,6 +33,29 @@ pub enum Error {
     /// Key generation failed.
     #[error("key generation failed: {0}")]
     Generate(String),
+    /// A certificate could not be built or encoded.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// A signature could not be made.
+    #[error("signing failed: {0}")]
+    Sign(String),
+    /// A key that is not a dev key was offered to a dev-only command.
+    #[error("{0} is not a dev key; this command signs with dev keys only")]
+    NotDev(String),
+}
+
+impl Error {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "key-io",
+            Error::Format { .. } => "key-format",
+            Error::Generate(_) => "key-generate",
+            Error::Certificate(_) => "certificate",
+            Error::Sign(_) => "sign",
+            Error::NotDev(_) => "not-dev-key",
+        }
+    }
 }
 
 pub(crate) fn read(path: &std::path::Path) -> Result<Vec<u8>, Error> {
