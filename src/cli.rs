@@ -48,6 +48,8 @@ pub enum Command {
     /// Key ceremonies.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Issue a certificate for a persona with demo vaccination data and the dev keys (DEV ONLY).
+    Issue(IssueArgs),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -100,6 +102,26 @@ pub enum CardCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `vaxcert issue …`
+#[derive(Debug, clap::Args)]
+pub struct IssueArgs {
+    /// Persona TOML file (certs/dev/personas/).
+    #[arg(long)]
+    pub persona: PathBuf,
+    /// Certificate kind.
+    #[arg(long, value_enum)]
+    pub kind: Kind,
+    /// Passport MRZ (TD3) as `LINE1,LINE2`; required for overseas.
+    #[arg(long)]
+    pub passport_mrz: Option<String>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Key folder; must hold dev keys (certificates of O=vaxcert DEV).
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
 }
 
 /// `vaxcert keys …`
@@ -213,6 +235,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::pki::dev::make(force, &mut std::io::stdout())?;
             Ok(())
         }
+        Command::Issue(args) => issue(&args),
         Command::Demo { persona, slot } => demo(&persona, slot),
     }
 }
@@ -371,4 +394,101 @@ fn demo(persona_path: &Path, slot: u8) -> Result<()> {
     let _ = sim.wait();
     std::io::stdout().flush().ok();
     result
+}
+
+/// The demo vaccination history every persona gets from `vaxcert issue`.
+fn demo_doses() -> Result<Vec<crate::certificate::DoseRecord>> {
+    let dose = |seq, date: &str, code: &str, lot: &str| -> Result<crate::certificate::DoseRecord> {
+        Ok(crate::certificate::DoseRecord {
+            seq,
+            date: date.into(),
+            product: crate::catalogue::product(code).ok_or_else(|| anyhow!("no product {code}"))?,
+            lot: lot.into(),
+        })
+    };
+    Ok(vec![
+        dose(1, "2021-06-01", "pfizer-comirnaty", "FA5765")?,
+        dose(2, "2021-06-22", "pfizer-comirnaty", "FA7338")?,
+        dose(3, "2022-01-20", "moderna-spikevax", "3004734")?,
+    ])
+}
+
+/// `vaxcert issue`: dev keys only, demo doses, every artefact written to `--out`.
+fn issue(args: &IssueArgs) -> Result<()> {
+    use crate::certificate::{Issuer, Passport, Request};
+    use crate::formats::mrz::Td3Mrz;
+    let keys = args.keys.clone().unwrap_or_else(crate::pki::dev::dir);
+    let issuer_cert = keys.join("shc/issuer.crt.pem");
+    let cert = crate::pki::x509::load(&issuer_cert)?;
+    let dev_org = cert
+        .tbs_certificate()
+        .subject()
+        .to_string()
+        .contains(&format!("O={}", crate::pki::dev::DEV_ORG));
+    if !dev_org {
+        return Err(crate::pki::Error::NotDev(issuer_cert.display().to_string()).into());
+    }
+    let issuer = Issuer::dev()?;
+    if !issuer.is_dev() {
+        return Err(crate::pki::Error::NotDev(keys.display().to_string()).into());
+    }
+    let persona = crate::card_sim::Persona::load(&args.persona)?;
+    let passport = match (&args.passport_mrz, args.kind) {
+        (Some(mrz), _) => Some(Passport::from(&Td3Mrz::parse(mrz).map_err(|e| Coded {
+            code: e.code(),
+            message: e.to_string(),
+        })?)),
+        (None, Kind::Overseas) => {
+            return Err(Coded {
+                code: "passport-required",
+                message: "an overseas certificate needs --passport-mrz LINE1,LINE2".into(),
+            }
+            .into());
+        }
+        (None, Kind::Domestic) => None,
+    };
+    let request = Request {
+        id: crate::domain::CertificateId::random(),
+        kind: args.kind,
+        name: persona.name.clone(),
+        birth_date: persona.birth_date,
+        doses: demo_doses()?,
+        passport,
+        issued_at: SystemClock.now(),
+    };
+    let issued = issuer.issue(&request).map_err(|e| Coded {
+        code: e.code(),
+        message: e.to_string(),
+    })?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let base = args.out.join(request.id.as_str());
+    let write = |ext: &str, bytes: &[u8]| -> Result<PathBuf> {
+        let path = base.with_extension(ext);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(path)
+    };
+    let qr = issued.shc.qr()?;
+    let mut written = vec![
+        write("shc", issued.shc.qr_text().as_bytes())?,
+        write("smart-health-card", issued.shc.file_json().as_bytes())?,
+        write("shc.png", &crate::formats::qr::png(&qr, 6)?)?,
+    ];
+    if let Some(v) = &issued.vdsnc {
+        written.push(write("vds.json", v.as_bytes())?);
+        let vqr = crate::formats::qr::bytes(v.as_bytes())?;
+        written.push(write("vds.png", &crate::formats::qr::png(&vqr, 6)?)?);
+    }
+    println!(
+        "issued certificate {} ({}) for {} — SHC QR version {}, kid {}",
+        request.id,
+        args.kind.as_str(),
+        persona.name,
+        crate::formats::qr::version(&qr),
+        issued.kid
+    );
+    for p in written {
+        println!("  {}", p.display());
+    }
+    Ok(())
 }

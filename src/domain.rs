@@ -21,6 +21,9 @@ pub enum Error {
     /// Sex is an ISO/IEC 5218 code: 0, 1, 2 or 9.
     #[error("sex must be 1 (male), 2 (female), 9 (not applicable) or 0 (unknown)")]
     Sex,
+    /// A certificate ID is 12 characters of `23456789ABCDEFGHJKLMNPQRSTUVWXYZ`.
+    #[error("a certificate ID is 12 characters (2-9, A-Z without I and O)")]
+    CertificateId,
     /// Not one of the known channels or kinds.
     #[error("unknown value {0:?}")]
     Unknown(String),
@@ -226,6 +229,71 @@ impl Sex {
     }
 }
 
+/// A certificate ID: 12 characters from a 32-symbol alphabet without 0, 1, I or O, random
+/// (60 bits), unique across all municipalities. It is also the VDS-NC UVCI.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CertificateId([u8; 12]);
+
+/// The certificate-ID alphabet.
+pub const CERTIFICATE_ID_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+
+impl CertificateId {
+    /// A fresh random ID.
+    pub fn random() -> Self {
+        use rand::RngExt;
+        let mut rng = rand::rng();
+        let mut b = [0u8; 12];
+        for c in &mut b {
+            *c = CERTIFICATE_ID_ALPHABET[rng.random_range(0..32)];
+        }
+        CertificateId(b)
+    }
+
+    /// Parse (case-insensitive).
+    ///
+    /// # Errors
+    /// [`Error::CertificateId`].
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let up = s.trim().to_ascii_uppercase();
+        let b: [u8; 12] = up.as_bytes().try_into().map_err(|_| Error::CertificateId)?;
+        if !b.iter().all(|c| CERTIFICATE_ID_ALPHABET.contains(c)) {
+            return Err(Error::CertificateId);
+        }
+        Ok(CertificateId(b))
+    }
+
+    /// The 12 characters.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl TryFrom<String> for CertificateId {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self, Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CertificateId> for String {
+    fn from(c: CertificateId) -> String {
+        c.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for CertificateId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for CertificateId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CertificateId({})", self.as_str())
+    }
+}
+
 /// Through which channel a certificate is requested. No default: every request names one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -295,6 +363,20 @@ mod tests {
             MunicipalityCode::parse("13101a"),
             Err(Error::MunicipalityFormat)
         );
+    }
+
+    #[test]
+    fn certificate_ids_round_trip_and_refuse_lookalikes() {
+        let id = CertificateId::random();
+        assert_eq!(
+            CertificateId::parse(&id.as_str().to_lowercase()).unwrap(),
+            id
+        );
+        assert!(
+            CertificateId::parse("6U5RSWMBASG0").is_err(),
+            "0 is not in the alphabet"
+        );
+        assert!(CertificateId::parse("ABC").is_err());
     }
 
     #[test]

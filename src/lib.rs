@@ -15,6 +15,7 @@
 pub mod card;
 pub mod card_sim;
 pub mod catalogue;
+pub mod certificate;
 pub mod cli;
 pub mod clock;
 pub mod domain;

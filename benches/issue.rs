@@ -1,0 +1,105 @@
+//! Issuing speed per core: the SHC (sign + DEFLATE + QR matrix), the VDS-NC, and the ES256 step
+//! with ring against p256 (the faster one is what `pki::FileSigner` uses).
+//!
+//! Run: `cargo bench --bench issue`. OpenSSL's `speed ecdsap256` sign rate is printed first as
+//! the floor for the signature step.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use p256::ecdsa::signature::Signer as _;
+use vaxcert::catalogue::product;
+use vaxcert::certificate::{DoseRecord, Issuer, Passport, Request};
+use vaxcert::clock::UnixTime;
+use vaxcert::domain::{BirthDate, CertificateId, Kind};
+use vaxcert::pki::{Signer, dev};
+
+fn openssl_floor() {
+    let Ok(out) = std::process::Command::new("openssl")
+        .args(["speed", "-seconds", "2", "ecdsap256"])
+        .output()
+    else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    // " 256 bits ecdsa (nistp256)   0.0000s   0.0001s  40000.0  13000.0"
+    if let Some(line) = text.lines().find(|l| l.contains("ecdsa (nistp256)")) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let n = cols.len();
+        println!(
+            "floor: openssl speed ecdsap256: sign {}/s, verify {}/s per core",
+            cols[n - 2],
+            cols[n - 1]
+        );
+    }
+}
+
+fn request(kind: Kind) -> Request {
+    let p = product("pfizer-comirnaty").expect("product");
+    Request {
+        id: CertificateId::random(),
+        kind,
+        name: "山田　太郎".into(),
+        birth_date: BirthDate::parse("19850401").expect("date"),
+        doses: (1..=3)
+            .map(|seq| DoseRecord {
+                seq,
+                date: format!("2021-0{}-01", seq + 5),
+                product: p,
+                lot: format!("FA{seq}765"),
+            })
+            .collect(),
+        passport: Some(Passport {
+            name: "YAMADA TARO".into(),
+            number: "TR0012345".into(),
+            nationality: "JPN".into(),
+        }),
+        issued_at: UnixTime(1_800_000_000),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    openssl_floor();
+    let issuer = Issuer::dev().expect("dev keys");
+    let domestic = request(Kind::Domestic);
+    let overseas = request(Kind::Overseas);
+
+    c.bench_function("issue/shc_sign_deflate_qr", |b| {
+        b.iter(|| {
+            let issued = issuer.issue(black_box(&domestic)).expect("issue");
+            issued.shc.qr().expect("qr")
+        })
+    });
+    c.bench_function("issue/shc_and_vdsnc_with_qrs", |b| {
+        b.iter(|| {
+            let issued = issuer.issue(black_box(&overseas)).expect("issue");
+            let v = issued.vdsnc.expect("vdsnc");
+            (
+                issued.shc.qr().expect("qr"),
+                vaxcert::formats::qr::bytes(v.as_bytes()).expect("qr"),
+            )
+        })
+    });
+
+    let ring = dev::shc_signer().expect("key");
+    let rc = dev::load_p256(&dev::dir().join("shc/issuer.key.pem")).expect("key");
+    let msg = [0x42u8; 600];
+    c.bench_function("es256_sign/ring", |b| {
+        b.iter(|| ring.sign_es256(black_box(&msg)).expect("sign"))
+    });
+    c.bench_function("es256_sign/p256", |b| {
+        b.iter(|| {
+            let s: p256::ecdsa::Signature = rc.sign(black_box(&msg));
+            s
+        })
+    });
+    let _: Arc<dyn Signer> = Arc::new(ring);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);
