@@ -20,5 +20,7 @@ pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod formats;
+pub mod http;
 pub mod pki;
+pub mod protocol;
 pub mod telemetry;
