@@ -5,7 +5,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Seconds since the Unix epoch, UTC.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct UnixTime(pub i64);
 
 impl UnixTime {
