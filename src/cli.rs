@@ -48,6 +48,11 @@ pub enum Command {
     /// Key ceremonies.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Verify certificates (SHC, VDS-NC, EU DCC; text, files or QR images) offline.
+    Verify(crate::verify::cli::VerifyArgs),
+    /// Manage the verifier's trust store (certs/trust/).
+    #[command(subcommand)]
+    Trust(crate::verify::cli::TrustCommand),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -214,6 +219,8 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo { persona, slot } => demo(&persona, slot),
+        Command::Verify(args) => crate::verify::cli::run_verify(args),
+        Command::Trust(cmd) => crate::verify::cli::run_trust(cmd),
     }
 }
 
