@@ -16,9 +16,16 @@ use super::{Decoded, Dose, Format, Issuer, MAX_INFLATED, Person, Report, TrustSt
 use crate::clock::UnixTime;
 
 const BASE45: &[u8; 45] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
-const EKU_TEST: &str = "1.3.6.1.4.1.1847.2021.1.1";
-const EKU_VACCINATION: &str = "1.3.6.1.4.1.1847.2021.1.2";
-const EKU_RECOVERY: &str = "1.3.6.1.4.1.1847.2021.1.3";
+/// Key-usage OIDs for test, vaccination and recovery, in the spec's form and in the
+/// `1.3.6.1.4.1.0.1847…` form that the EU test DSCs (and several member states) use.
+const EKU: [(&str, char); 6] = [
+    ("1.3.6.1.4.1.1847.2021.1.1", 't'),
+    ("1.3.6.1.4.1.1847.2021.1.2", 'v'),
+    ("1.3.6.1.4.1.1847.2021.1.3", 'r'),
+    ("1.3.6.1.4.1.0.1847.2021.1.1", 't'),
+    ("1.3.6.1.4.1.0.1847.2021.1.2", 'v'),
+    ("1.3.6.1.4.1.0.1847.2021.1.3", 'r'),
+];
 /// CBOR nesting allowed (an hcert needs about 6 levels).
 const CBOR_DEPTH: usize = 32;
 
@@ -209,16 +216,11 @@ fn check(text: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Resul
 
     // Key usage.
     if let Some(eku) = signer.cert.extended_key_usage() {
-        let marked: Vec<&String> = eku
+        let allowed: Vec<char> = eku
             .iter()
-            .filter(|o| [EKU_TEST, EKU_VACCINATION, EKU_RECOVERY].contains(&o.as_str()))
+            .filter_map(|o| EKU.iter().find(|(oid, _)| oid == o).map(|(_, k)| *k))
             .collect();
-        let needed = match kind {
-            'v' => EKU_VACCINATION,
-            't' => EKU_TEST,
-            _ => EKU_RECOVERY,
-        };
-        if !marked.is_empty() && !marked.iter().any(|o| *o == needed) {
+        if !allowed.is_empty() && !allowed.contains(&kind) {
             return Err(Error::KeyUsage);
         }
     }
@@ -246,7 +248,15 @@ fn read_hcert(h: &Cbor, d: &mut Decoded) -> Result<char, Error> {
     if h.as_map().is_none() {
         return Err(Error::Schema("hcert is not a map"));
     }
-    let text = |m: &Cbor, k: &str| map_text(m, k).and_then(|v| v.as_text()).map(str::to_string);
+    // Texts, also when tagged (SE sends `sc` as tag 0, a date-time string).
+    let text = |m: &Cbor, k: &str| {
+        map_text(m, k)
+            .and_then(|v| match v {
+                Cbor::Tag(0, inner) => inner.as_text(),
+                v => v.as_text(),
+            })
+            .map(str::to_string)
+    };
     if text(h, "ver").is_none() {
         return Err(Error::Schema("no ver"));
     }
@@ -254,12 +264,16 @@ fn read_hcert(h: &Cbor, d: &mut Decoded) -> Result<char, Error> {
     let fnt = text(nam, "fnt").ok_or(Error::Schema("no nam.fnt"))?;
     let family = text(nam, "fn").unwrap_or(fnt);
     let given = text(nam, "gn").or_else(|| text(nam, "gnt"));
+    let dob = text(h, "dob").ok_or(Error::Schema("no dob"))?;
+    if !dob_matches_schema(&dob) {
+        return Err(Error::Schema("dob outside the schema's pattern"));
+    }
     d.person = Some(Person {
         name: match given {
             Some(g) => format!("{family} {g}"),
             None => family,
         },
-        birth_date: text(h, "dob"),
+        birth_date: Some(dob),
     });
     let groups: Vec<(char, &Cbor)> = ['v', 't', 'r']
         .into_iter()
@@ -286,19 +300,13 @@ fn read_hcert(h: &Cbor, d: &mut Decoded) -> Result<char, Error> {
             dose_number: map_text(e, "dn").and_then(int).map(|n| n as u64),
             kind: "vaccination".into(),
         },
-        't' => {
-            let tt = need("tt")?;
-            if tt != "LP6464-4" && tt != "LP217198-3" {
-                return Err(Error::Schema("t.tt is not in the value set"));
-            }
-            Dose {
-                date: need("sc")?,
-                product: Some(tt),
-                lot: None,
-                dose_number: None,
-                kind: "test".into(),
-            }
-        }
+        't' => Dose {
+            date: need("sc")?,
+            product: Some(need("tt")?),
+            lot: None,
+            dose_number: None,
+            kind: "test".into(),
+        },
         _ => Dose {
             date: need("fr")?,
             product: None,
@@ -309,6 +317,23 @@ fn read_hcert(h: &Cbor, d: &mut Decoded) -> Result<char, Error> {
     };
     d.doses.push(dose);
     Ok(*kind)
+}
+
+/// The schema's `dob` pattern: `^((19|20)\d\d(-\d\d){0,2}){0,1}$`.
+fn dob_matches_schema(dob: &str) -> bool {
+    if dob.is_empty() {
+        return true;
+    }
+    let b = dob.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let ok_year = b.len() >= 4 && (b.starts_with(b"19") || b.starts_with(b"20")) && digits(0..4);
+    ok_year
+        && match b.len() {
+            4 => true,
+            7 => b[4] == b'-' && digits(5..7),
+            10 => b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10),
+            _ => false,
+        }
 }
 
 /// Parse an RFC 3339 time (`2021-05-03T18:00:00Z`, fractional seconds and offsets allowed; no

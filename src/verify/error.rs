@@ -84,6 +84,9 @@ pub enum Error {
     /// The card's `rid` is on the issuer's revocation list.
     #[error("the certificate has been revoked by its issuer")]
     Revoked,
+    /// The key's revocation list exists but cannot be used; the verdict fails closed.
+    #[error("the issuer's revocation list for this key is unusable")]
+    CrlUnusable,
     /// `nbf` or `iat` lies after the verification time.
     #[error("the certificate is not valid yet at the verification time")]
     NotYetValid,
@@ -188,6 +191,7 @@ impl Error {
             Error::SignatureInvalid => "signature-invalid",
             Error::UnknownIssuer => "unknown-issuer",
             Error::Revoked => "revoked",
+            Error::CrlUnusable => "crl-unusable",
             Error::NotYetValid => "not-yet-valid",
             Error::Expired => "expired",
             Error::VdsMalformed(_) => "vdsnc-malformed",

@@ -117,6 +117,23 @@ fn classify(
         }
         return;
     }
+    if strip_prefix_ci(trimmed, "shc:").is_some() {
+        reports.push(finish(
+            Report::failed(Error::Unrecognised("shc: must be followed by /"), at),
+            &warnings,
+        ));
+        return;
+    }
+    if strip_prefix_ci(trimmed, "shlink:/").is_some() || trimmed.contains("#shlink:/") {
+        reports.push(finish(
+            Report::failed(
+                Error::NotACertificate("a SMART Health Link (fetching it needs the network)"),
+                at,
+            ),
+            &warnings,
+        ));
+        return;
+    }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         let value: serde_json::Value = match serde_json::from_str(trimmed) {
             Ok(v) => v,
@@ -210,6 +227,12 @@ fn classify_json(v: &serde_json::Value, trust: &TrustStore, at: UnixTime) -> Vec
         "a revocation list"
     } else if v.get("iss").is_some() && v.get("vc").is_some() {
         "an unsigned SHC payload"
+    } else if v.get("files").is_some()
+        || v.get("link").is_some()
+        || v.get("location").is_some()
+        || (v.get("url").is_some() && v.get("key").is_some())
+    {
+        "SMART Health Link data (manifest or payload)"
     } else if v.get("participating_issuers").is_some() || v.get("issuerInfo").is_some() {
         "an issuer directory"
     } else {

@@ -35,21 +35,70 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<QrCode>, Error> {
     reader.limits(limits);
     let img = reader.decode().map_err(|_| Error::ImageUndecodable)?;
     let luma = img.to_luma8();
-    let mut codes = read(luma.clone());
-    if codes.is_empty() && luma.width() > 400 {
-        // Large photos: a half-size copy sometimes reads where the full one does not.
-        let half = image::imageops::resize(
-            &luma,
-            luma.width() / 2,
-            luma.height() / 2,
-            image::imageops::FilterType::Triangle,
-        );
-        codes = read(half);
+    // Try the picture as it is, then cleaner copies: JPEG noise and small scans defeat the
+    // detector where a binarised or enlarged copy reads.
+    let (w, h) = luma.dimensions();
+    let attempts: [&dyn Fn() -> Option<image::GrayImage>; 4] = [
+        &|| Some(luma.clone()),
+        &|| Some(binarise(&luma)),
+        &|| {
+            (w < 400).then(|| {
+                let f = (800 / w.max(1)).clamp(2, 8);
+                let big = image::imageops::resize(
+                    &luma,
+                    w * f,
+                    h * f,
+                    image::imageops::FilterType::CatmullRom,
+                );
+                binarise(&big)
+            })
+        },
+        &|| {
+            (w > 1200).then(|| {
+                image::imageops::resize(&luma, w / 2, h / 2, image::imageops::FilterType::Triangle)
+            })
+        },
+    ];
+    for attempt in attempts {
+        if let Some(img) = attempt() {
+            let codes = read(img);
+            if !codes.is_empty() {
+                return Ok(codes);
+            }
+        }
     }
-    if codes.is_empty() {
-        return Err(Error::QrUnreadable);
+    Err(Error::QrUnreadable)
+}
+
+/// Black and white at Otsu's threshold.
+fn binarise(img: &image::GrayImage) -> image::GrayImage {
+    let mut hist = [0u64; 256];
+    for p in img.pixels() {
+        hist[p.0[0] as usize] += 1;
     }
-    Ok(codes)
+    let total: u64 = hist.iter().sum();
+    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * c as f64).sum();
+    let (mut sum_b, mut w_b, mut best, mut threshold) = (0f64, 0u64, 0f64, 128u8);
+    for (t, &c) in hist.iter().enumerate() {
+        w_b += c;
+        if w_b == 0 || w_b == total {
+            continue;
+        }
+        sum_b += t as f64 * c as f64;
+        let w_f = (total - w_b) as f64;
+        let m_b = sum_b / w_b as f64;
+        let m_f = (sum_all - sum_b) / w_f;
+        let between = w_b as f64 * w_f * (m_b - m_f).powi(2);
+        if between > best {
+            best = between;
+            threshold = t as u8;
+        }
+    }
+    let mut out = img.clone();
+    for p in out.pixels_mut() {
+        p.0[0] = if p.0[0] > threshold { 255 } else { 0 };
+    }
+    out
 }
 
 fn read(luma: image::GrayImage) -> Vec<QrCode> {

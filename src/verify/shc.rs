@@ -97,8 +97,16 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
     let sig = b64::url(s64).ok_or(Error::JwsMalformed("signature base64url"))?;
     let compressed = b64::url(p64).ok_or(Error::JwsMalformed("payload base64url"))?;
     let raw = inflate_raw(&compressed)?;
+    // A UTF-8 BOM before the JSON is harmless; the signature still covers the bytes as sent.
+    let json = match raw.strip_prefix(b"\xef\xbb\xbf") {
+        Some(rest) => {
+            d.warnings.push("payload-bom".into());
+            rest
+        }
+        None => &raw[..],
+    };
     let payload: Value =
-        serde_json::from_slice(&raw).map_err(|_| Error::PayloadMalformed("payload JSON"))?;
+        serde_json::from_slice(json).map_err(|_| Error::PayloadMalformed("payload JSON"))?;
     let iss = payload["iss"]
         .as_str()
         .ok_or(Error::PayloadMalformed("no iss"))?
@@ -155,6 +163,12 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
         match issuer.crls.get(&kid) {
             None => d.warnings.push("crl-unavailable".into()),
             Some(crl) => {
+                if crl.unusable.is_some() {
+                    return Err(Error::CrlUnusable);
+                }
+                if crl.ignored > 0 {
+                    d.warnings.push("crl-entries-ignored".into());
+                }
                 if crl.ctr != version {
                     d.warnings.push("crl-version-mismatch".into());
                 }

@@ -43,6 +43,11 @@ pub struct Crl {
     pub ctr: u64,
     /// Revoked `rid`s, each with its optional cut-off time (`rid.timestamp`).
     pub rids: Vec<(String, Option<i64>)>,
+    /// Entries skipped because they are not a base64url `rid` of at most 24 characters.
+    pub ignored: usize,
+    /// Why the list cannot be used at all (an unknown `method`): verification then fails
+    /// closed for cards under this key.
+    pub unusable: Option<&'static str>,
 }
 
 /// One trusted SHC issuer.
@@ -164,23 +169,48 @@ pub fn parse_crl(json: &[u8], origin: &Path) -> Result<(String, Crl), TrustError
     let kid = v["kid"]
         .as_str()
         .ok_or_else(|| malformed(origin, "no kid"))?;
-    if v["method"] != "rid" {
-        return Err(malformed(origin, "method is not \"rid\""));
-    }
+    let unusable = (v["method"] != "rid").then_some("method is not \"rid\"");
     let ctr = v["ctr"]
         .as_u64()
         .ok_or_else(|| malformed(origin, "no ctr"))?;
-    let rids = v["rids"]
+    let entries = v["rids"]
         .as_array()
-        .ok_or_else(|| malformed(origin, "no rids"))?
-        .iter()
-        .filter_map(|r| r.as_str())
-        .map(|r| match r.split_once('.') {
-            Some((rid, ts)) => (rid.to_string(), ts.parse().ok()),
-            None => (r.to_string(), None),
-        })
-        .collect();
-    Ok((kid.to_string(), Crl { ctr, rids }))
+        .ok_or_else(|| malformed(origin, "no rids"))?;
+    let mut rids = Vec::new();
+    let mut ignored = 0;
+    for r in entries {
+        let Some(r) = r.as_str() else {
+            ignored += 1;
+            continue;
+        };
+        let (rid, ts) = match r.split_once('.') {
+            Some((rid, ts)) => match ts.parse::<i64>() {
+                Ok(t) => (rid, Some(t)),
+                Err(_) => {
+                    ignored += 1;
+                    continue;
+                }
+            },
+            None => (r, None),
+        };
+        let base64url = rid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if rid.is_empty() || rid.len() > 24 || !base64url {
+            ignored += 1;
+            continue;
+        }
+        rids.push((rid.to_string(), ts));
+    }
+    Ok((
+        kid.to_string(),
+        Crl {
+            ctr,
+            rids,
+            ignored,
+            unusable,
+        },
+    ))
 }
 
 impl TrustStore {
