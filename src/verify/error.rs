@@ -20,7 +20,7 @@ pub enum Error {
     #[error("not a recognised certificate ({0})")]
     Unrecognised(&'static str),
     /// A known file type that holds no certificate (a key set, a FHIR resource, an SHL file).
-    #[error("this is not a certificate but {0}")]
+    #[error("not a health certificate but {0}")]
     NotACertificate(&'static str),
     /// A path that could not be read.
     #[error("cannot read the input file: {0}")]

@@ -18,7 +18,6 @@ struct Chunk {
     index: usize,
     total: usize,
     digits: String,
-    qr_version: Option<usize>,
 }
 
 pub(crate) fn verify_all(inputs: &[Vec<u8>], trust: &TrustStore, at: UnixTime) -> Vec<Report> {
@@ -52,8 +51,12 @@ fn to_texts(bytes: &[u8]) -> Result<Vec<Text>, Error> {
     if bytes.len() > MAX_INPUT {
         return Err(Error::TooLarge { limit: MAX_INPUT });
     }
-    if qr::is_image(bytes) {
-        let codes = qr::decode(bytes)?;
+    if qr::is_image(bytes) || qr::is_svg(bytes) {
+        let codes = if qr::is_svg(bytes) {
+            qr::decode_svg(bytes)?
+        } else {
+            qr::decode(bytes)?
+        };
         return Ok(codes
             .into_iter()
             .map(|c| Text {
@@ -61,6 +64,11 @@ fn to_texts(bytes: &[u8]) -> Result<Vec<Text>, Error> {
                 qr_version: Some(c.version),
             })
             .collect());
+    }
+    if bytes.first() == Some(&0x30) && super::x509::Cert::from_der(bytes).is_ok() {
+        return Err(Error::NotACertificate(
+            "an X.509 certificate (a trust anchor or signer)",
+        ));
     }
     let text = std::str::from_utf8(bytes).map_err(|_| Error::Unrecognised("not UTF-8 text"))?;
     Ok(vec![Text {
@@ -107,13 +115,12 @@ fn classify(
                 index,
                 total,
                 digits: digits.to_string(),
-                qr_version: t.qr_version,
             }),
             Ok(None) => {
                 let r = shc::verify_numeric(rest, trust, at);
                 reports.push(finish(r, &warnings));
             }
-            Err(e) => reports.push(finish(Report::failed(e, at), &warnings)),
+            Err(e) => reports.push(finish(shc_failed(e, at), &warnings)),
         }
         return;
     }
@@ -223,17 +230,21 @@ fn classify_json(v: &serde_json::Value, trust: &TrustStore, at: UnixTime) -> Vec
         "a key set (JWKS)"
     } else if v.get("kty").is_some() {
         "a key (JWK)"
+    } else if v.get("secret").is_some() {
+        "a secret key"
     } else if v.get("rids").is_some() {
         "a revocation list"
     } else if v.get("iss").is_some() && v.get("vc").is_some() {
         "an unsigned SHC payload"
-    } else if v.get("files").is_some()
+    } else if v["files"][0].get("contentType").is_some()
         || v.get("link").is_some()
         || v.get("location").is_some()
         || (v.get("url").is_some() && v.get("key").is_some())
     {
         "SMART Health Link data (manifest or payload)"
-    } else if v.get("participating_issuers").is_some() || v.get("issuerInfo").is_some() {
+    } else if v.get("participating_issuers").is_some()
+        || v.get("issuerInfo").is_some()
+        || v.get("issuer_metadata").is_some() {
         "an issuer directory"
     } else {
         return vec![Report::failed(Error::Unrecognised("unknown JSON document"), at)];
@@ -268,6 +279,14 @@ fn parse_chunk_header(rest: &str) -> Result<Option<(usize, usize, &str)>, Error>
     Ok(Some((c, n, digits)))
 }
 
+fn shc_failed(e: Error, at: UnixTime) -> Report {
+    let d = Decoded {
+        format: Some(super::Format::Shc),
+        ..Decoded::default()
+    };
+    Report::new(Err(e), d, at)
+}
+
 fn join_chunks(mut chunks: Vec<Chunk>, trust: &TrustStore, at: UnixTime) -> Report {
     chunks.sort_by_key(|c| c.index);
     let total = chunks[0].total;
@@ -276,18 +295,15 @@ fn join_chunks(mut chunks: Vec<Chunk>, trust: &TrustStore, at: UnixTime) -> Repo
     }
     for (i, c) in chunks.iter().enumerate() {
         if c.index != i + 1 {
-            return Report::failed(Error::ShcChunks("a chunk is missing or repeated"), at);
+            return shc_failed(Error::ShcChunks("a chunk is missing or repeated"), at);
         }
     }
     if chunks.len() != total {
-        return Report::failed(Error::ShcChunks("a chunk is missing"), at);
+        return shc_failed(Error::ShcChunks("a chunk is missing"), at);
     }
     let digits: String = chunks.iter().map(|c| c.digits.as_str()).collect();
     let mut r = shc::verify_numeric(&digits, trust, at);
     r.warnings.insert(0, "shc-chunked-legacy".to_string());
-    if chunks.iter().any(|c| c.qr_version.is_some()) {
-        r.warnings.insert(1, "shc-chunks-from-images".to_string());
-    }
     r
 }
 

@@ -20,6 +20,113 @@ pub fn is_image(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x89PNG\r\n\x1a\n") || bytes.starts_with(&[0xff, 0xd8, 0xff])
 }
 
+/// Whether the bytes are an SVG picture (the SMART spec publishes its example QR codes so).
+pub fn is_svg(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(512)];
+    let head = String::from_utf8_lossy(head);
+    let t = head.trim_start();
+    t.starts_with("<svg") || (t.starts_with("<?xml") && t.contains("<svg"))
+}
+
+/// Decode the QR code of an SVG drawn as node-qrcode draws it (one stroked path of
+/// `M x y.5 h n m dx dy …` runs over a `viewBox="0 0 N N"`): rasterise the modules, then read the
+/// pixels like any picture.
+///
+/// # Errors
+/// [`Error::ImageUndecodable`] for any other SVG; [`Error::QrUnreadable`].
+pub fn decode_svg(bytes: &[u8]) -> Result<Vec<QrCode>, Error> {
+    const SCALE: u32 = 6;
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::ImageUndecodable)?;
+    let attr = |from: &str, name: &str| -> Option<String> {
+        let start = from.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = from[start..].find('"')? + start;
+        Some(from[start..end].to_string())
+    };
+    let view = attr(text, "viewBox").ok_or(Error::ImageUndecodable)?;
+    let size: u32 = view
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (21..=200).contains(n))
+        .ok_or(Error::ImageUndecodable)?;
+    let stroke = text.find("stroke=").ok_or(Error::ImageUndecodable)?;
+    let path = attr(&text[stroke..], "d").ok_or(Error::ImageUndecodable)?;
+    let side = size * SCALE;
+    let mut img = image::GrayImage::from_pixel(side, side, image::Luma([255]));
+    let (mut x, mut y) = (0f64, 0f64);
+    let mut tokens = Tokens::new(&path);
+    while let Some(cmd) = tokens.command() {
+        match cmd {
+            'M' | 'm' => {
+                let (dx, dy) = (tokens.number()?, tokens.number()?);
+                if cmd == 'M' {
+                    (x, y) = (dx, dy);
+                } else {
+                    (x, y) = (x + dx, y + dy);
+                }
+            }
+            'h' => {
+                let n = tokens.number()?;
+                let row = (y - 0.5).round();
+                if row >= 0.0 && row < size as f64 && n > 0.0 {
+                    let (x0, x1) = (x.max(0.0), (x + n).min(size as f64));
+                    for px in (x0 * SCALE as f64) as u32..(x1 * SCALE as f64) as u32 {
+                        for py in row as u32 * SCALE..(row as u32 + 1) * SCALE {
+                            img.put_pixel(px, py, image::Luma([0]));
+                        }
+                    }
+                }
+                x += n;
+            }
+            _ => return Err(Error::ImageUndecodable),
+        }
+    }
+    let codes = read(img);
+    if codes.is_empty() {
+        return Err(Error::QrUnreadable);
+    }
+    Ok(codes)
+}
+
+/// A tokenizer for SVG path data.
+struct Tokens<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(s: &'a str) -> Self {
+        Tokens { s: s.as_bytes(), i: 0 }
+    }
+
+    fn skip(&mut self) {
+        while self.i < self.s.len() && (self.s[self.i] == b' ' || self.s[self.i] == b',') {
+            self.i += 1;
+        }
+    }
+
+    fn command(&mut self) -> Option<char> {
+        self.skip();
+        let c = *self.s.get(self.i)?;
+        self.i += 1;
+        Some(c as char)
+    }
+
+    fn number(&mut self) -> Result<f64, Error> {
+        self.skip();
+        let start = self.i;
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_digit() || matches!(self.s[self.i], b'.' | b'-'))
+        {
+            self.i += 1;
+        }
+        std::str::from_utf8(&self.s[start..self.i])
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or(Error::ImageUndecodable)
+    }
+}
+
 /// Decode every QR code in a PNG or JPEG.
 ///
 /// # Errors

@@ -146,18 +146,8 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
         i.trusted_as = Some(issuer.name.clone());
     }
 
-    // Time: nbf may be fractional; tolerate a minute of clock skew.
+    // nbf may be fractional (Japan's cards).
     let nbf = payload["nbf"].as_f64();
-    if nbf.is_some_and(|n| n > (at.0 + 60) as f64) {
-        return Err(Error::NotYetValid);
-    }
-    if payload["exp"].as_f64().is_some_and(|e| e < at.0 as f64) {
-        return Err(Error::Expired);
-    }
-    if nbf.is_none() {
-        d.warnings.push("nbf-missing".into());
-    }
-
     // Revocation.
     if let Some(version) = key.crl_version {
         match issuer.crls.get(&kid) {
@@ -182,6 +172,17 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
                 }
             }
         }
+    }
+
+    // Time, with a minute of clock skew. Revocation was checked first: it is the stronger news.
+    if nbf.is_some_and(|n| n > (at.0 + 60) as f64) {
+        return Err(Error::NotYetValid);
+    }
+    if payload["exp"].as_f64().is_some_and(|e| e < at.0 as f64) {
+        return Err(Error::Expired);
+    }
+    if nbf.is_none() {
+        d.warnings.push("nbf-missing".into());
     }
 
     // JWKS mode: x5c is informative only.
