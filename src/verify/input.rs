@@ -166,6 +166,13 @@ fn classify(
         reports.push(finish(shc::verify_jws(trimmed, trust, at), &warnings));
         return;
     }
+    if trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        reports.push(finish(
+            Report::failed(Error::Unrecognised("digits without the shc:/ prefix"), at),
+            &warnings,
+        ));
+        return;
+    }
     if dcc::is_base45(trimmed) {
         reports.push(finish(Report::failed(Error::Hc1Prefix, at), &warnings));
         return;
