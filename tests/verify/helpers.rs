@@ -214,3 +214,90 @@ pub fn parse(out: Output) -> Verdicts {
         stderr,
     }
 }
+
+/// `vaxcert verify serve --listen 127.0.0.1:0` on a trust folder; killed on drop.
+pub struct Server {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl Server {
+    pub fn spawn(trust: &Path) -> Server {
+        use std::io::BufRead;
+        let mut child = vaxcert()
+            .args(["verify", "serve", "--listen", "127.0.0.1:0", "--trust"])
+            .arg(trust)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start vaxcert verify serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "no bound URL printed: {line:?}");
+        println!("verify serve bound at {url}");
+        let base = url.trim_end_matches("/verify").to_string();
+        Server { child, base }
+    }
+
+    /// One HTTP/1.1 request; returns (status, content type, body).
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String, String) {
+        use std::io::{Read, Write};
+        let addr = self.base.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status: u16 = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+        let ctype = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-type").then(|| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        };
+        (status, ctype, body)
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
