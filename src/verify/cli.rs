@@ -8,8 +8,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{Report, TrustStore, Verdict, dcc};
-use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::cli::Coded;
+use crate::clock::{Clock, SystemClock, UnixTime};
 
 /// Where the trust store and the dev issuer come from (shared by the CLI and `serve`).
 #[derive(Debug, Clone, Args)]
@@ -316,7 +316,15 @@ pub fn run_trust(cmd: TrustCommand) -> Result<()> {
             licence,
             trust_dir,
             files,
-        } => add(kind, &name, iss.as_deref(), &source, &licence, &trust_dir, &files),
+        } => add(
+            kind,
+            &name,
+            iss.as_deref(),
+            &source,
+            &licence,
+            &trust_dir,
+            &files,
+        ),
     }
 }
 
@@ -351,7 +359,8 @@ fn add(
                 bail!("--iss must be an https URL without a trailing slash");
             }
             for f in files {
-                let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+                let bytes =
+                    std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
                 let v: serde_json::Value = serde_json::from_slice(&bytes)
                     .with_context(|| format!("{} is not JSON", f.display()))?;
                 if v.get("keys").is_some() {
@@ -372,7 +381,8 @@ fn add(
         }
         AnchorKind::Csca | AnchorKind::Dsc => {
             for f in files {
-                let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+                let bytes =
+                    std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
                 let cert = super::x509::Cert::from_pem_or_der(&bytes)
                     .map_err(|e| anyhow!("{}: {e}", f.display()))?;
                 let file = f
@@ -385,7 +395,11 @@ fn add(
                     format!("{file}.der")
                 };
                 std::fs::write(dir.join(&file), &bytes)?;
-                listed.push(format!("{file} ← {} ({})", f.display(), cert.subject_text()));
+                listed.push(format!(
+                    "{file} ← {} ({})",
+                    f.display(),
+                    cert.subject_text()
+                ));
             }
         }
     }

@@ -99,7 +99,7 @@ fn cbor(bytes: &[u8]) -> Result<Cbor, Error> {
     ciborium::de::from_reader_with_recursion_limit(bytes, CBOR_DEPTH).map_err(|_| Error::Cbor)
 }
 
-fn map_get<'a>(m: &'a Cbor, key: i64) -> Option<&'a Cbor> {
+fn map_get(m: &Cbor, key: i64) -> Option<&Cbor> {
     m.as_map()?.iter().find_map(|(k, v)| {
         let k: i128 = k.as_integer()?.into();
         (k == key as i128).then_some(v)
@@ -140,9 +140,11 @@ fn check(text: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Resul
     let [protected, unprotected, payload, signature] = parts.as_slice() else {
         return Err(Error::Cose("not four elements"));
     };
-    let (Some(protected_bytes), Some(payload_bytes), Some(sig)) =
-        (protected.as_bytes(), payload.as_bytes(), signature.as_bytes())
-    else {
+    let (Some(protected_bytes), Some(payload_bytes), Some(sig)) = (
+        protected.as_bytes(),
+        payload.as_bytes(),
+        signature.as_bytes(),
+    ) else {
         return Err(Error::Cose("element types"));
     };
     let protected_map = if protected_bytes.is_empty() {
@@ -226,10 +228,11 @@ fn check(text: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Resul
     }
 
     // Time.
-    if let Some(iat) = map_get(&claims, 6).and_then(int) {
-        if iat > at.0 + 60 {
-            return Err(Error::NotYetValid);
-        }
+    if map_get(&claims, 6)
+        .and_then(int)
+        .is_some_and(|iat| iat > at.0 + 60)
+    {
+        return Err(Error::NotYetValid);
     }
     match map_get(&claims, 4).and_then(int) {
         Some(exp) if exp < at.0 => return Err(Error::Expired),
@@ -399,7 +402,10 @@ mod tests {
     fn times() {
         assert_eq!(parse_time("2021-05-03T18:00:00Z"), Some(1_620_064_800));
         assert_eq!(parse_time("2021-05-03T20:00:00+02:00"), Some(1_620_064_800));
-        assert_eq!(parse_time("2021-05-03T18:00:00.123456"), Some(1_620_064_800));
+        assert_eq!(
+            parse_time("2021-05-03T18:00:00.123456"),
+            Some(1_620_064_800)
+        );
         assert_eq!(parse_time("1620064800"), Some(1_620_064_800));
         assert_eq!(parse_time("2021-13-01"), None);
         assert_eq!(parse_time("nonsense"), None);

@@ -135,18 +135,20 @@ async fn verify(
         );
     }
     let trust = state.trust.clone();
-    let reports: Vec<Report> =
-        match tokio::task::spawn_blocking(move || super::verify_inputs(&inputs, &trust, at)).await
-        {
-            Ok(r) => r,
-            Err(_) => {
-                return problem(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "verification failed".into(),
-                );
-            }
-        };
+    let reports: Vec<Report> = match tokio::task::spawn_blocking(move || {
+        super::verify_inputs(&inputs, &trust, at)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "verification failed".into(),
+            );
+        }
+    };
     let overall = if reports.iter().all(|r| r.verdict == Verdict::Valid) {
         Verdict::Valid
     } else if reports.iter().any(|r| r.verdict == Verdict::Invalid) {
@@ -154,9 +156,12 @@ async fn verify(
     } else {
         Verdict::UnknownIssuer
     };
-    let mut resp = Json(serde_json::json!({ "verdict": overall, "results": reports })).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
+    let mut resp =
+        Json(serde_json::json!({ "verdict": overall, "results": reports })).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        "no-store".parse().expect("static header"),
+    );
     resp
 }
 

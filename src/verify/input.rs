@@ -2,7 +2,6 @@
 //! legacy chunked `shc:/C/N/…` codes are joined. Classification never panics; anything not
 //! recognised becomes an `invalid` report with a reason.
 
-
 use super::error::Error;
 use super::{Decoded, MAX_INPUT, Report, TrustStore, dcc, qr, shc, vdsnc};
 use crate::clock::UnixTime;
@@ -251,17 +250,22 @@ fn classify_json(v: &serde_json::Value, trust: &TrustStore, at: UnixTime) -> Vec
         "SMART Health Link data (manifest or payload)"
     } else if v.get("participating_issuers").is_some()
         || v.get("issuerInfo").is_some()
-        || v.get("issuer_metadata").is_some() {
+        || v.get("issuer_metadata").is_some()
+    {
         "an issuer directory"
     } else {
-        return vec![Report::failed(Error::Unrecognised("unknown JSON document"), at)];
+        return vec![Report::failed(
+            Error::Unrecognised("unknown JSON document"),
+            at,
+        )];
     };
     vec![Report::failed(Error::NotACertificate(what), at)]
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// `C/N/digits` → Some((C, N, digits)); plain digits → None.
@@ -277,7 +281,8 @@ fn parse_chunk_header(rest: &str) -> Result<Option<(usize, usize, &str)>, Error>
         if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::ShcChunks("header is not C/N/"));
         }
-        s.parse().map_err(|_| Error::ShcChunks("header is not C/N/"))
+        s.parse()
+            .map_err(|_| Error::ShcChunks("header is not C/N/"))
     };
     let (c, n) = (parse(c)?, parse(n)?);
     if n < 1 || c < 1 || c > n {
@@ -316,7 +321,6 @@ fn join_chunks(mut chunks: Vec<Chunk>, trust: &TrustStore, at: UnixTime) -> Repo
 
 fn looks_like_jws(s: &str) -> bool {
     s.split('.').count() == 3
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='))
 }

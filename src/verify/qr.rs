@@ -96,7 +96,10 @@ struct Tokens<'a> {
 
 impl<'a> Tokens<'a> {
     fn new(s: &'a str) -> Self {
-        Tokens { s: s.as_bytes(), i: 0 }
+        Tokens {
+            s: s.as_bytes(),
+            i: 0,
+        }
     }
 
     fn skip(&mut self) {
@@ -184,7 +187,11 @@ fn binarise(img: &image::GrayImage) -> image::GrayImage {
         hist[p.0[0] as usize] += 1;
     }
     let total: u64 = hist.iter().sum();
-    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * c as f64).sum();
+    let sum_all: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| i as f64 * c as f64)
+        .sum();
     let (mut sum_b, mut w_b, mut best, mut threshold) = (0f64, 0u64, 0f64, 128u8);
     for (t, &c) in hist.iter().enumerate() {
         w_b += c;

@@ -43,7 +43,7 @@ pub(crate) fn verify_numeric(digits: &str, trust: &TrustStore, at: UnixTime) -> 
 /// Each pair of digits is a character code minus 45 (SHC 1.4 §QR).
 pub(crate) fn numeric_to_jws(digits: &str) -> Result<String, Error> {
     let b = digits.as_bytes();
-    if b.is_empty() || b.len() % 2 != 0 || b.len() / 2 > MAX_JWS {
+    if b.is_empty() || !b.len().is_multiple_of(2) || b.len() / 2 > MAX_JWS {
         return Err(Error::ShcNumeric);
     }
     let mut out = String::with_capacity(b.len() / 2);
@@ -190,7 +190,7 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
         if !leaf.valid_at(at.0) {
             d.warnings.push("x5c-expired".into());
         }
-        if !leaf.san_uris().iter().any(|u| *u == iss) {
+        if !leaf.san_uris().contains(&iss) {
             d.warnings.push("x5c-san-mismatch".into());
         }
     }

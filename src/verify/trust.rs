@@ -235,7 +235,9 @@ impl TrustStore {
         if shc.is_dir() {
             for d in sorted_entries(&shc)?.into_iter().filter(|p| p.is_dir()) {
                 let iss_path = d.join("iss");
-                let iss = String::from_utf8_lossy(&read(&iss_path)?).trim().to_string();
+                let iss = String::from_utf8_lossy(&read(&iss_path)?)
+                    .trim()
+                    .to_string();
                 if !iss.starts_with("https://") {
                     return Err(malformed(&iss_path, "iss is not an https URL"));
                 }
@@ -345,7 +347,8 @@ impl TrustStore {
             }
         }
         self.add_shc_dir(DEV_ISS, "vaxcert-dev", &dev_dir.join("shc"))?;
-        let cert = Cert::from_pem_or_der(&read(&csca)?).map_err(|e| malformed(&csca, e.to_string()))?;
+        let cert =
+            Cert::from_pem_or_der(&read(&csca)?).map_err(|e| malformed(&csca, e.to_string()))?;
         self.add_csca(cert, "vaxcert-dev");
         Ok(())
     }

@@ -49,8 +49,8 @@ fn check(v: &Value, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
     let alg = text(&sig["alg"], "sig.alg")?;
     let sigvl = b64::url(text(&sig["sigvl"], "sig.sigvl")?)
         .ok_or(Error::VdsMalformed("sig.sigvl base64url"))?;
-    let cer = b64::url(text(&sig["cer"], "sig.cer")?)
-        .ok_or(Error::VdsMalformed("sig.cer base64url"))?;
+    let cer =
+        b64::url(text(&sig["cer"], "sig.cer")?).ok_or(Error::VdsMalformed("sig.cer base64url"))?;
     let bsc = Cert::from_der(&cer)?;
     d.issuer = Some(Issuer {
         id: format!("{country}: {}", bsc.subject_text()),
@@ -107,10 +107,11 @@ fn check(v: &Value, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
     if !types.iter().any(|t| t == doc_type) {
         return Err(Error::DocumentType);
     }
-    if let Some(raw) = bsc.extension(PRIVATE_KEY_USAGE_PERIOD) {
-        if usage_period_ended(&raw, at.0) {
-            d.warnings.push("bsc-private-key-usage-period-ended".into());
-        }
+    if bsc
+        .extension(PRIVATE_KEY_USAGE_PERIOD)
+        .is_some_and(|raw| usage_period_ended(&raw, at.0))
+    {
+        d.warnings.push("bsc-private-key-usage-period-ended".into());
     }
     Ok(())
 }
@@ -173,7 +174,10 @@ fn read_msg(msg: &Value, doc_type: &str, d: &mut Decoded) {
         return;
     }
     for ve in msg["ve"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let product = ve["nam"].as_str().or(ve["des"].as_str()).map(str::to_string);
+        let product = ve["nam"]
+            .as_str()
+            .or(ve["des"].as_str())
+            .map(str::to_string);
         for vd in ve["vd"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let seq = match &vd["seq"] {
                 Value::Number(n) => n.as_u64(),

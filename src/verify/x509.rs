@@ -241,24 +241,18 @@ impl Cert {
             .signature()
             .as_bytes()
             .ok_or(Error::CertificateMalformed("signature bits"))?;
-        let (algorithm, key_bytes): (&dyn VerificationAlgorithm, &[u8]) =
-            match (oid.as_str(), &key) {
-                ("1.2.840.10045.4.3.2", PublicKey::P256(k)) => (&rs::ECDSA_P256_SHA256_ASN1, k),
-                ("1.2.840.10045.4.3.3", PublicKey::P256(k)) => (&rs::ECDSA_P256_SHA384_ASN1, k),
-                ("1.2.840.10045.4.3.2", PublicKey::P384(k)) => (&rs::ECDSA_P384_SHA256_ASN1, k),
-                ("1.2.840.10045.4.3.3", PublicKey::P384(k)) => (&rs::ECDSA_P384_SHA384_ASN1, k),
-                ("1.2.840.113549.1.1.11", PublicKey::Rsa(k)) => {
-                    (&rs::RSA_PKCS1_2048_8192_SHA256, k)
-                }
-                ("1.2.840.113549.1.1.12", PublicKey::Rsa(k)) => {
-                    (&rs::RSA_PKCS1_2048_8192_SHA384, k)
-                }
-                ("1.2.840.113549.1.1.13", PublicKey::Rsa(k)) => {
-                    (&rs::RSA_PKCS1_2048_8192_SHA512, k)
-                }
-                ("1.2.840.113549.1.1.10", PublicKey::Rsa(k)) => (pss_for(&params)?, k),
-                _ => return Err(Error::UnsupportedAlgorithm("certificate signature")),
-            };
+        let (algorithm, key_bytes): (&dyn VerificationAlgorithm, &[u8]) = match (oid.as_str(), &key)
+        {
+            ("1.2.840.10045.4.3.2", PublicKey::P256(k)) => (&rs::ECDSA_P256_SHA256_ASN1, k),
+            ("1.2.840.10045.4.3.3", PublicKey::P256(k)) => (&rs::ECDSA_P256_SHA384_ASN1, k),
+            ("1.2.840.10045.4.3.2", PublicKey::P384(k)) => (&rs::ECDSA_P384_SHA256_ASN1, k),
+            ("1.2.840.10045.4.3.3", PublicKey::P384(k)) => (&rs::ECDSA_P384_SHA384_ASN1, k),
+            ("1.2.840.113549.1.1.11", PublicKey::Rsa(k)) => (&rs::RSA_PKCS1_2048_8192_SHA256, k),
+            ("1.2.840.113549.1.1.12", PublicKey::Rsa(k)) => (&rs::RSA_PKCS1_2048_8192_SHA384, k),
+            ("1.2.840.113549.1.1.13", PublicKey::Rsa(k)) => (&rs::RSA_PKCS1_2048_8192_SHA512, k),
+            ("1.2.840.113549.1.1.10", PublicKey::Rsa(k)) => (pss_for(&params)?, k),
+            _ => return Err(Error::UnsupportedAlgorithm("certificate signature")),
+        };
         UnparsedPublicKey::new(algorithm, key_bytes)
             .verify(self.tbs(), sig)
             .map_err(|_| Error::ChainInvalid)

@@ -108,7 +108,10 @@ fn the_page_reads_a_qr_from_the_camera_and_says_valid() {
         .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the page test failed: {stderr}\n{stdout}");
+    assert!(
+        out.status.success(),
+        "the page test failed: {stderr}\n{stdout}"
+    );
     let v: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
         .unwrap_or_else(|e| panic!("no JSON from the page ({e}): {stdout}\n{stderr}"));
     assert_eq!(v["verdict"], "valid", "{v}");
@@ -116,5 +119,8 @@ fn the_page_reads_a_qr_from_the_camera_and_says_valid() {
     assert_eq!(v["name"], card.expected_name);
     assert_eq!(v["dob"], "1951-01-20");
     assert_eq!(v["doses"].as_array().unwrap().len(), 3, "{v}");
-    assert_eq!(v["decoder"], "jsQR", "Linux Chromium has no BarcodeDetector: {v}");
+    assert_eq!(
+        v["decoder"], "jsQR",
+        "Linux Chromium has no BarcodeDetector: {v}"
+    );
 }

@@ -178,9 +178,18 @@ impl Verdicts {
 /// `vaxcert verify --json --trust T --at AT ARGS…`, with optional stdin.
 pub fn verify(trust: &Path, at: &str, args: &[&std::ffi::OsStr], stdin: Option<&[u8]>) -> Verdicts {
     let mut c = vaxcert();
-    c.arg("verify").arg("--json").arg("--trust").arg(trust).arg("--at").arg(at);
+    c.arg("verify")
+        .arg("--json")
+        .arg("--trust")
+        .arg(trust)
+        .arg("--at")
+        .arg(at);
     c.args(args);
-    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().expect("run vaxcert");
     if let Some(input) = stdin {
@@ -198,10 +207,7 @@ pub fn verify(trust: &Path, at: &str, args: &[&std::ffi::OsStr], stdin: Option<&
 pub fn parse(out: Output) -> Verdicts {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(
-        !stderr.contains("panicked"),
-        "vaxcert panicked: {stderr}"
-    );
+    assert!(!stderr.contains("panicked"), "vaxcert panicked: {stderr}");
     let v: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}\nstderr: {stderr}"));
     let reports = match v {
@@ -243,7 +249,10 @@ impl Server {
             .next()
             .unwrap_or_default()
             .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "no bound URL printed: {line:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "no bound URL printed: {line:?}"
+        );
         println!("verify serve bound at {url}");
         let base = url.trim_end_matches("/verify").to_string();
         Server { child, base }
@@ -270,10 +279,14 @@ impl Server {
             .lines()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-type").then(|| v.trim().to_string())
+                k.eq_ignore_ascii_case("content-type")
+                    .then(|| v.trim().to_string())
             })
             .unwrap_or_default();
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             dechunk(rest)
         } else {
             rest.to_string()

@@ -154,11 +154,24 @@ fn cbor_nesting_bombs() {
 fn deep_json_and_junk() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert_invalid(&via_stdin(deep.as_bytes()), "unrecognised-input");
-    let deep_obj = format!("{{\"data\":{}1{}, \"sig\":{{}}}}", "[".repeat(5000), "]".repeat(5000));
+    let deep_obj = format!(
+        "{{\"data\":{}1{}, \"sig\":{{}}}}",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
     assert_invalid(&via_stdin(deep_obj.as_bytes()), "unrecognised-input");
-    assert_invalid(&via_stdin(&[0xff, 0xfe, 0x00, 0x01, 0x80]), "unrecognised-input");
-    assert_invalid(&via_stdin(b"\x89PNG\r\n\x1a\nnot really"), "image-undecodable");
-    assert_invalid(&via_stdin(&[0xff, 0xd8, 0xff, 0xe0, 0, 0]), "image-undecodable");
+    assert_invalid(
+        &via_stdin(&[0xff, 0xfe, 0x00, 0x01, 0x80]),
+        "unrecognised-input",
+    );
+    assert_invalid(
+        &via_stdin(b"\x89PNG\r\n\x1a\nnot really"),
+        "image-undecodable",
+    );
+    assert_invalid(
+        &via_stdin(&[0xff, 0xd8, 0xff, 0xe0, 0, 0]),
+        "image-undecodable",
+    );
     assert_invalid(&via_stdin(b"{\"data\":{},\"sig\":{}}"), "vdsnc-malformed");
     assert_invalid(&via_stdin(b"a.b.c"), "jws-malformed");
     assert_invalid(&via_stdin(b"shc:/1/0/00"), "shc-chunks-invalid");

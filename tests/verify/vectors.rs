@@ -99,7 +99,11 @@ fn run_row(row: &Row) -> Result<(), String> {
     let got = verify(&trust.path(), &at, &refs, None);
     let all_valid = got.reports.iter().all(|r| r["verdict"] == "valid");
     if (got.status == 0) != all_valid {
-        return Err(format!("exit status {} with verdicts {}", got.status, got.verdicts()));
+        return Err(format!(
+            "exit status {} with verdicts {}",
+            got.status,
+            got.verdicts()
+        ));
     }
     if got.verdicts() != row.verdict || got.reasons() != row.reason {
         return Err(format!(
@@ -121,9 +125,15 @@ fn every_vector_file_is_in_the_table() {
     all_vector_files(&base, &base, &mut files);
     let listed: BTreeSet<String> = table().into_iter().map(|r| r.path).collect();
     let missing: Vec<&String> = files.difference(&listed).collect();
-    assert!(missing.is_empty(), "vector files with no row in vectors.tsv: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "vector files with no row in vectors.tsv: {missing:#?}"
+    );
     let stale: Vec<&String> = listed.difference(&files).collect();
-    assert!(stale.is_empty(), "rows for files that do not exist: {stale:#?}");
+    assert!(
+        stale.is_empty(),
+        "rows for files that do not exist: {stale:#?}"
+    );
 }
 
 #[test]
@@ -138,7 +148,12 @@ fn every_row_of_the_table_holds() {
                 .map(|e| format!("line {} {} [{} {}]: {e}", r.line, r.path, r.input, r.trust))
         })
         .collect();
-    assert!(failures.is_empty(), "{} rows failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The named cases, asserted by name so a table edit cannot quietly drop them.
@@ -156,9 +171,21 @@ fn the_named_cases_are_in_the_table() {
         );
     };
     has("example.js.shc.txt", "file", "store", "valid", "ok");
-    has("example.js.shc.txt", "file", "none", "unknown-issuer", "unknown-issuer");
+    has(
+        "example.js.shc.txt",
+        "file",
+        "none",
+        "unknown-issuer",
+        "unknown-issuer",
+    );
     has("jpn-triple-vaccine.txt", "file", "store", "valid", "ok");
-    has("VDSAuthenticatorTests.vectors.json", "json:/validVDSJson", "store", "valid", "ok");
+    has(
+        "VDSAuthenticatorTests.vectors.json",
+        "json:/validVDSJson",
+        "store",
+        "valid",
+        "ok",
+    );
     has(
         "VDSAuthenticatorTests.vectors.json",
         "json:/invalidVDSJson_name_tampered",
@@ -167,11 +194,35 @@ fn the_named_cases_are_in_the_table() {
         "signature-invalid",
     );
     for n in ["00", "01", "02"] {
-        has(&format!("example-{n}-e-file.smart-health-card"), "file", "spec", "valid", "ok");
+        has(
+            &format!("example-{n}-e-file.smart-health-card"),
+            "file",
+            "spec",
+            "valid",
+            "ok",
+        );
     }
-    has("example-03-e-file.smart-health-card", "file", "spec", "invalid", "revoked");
-    has("test-example-00-d-jws-der-signature.txt", "file", "spec", "invalid", "signature-not-raw");
-    has("test-example-00-g-qr-code-0-bad_qr_version.png", "file", "spec", "invalid", "qr-version-too-high");
+    has(
+        "example-03-e-file.smart-health-card",
+        "file",
+        "spec",
+        "invalid",
+        "revoked",
+    );
+    has(
+        "test-example-00-d-jws-der-signature.txt",
+        "file",
+        "spec",
+        "invalid",
+        "signature-not-raw",
+    );
+    has(
+        "test-example-00-g-qr-code-0-bad_qr_version.png",
+        "file",
+        "spec",
+        "invalid",
+        "qr-version-too-high",
+    );
     // EU DCC: every file has a PREFIX row at its own VALIDATIONCLOCK with its own DSC.
     for r in rows.iter().filter(|r| r.path.starts_with("eu-digital")) {
         assert_eq!(r.trust, "ctx", "line {}", r.line);
