@@ -263,3 +263,43 @@ fn read_bundle(payload: &Value, d: &mut Decoded) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_pairs() {
+        // "ey" = 101-45=56, 121-45=76
+        assert_eq!(numeric_to_jws("5676").unwrap(), "ey");
+        assert_eq!(numeric_to_jws("78"), Err(Error::ShcNumeric));
+        assert_eq!(numeric_to_jws("567"), Err(Error::ShcNumeric));
+        assert_eq!(numeric_to_jws(""), Err(Error::ShcNumeric));
+        assert_eq!(numeric_to_jws("5a"), Err(Error::ShcNumeric));
+    }
+
+    #[test]
+    fn qr_version_limit_is_22() {
+        assert!(check_qr_version(Some(22)).is_ok());
+        assert!(check_qr_version(None).is_ok());
+        assert_eq!(
+            check_qr_version(Some(23)),
+            Err(Error::QrVersionTooHigh { version: 23 })
+        );
+    }
+
+    #[test]
+    fn inflation_is_capped() {
+        use std::io::Write;
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&vec![b'a'; MAX_INFLATED + 1]).unwrap();
+        let bomb = e.finish().unwrap();
+        assert_eq!(
+            inflate_raw(&bomb),
+            Err(Error::InflateTooLarge {
+                limit: MAX_INFLATED
+            })
+        );
+        assert_eq!(inflate_raw(b"\xff\xff\xff"), Err(Error::Inflate));
+    }
+}

@@ -223,9 +223,23 @@ fn the_named_cases_are_in_the_table() {
         "invalid",
         "qr-version-too-high",
     );
-    // EU DCC: every file has a PREFIX row at its own VALIDATIONCLOCK with its own DSC.
+    // EU DCC: every row runs at the file's VALIDATIONCLOCK with its own DSC, and its verdict is
+    // `valid` exactly when EXPECTEDRESULTS are all true (the text row ignores PICTUREDECODE,
+    // which only concerns the picture).
     for r in rows.iter().filter(|r| r.path.starts_with("eu-digital")) {
         assert_eq!(r.trust, "ctx", "line {}", r.line);
         assert_eq!(r.at, "ctx", "line {}", r.line);
+        let expected = pointer(&vector(&r.path), "/EXPECTEDRESULTS");
+        let all_true = expected.as_object().unwrap().iter().all(|(k, v)| {
+            v == true || (k == "EXPECTEDPICTUREDECODE" && r.input.starts_with("json:"))
+        });
+        assert_eq!(
+            r.verdict == "valid",
+            all_true,
+            "line {}: {} {} against EXPECTEDRESULTS {expected}",
+            r.line,
+            r.path,
+            r.input
+        );
     }
 }
