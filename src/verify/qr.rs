@@ -216,14 +216,19 @@ fn binarise(img: &image::GrayImage) -> image::GrayImage {
 }
 
 fn read(luma: image::GrayImage) -> Vec<QrCode> {
-    let mut prepared = rqrr::PreparedImage::prepare(luma);
-    prepared
-        .detect_grids()
-        .into_iter()
-        .filter_map(|g| g.decode().ok())
-        .map(|(meta, text)| QrCode {
-            text,
-            version: meta.version.0,
-        })
-        .collect()
+    // rqrr is third-party code fed with hostile pixels: a panic inside it is a picture we
+    // cannot read, never a crash of the verifier.
+    std::panic::catch_unwind(move || {
+        let mut prepared = rqrr::PreparedImage::prepare(luma);
+        prepared
+            .detect_grids()
+            .into_iter()
+            .filter_map(|g| g.decode().ok())
+            .map(|(meta, text)| QrCode {
+                text,
+                version: meta.version.0,
+            })
+            .collect()
+    })
+    .unwrap_or_default()
 }
