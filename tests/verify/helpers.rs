@@ -230,10 +230,16 @@ pub struct Server {
 
 impl Server {
     pub fn spawn(trust: &Path) -> Server {
+        Server::spawn_with(trust, &[])
+    }
+
+    /// As [`Server::spawn`], with extra flags (e.g. `--trust-dev`).
+    pub fn spawn_with(trust: &Path, extra: &[&str]) -> Server {
         use std::io::BufRead;
         let mut child = vaxcert()
             .args(["verify", "serve", "--listen", "127.0.0.1:0", "--trust"])
             .arg(trust)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
