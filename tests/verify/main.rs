@@ -5,6 +5,7 @@
 mod browser;
 mod helpers;
 mod http;
+mod images;
 mod malformed;
 mod trust_cli;
 mod vectors;
