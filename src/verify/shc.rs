@@ -186,11 +186,12 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
     }
 
     // JWKS mode: x5c is informative only.
-    if let Some(leaf) = key.x5c.first() {
-        if !leaf.valid_at(at.0) {
+    if let Some(leaf) = &key.leaf {
+        let (not_before, not_after) = leaf.validity;
+        if at.0 < not_before || at.0 > not_after {
             d.warnings.push("x5c-expired".into());
         }
-        if !leaf.san_uris().contains(&iss) {
+        if !leaf.san_uris.contains(&iss) {
             d.warnings.push("x5c-san-mismatch".into());
         }
     }
@@ -219,9 +220,9 @@ pub(crate) fn inflate_raw(data: &[u8]) -> Result<Vec<u8>, Error> {
 fn read_bundle(payload: &Value, d: &mut Decoded) {
     let entries = payload["vc"]["credentialSubject"]["fhirBundle"]["entry"]
         .as_array()
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
-    for e in &entries {
+    for e in entries {
         let r = &e["resource"];
         match r["resourceType"].as_str() {
             Some("Patient") if d.person.is_none() => {

@@ -34,6 +34,17 @@ pub struct ShcKey {
     pub crl_version: Option<u64>,
     /// The `x5c` chain, leaf first (parsed where possible).
     pub x5c: Vec<Cert>,
+    /// The leaf's validity and SAN URIs, read once at load (the hot path only compares).
+    pub leaf: Option<LeafFacts>,
+}
+
+/// What the SHC check needs from an `x5c` leaf.
+#[derive(Debug, Clone)]
+pub struct LeafFacts {
+    /// `notBefore`, `notAfter` (Unix seconds).
+    pub validity: (i64, i64),
+    /// Subject alternative name URIs.
+    pub san_uris: Vec<String>,
 }
 
 /// An SHC revocation list (SHC 1.4 §revocation).
@@ -78,7 +89,14 @@ pub struct TrustStore {
     shc: BTreeMap<String, ShcIssuer>,
     cscas: Vec<Anchor>,
     dscs: Vec<Anchor>,
+    /// Certificate signatures already verified: SHA-256(signed certificate DER ‖ issuer DER).
+    /// A signature check is a pure function of those bytes, so the answer can be remembered;
+    /// validity periods are still checked on every verification.
+    verified: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>>,
 }
+
+/// How many verified certificate signatures are remembered before the memory is cleared.
+const VERIFIED_CAP: usize = 4096;
 
 fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
     std::fs::read(path).map_err(|e| TrustError::Read {
@@ -140,7 +158,7 @@ pub fn parse_jwks(json: &[u8], origin: &Path) -> Result<Vec<ShcKey>, TrustError>
         let mut point = vec![4u8];
         point.extend_from_slice(&x);
         point.extend_from_slice(&y);
-        let x5c = k["x5c"]
+        let x5c: Vec<Cert> = k["x5c"]
             .as_array()
             .map(|a| {
                 a.iter()
@@ -149,11 +167,16 @@ pub fn parse_jwks(json: &[u8], origin: &Path) -> Result<Vec<ShcKey>, TrustError>
                     .collect()
             })
             .unwrap_or_default();
+        let leaf = x5c.first().map(|c: &Cert| LeafFacts {
+            validity: c.validity(),
+            san_uris: c.san_uris(),
+        });
         out.push(ShcKey {
             kid: kid.to_string(),
             point,
             crl_version: k["crlVersion"].as_u64(),
             x5c,
+            leaf,
         });
     }
     Ok(out)
@@ -368,6 +391,28 @@ impl TrustStore {
         self.dscs
             .iter()
             .filter(move |a| dcc_kid(a.cert.der()).as_slice() == kid)
+    }
+
+    /// Whether `cert` is signed by `issuer`, remembering successes.
+    ///
+    /// # Errors
+    /// As [`Cert::verify_signed_by`].
+    pub fn check_signed_by(&self, cert: &Cert, issuer: &Cert) -> Result<(), super::Error> {
+        let mut h = Sha256::new();
+        h.update(cert.der());
+        h.update(issuer.der());
+        let key: [u8; 32] = h.finalize().into();
+        if self.verified.lock().is_ok_and(|set| set.contains(&key)) {
+            return Ok(());
+        }
+        cert.verify_signed_by(issuer)?;
+        if let Ok(mut set) = self.verified.lock() {
+            if set.len() >= VERIFIED_CAP {
+                set.clear();
+            }
+            set.insert(key);
+        }
+        Ok(())
     }
 
     /// Every anchor, for `vaxcert trust list`.

@@ -88,7 +88,7 @@ fn check(v: &Value, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
     }
     let anchor = candidates
         .iter()
-        .find(|a| bsc.verify_signed_by(&a.cert).is_ok())
+        .find(|a| trust.check_signed_by(&bsc, &a.cert).is_ok())
         .ok_or(Error::ChainInvalid)?;
     if let Some(i) = d.issuer.as_mut() {
         i.trusted_as = Some(anchor.name.clone());

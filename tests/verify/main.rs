@@ -6,6 +6,7 @@ mod browser;
 mod helpers;
 mod http;
 mod images;
+mod library;
 mod malformed;
 mod trust_cli;
 mod vectors;
