@@ -160,7 +160,7 @@ async fn verify(
         Json(serde_json::json!({ "verdict": overall, "results": reports })).into_response();
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
-        "no-store".parse().expect("static header"),
+        axum::http::HeaderValue::from_static("no-store"),
     );
     resp
 }

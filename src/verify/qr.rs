@@ -55,6 +55,9 @@ pub fn decode_svg(bytes: &[u8]) -> Result<Vec<QrCode>, Error> {
     let mut img = image::GrayImage::from_pixel(side, side, image::Luma([255]));
     let (mut x, mut y) = (0f64, 0f64);
     let mut tokens = Tokens::new(&path);
+    // Every module is painted at most once in a real QR; a path that paints far more is hostile.
+    let mut painted = 0u64;
+    let budget = 4 * u64::from(side) * u64::from(side);
     while let Some(cmd) = tokens.command() {
         match cmd {
             'M' | 'm' => {
@@ -70,6 +73,10 @@ pub fn decode_svg(bytes: &[u8]) -> Result<Vec<QrCode>, Error> {
                 let row = (y - 0.5).round();
                 if row >= 0.0 && row < size as f64 && n > 0.0 {
                     let (x0, x1) = (x.max(0.0), (x + n).min(size as f64));
+                    painted += ((x1 - x0).max(0.0) as u64 + 1) * u64::from(SCALE * SCALE);
+                    if painted > budget {
+                        return Err(Error::ImageUndecodable);
+                    }
                     for px in (x0 * SCALE as f64) as u32..(x1 * SCALE as f64) as u32 {
                         for py in row as u32 * SCALE..(row as u32 + 1) * SCALE {
                             img.put_pixel(px, py, image::Luma([0]));

@@ -141,6 +141,9 @@ fn usage_period_ended(raw: &[u8], at: i64) -> bool {
     let Some(t) = raw.get(pos + 2..pos + 17) else {
         return false;
     };
+    if !t[..14].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
     let s = String::from_utf8_lossy(t);
     super::dcc::parse_time(&format!(
         "{}-{}-{}T{}:{}:{}Z",

@@ -179,6 +179,19 @@ fn deep_json_and_junk() {
 }
 
 #[test]
+fn hostile_svgs() {
+    let paint = "M0 0.5h200".repeat(200_000);
+    let svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 200"><path stroke="#000000" d="{paint}"/></svg>"##
+    );
+    assert_invalid(&via_stdin(svg.as_bytes()), "image-undecodable");
+    let junk = r##"<svg viewBox="0 0 29 29"><path stroke="#000" d="M4 4.5h7 Z q 1 2"/></svg>"##;
+    assert_invalid(&via_stdin(junk.as_bytes()), "image-undecodable");
+    let blank = r##"<svg viewBox="0 0 29 29"><path stroke="#000" d="M4 4.5h1"/></svg>"##;
+    assert_invalid(&via_stdin(blank.as_bytes()), "qr-unreadable");
+}
+
+#[test]
 fn more_than_the_input_cap() {
     let big = vec![b'7'; 9 * 1024 * 1024];
     assert_invalid(&via_stdin(&big), "input-too-large");
