@@ -105,27 +105,27 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
         }
         None => &raw[..],
     };
-    let payload: Value =
+    // Typed, so the parts nobody reads are skipped rather than built (the hot path).
+    let payload: Payload =
         serde_json::from_slice(json).map_err(|_| Error::PayloadMalformed("payload JSON"))?;
-    let iss = payload["iss"]
-        .as_str()
-        .ok_or(Error::PayloadMalformed("no iss"))?
-        .to_string();
+    let iss = payload.iss.ok_or(Error::PayloadMalformed("no iss"))?;
     d.issuer = Some(Issuer {
         id: iss.clone(),
         trusted_as: None,
     });
-    read_bundle(&payload, d);
-    let types = payload["vc"]["type"]
-        .as_array()
-        .ok_or(Error::PayloadMalformed("no vc.type"))?;
+    let vc = payload.vc.unwrap_or_default();
+    let bundle = vc.subject.and_then(|s| s.bundle);
+    if let Some(b) = &bundle {
+        read_bundle(b, d);
+    }
+    let types = vc.types.ok_or(Error::PayloadMalformed("no vc.type"))?;
     if !types
         .iter()
         .any(|t| t == "https://smarthealth.cards#health-card")
     {
         return Err(Error::PayloadMalformed("vc.type lacks #health-card"));
     }
-    if payload["vc"]["credentialSubject"]["fhirBundle"]["resourceType"] != "Bundle" {
+    if bundle.and_then(|b| b.resource_type).as_deref() != Some("Bundle") {
         return Err(Error::PayloadMalformed("no FHIR Bundle"));
     }
 
@@ -147,7 +147,7 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
     }
 
     // nbf may be fractional (Japan's cards).
-    let nbf = payload["nbf"].as_f64();
+    let nbf = payload.nbf;
     // Revocation.
     if let Some(version) = key.crl_version {
         match issuer.crls.get(&kid) {
@@ -162,7 +162,7 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
                 if crl.ctr != version {
                     d.warnings.push("crl-version-mismatch".into());
                 }
-                if let Some(rid) = payload["vc"]["rid"].as_str() {
+                if let Some(rid) = vc.rid.as_deref() {
                     let revoked = crl.rids.iter().any(|(r, until)| {
                         r == rid && until.is_none_or(|t| nbf.is_none_or(|n| n < t as f64))
                     });
@@ -178,7 +178,7 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
     if nbf.is_some_and(|n| n > (at.0 + 60) as f64) {
         return Err(Error::NotYetValid);
     }
-    if payload["exp"].as_f64().is_some_and(|e| e < at.0 as f64) {
+    if payload.exp.is_some_and(|e| e < at.0 as f64) {
         return Err(Error::Expired);
     }
     if nbf.is_none() {
@@ -203,8 +203,8 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
 
 /// Raw DEFLATE (RFC 1951) with the inflation cap.
 pub(crate) fn inflate_raw(data: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::new();
-    flate2::read::DeflateDecoder::new(data)
+    let mut out = Vec::with_capacity(data.len() * 3);
+    flate2::bufread::DeflateDecoder::new(data)
         .take(MAX_INFLATED as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|_| Error::Inflate)?;
@@ -217,52 +217,151 @@ pub(crate) fn inflate_raw(data: &[u8]) -> Result<Vec<u8>, Error> {
 }
 
 /// The holder and the doses from the FHIR Bundle (best effort; absent parts stay empty).
-fn read_bundle(payload: &Value, d: &mut Decoded) {
-    let entries = payload["vc"]["credentialSubject"]["fhirBundle"]["entry"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for e in entries {
-        let r = &e["resource"];
-        match r["resourceType"].as_str() {
+fn read_bundle(bundle: &Bundle, d: &mut Decoded) {
+    for r in bundle.entry.iter().filter_map(|e| e.resource.as_ref()) {
+        match r.resource_type.as_deref() {
             Some("Patient") if d.person.is_none() => {
-                let n = &r["name"][0];
-                let family = n["family"].as_str().unwrap_or_default();
-                let given: Vec<&str> = n["given"]
-                    .as_array()
-                    .map(|g| g.iter().filter_map(|x| x.as_str()).collect())
+                let n = r.name.first();
+                let family = n.and_then(|n| n.family.as_deref()).unwrap_or_default();
+                let given: Vec<&str> = n
+                    .map(|n| n.given.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
-                let name = match n["text"].as_str() {
+                let name = match n.and_then(|n| n.text.as_deref()) {
                     Some(t) => t.to_string(),
                     None if given.is_empty() => family.to_string(),
                     None => format!("{family} {}", given.join(" ")),
                 };
                 d.person = Some(Person {
                     name: name.trim().to_string(),
-                    birth_date: r["birthDate"].as_str().map(str::to_string),
+                    birth_date: r.birth_date.clone(),
                 });
             }
             Some("Immunization") => {
-                let coding = &r["vaccineCode"]["coding"][0];
+                let coding = r.vaccine_code.as_ref().and_then(|c| c.coding.first());
                 d.doses.push(Dose {
-                    date: r["occurrenceDateTime"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
-                    product: coding["code"]
-                        .as_str()
-                        .map(|c| match coding["system"].as_str() {
-                            Some("http://hl7.org/fhir/sid/cvx") => format!("CVX {c}"),
-                            _ => c.to_string(),
-                        }),
-                    lot: r["lotNumber"].as_str().map(str::to_string),
-                    dose_number: r["protocolApplied"][0]["doseNumberPositiveInt"].as_u64(),
+                    date: r.occurrence.clone().unwrap_or_default(),
+                    product: coding.and_then(|c| {
+                        let code = c.code.as_deref()?;
+                        Some(match c.system.as_deref() {
+                            Some("http://hl7.org/fhir/sid/cvx") => format!("CVX {code}"),
+                            _ => code.to_string(),
+                        })
+                    }),
+                    lot: r.lot.clone(),
+                    dose_number: r
+                        .protocol_applied
+                        .first()
+                        .and_then(|p| p["doseNumberPositiveInt"].as_u64()),
                     kind: "vaccination".into(),
                 });
             }
             _ => {}
         }
     }
+}
+
+/// A string member, or nothing when absent or of another type (never an error).
+fn lenient_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::Deserialize;
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// A number member (fractional allowed), or nothing.
+fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    use serde::Deserialize;
+    Ok(Value::deserialize(d)?.as_f64())
+}
+
+/// The parts of an SHC payload the verifier reads; everything else is skipped unparsed.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Payload {
+    #[serde(default, deserialize_with = "lenient_str")]
+    iss: Option<String>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    nbf: Option<f64>,
+    #[serde(default, deserialize_with = "lenient_f64")]
+    exp: Option<f64>,
+    #[serde(default)]
+    vc: Option<Vc>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Vc {
+    #[serde(default, rename = "type")]
+    types: Option<Vec<Value>>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    rid: Option<String>,
+    #[serde(default, rename = "credentialSubject")]
+    subject: Option<Subject>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Subject {
+    #[serde(default, rename = "fhirBundle")]
+    bundle: Option<Bundle>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Bundle {
+    #[serde(default, rename = "resourceType", deserialize_with = "lenient_str")]
+    resource_type: Option<String>,
+    #[serde(default)]
+    entry: Vec<Entry>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Entry {
+    #[serde(default)]
+    resource: Option<Resource>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Resource {
+    #[serde(default, rename = "resourceType", deserialize_with = "lenient_str")]
+    resource_type: Option<String>,
+    #[serde(default)]
+    name: Vec<HumanName>,
+    #[serde(default, rename = "birthDate", deserialize_with = "lenient_str")]
+    birth_date: Option<String>,
+    #[serde(default, rename = "vaccineCode")]
+    vaccine_code: Option<CodeableConcept>,
+    #[serde(
+        default,
+        rename = "occurrenceDateTime",
+        deserialize_with = "lenient_str"
+    )]
+    occurrence: Option<String>,
+    #[serde(default, rename = "lotNumber", deserialize_with = "lenient_str")]
+    lot: Option<String>,
+    #[serde(default, rename = "protocolApplied")]
+    protocol_applied: Vec<Value>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct HumanName {
+    #[serde(default, deserialize_with = "lenient_str")]
+    family: Option<String>,
+    #[serde(default)]
+    given: Vec<Value>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    text: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct CodeableConcept {
+    #[serde(default)]
+    coding: Vec<Coding>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct Coding {
+    #[serde(default, deserialize_with = "lenient_str")]
+    system: Option<String>,
+    #[serde(default, deserialize_with = "lenient_str")]
+    code: Option<String>,
 }
 
 #[cfg(test)]
