@@ -50,6 +50,11 @@ pub enum Command {
     Keys(KeysCommand),
     /// Issue a certificate for a persona with demo vaccination data and the dev keys (DEV ONLY).
     Issue(IssueArgs),
+    /// Verify certificates (SHC, VDS-NC, EU DCC; text, files or QR images) offline.
+    Verify(crate::verify::cli::VerifyArgs),
+    /// Manage the verifier's trust store (certs/trust/).
+    #[command(subcommand)]
+    Trust(crate::verify::cli::TrustCommand),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -237,6 +242,8 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Issue(args) => issue(&args),
         Command::Demo { persona, slot } => demo(&persona, slot),
+        Command::Verify(args) => crate::verify::cli::run_verify(args),
+        Command::Trust(cmd) => crate::verify::cli::run_trust(cmd),
     }
 }
 

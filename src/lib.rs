@@ -8,6 +8,7 @@
 //! pki/       key material; pki::dev holds every dev-only item
 //! domain     MunicipalityCode, BirthDate, Channel, Kind
 //! clock      the only source of time
+//! verify/    role and library: offline verdicts (SHC, VDS-NC, EU DCC) from a trust store
 //! ```
 //!
 //! Dependencies point down: roles use libraries, never each other.
@@ -24,3 +25,4 @@ pub mod http;
 pub mod pki;
 pub mod protocol;
 pub mod telemetry;
+pub mod verify;

@@ -1,0 +1,213 @@
+//! HTTP face of the verifier: `POST /v1/verify` (JSON in, verdicts out) and the `/verify` page
+//! (camera scan with the bundled jsQR decoder, BarcodeDetector when present). [`router`] is what
+//! the app gateway mounts; `vaxcert verify serve` runs it alone. Errors are
+//! `application/problem+json` with a stable `code`. Stateless: nothing is stored or logged
+//! about the certificates seen.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::{Report, TrustStore, Verdict, cli::parse_at};
+use crate::clock::{Clock, SystemClock};
+
+const PAGE: &str = include_str!("../../templates/verify/index.html");
+const PAGE_JS: &str = include_str!("../../templates/verify/verify.js");
+const JSQR: &str = include_str!("../../templates/verify/jsQR.js");
+/// Request bodies larger than this are refused (a phone photo fits; base64 adds a third).
+const BODY_LIMIT: usize = 12 * 1024 * 1024;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct VerifyState {
+    trust: Arc<TrustStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl VerifyState {
+    /// A state over this trust store and clock.
+    pub fn new(trust: TrustStore, clock: Arc<dyn Clock>) -> Self {
+        VerifyState {
+            trust: Arc::new(trust),
+            clock,
+        }
+    }
+}
+
+/// The routes: `POST /v1/verify`, `GET /verify` and its two scripts.
+pub fn router(state: VerifyState) -> Router {
+    Router::new()
+        .route("/v1/verify", post(verify))
+        .route("/verify", get(page))
+        .route("/verify/verify.js", get(page_js))
+        .route("/verify/jsQR.js", get(jsqr))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// `POST /v1/verify` body: texts (each what one QR holds, or a whole file's text) and/or one
+/// base64 PNG/JPEG; optional `at`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    #[serde(default)]
+    texts: Vec<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    image_base64: Option<String>,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// A problem document (RFC 9457).
+fn problem(status: StatusCode, code: &'static str, detail: String) -> Response {
+    let body = serde_json::json!({
+        "type": format!("https://vaxcert.invalid/problems/{code}"),
+        "title": code,
+        "status": status.as_u16(),
+        "code": code,
+        "detail": detail,
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn verify(
+    State(state): State<VerifyState>,
+    body: Result<Json<VerifyRequest>, JsonRejection>,
+) -> Response {
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return problem(
+                e.status(),
+                "request-malformed",
+                "expected JSON {texts:[…]} or {text} or {image_base64}".into(),
+            );
+        }
+    };
+    let at = match req.at.as_deref() {
+        None => state.clock.now(),
+        Some(s) => match parse_at(Some(s)) {
+            Ok(t) => t,
+            Err(_) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "at-malformed",
+                    "at is not an RFC 3339 time".into(),
+                );
+            }
+        },
+    };
+    let mut inputs: Vec<Vec<u8>> = req.texts.into_iter().map(String::into_bytes).collect();
+    if let Some(t) = req.text {
+        inputs.push(t.into_bytes());
+    }
+    if let Some(img) = req.image_base64 {
+        match super::b64::std(img.trim()) {
+            Some(bytes) => inputs.push(bytes),
+            None => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "image-base64-malformed",
+                    "image_base64 is not base64".into(),
+                );
+            }
+        }
+    }
+    if inputs.is_empty() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "request-empty",
+            "give texts, text or image_base64".into(),
+        );
+    }
+    let trust = state.trust.clone();
+    let reports: Vec<Report> = match tokio::task::spawn_blocking(move || {
+        super::verify_inputs(&inputs, &trust, at)
+    })
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "verification failed".into(),
+            );
+        }
+    };
+    let overall = if reports.iter().all(|r| r.verdict == Verdict::Valid) {
+        Verdict::Valid
+    } else if reports.iter().any(|r| r.verdict == Verdict::Invalid) {
+        Verdict::Invalid
+    } else {
+        Verdict::UnknownIssuer
+    };
+    let mut resp =
+        Json(serde_json::json!({ "verdict": overall, "results": reports })).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+fn static_text(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn page() -> Response {
+    static_text("text/html; charset=utf-8", PAGE)
+}
+
+async fn page_js() -> Response {
+    static_text("text/javascript; charset=utf-8", PAGE_JS)
+}
+
+async fn jsqr() -> Response {
+    static_text("text/javascript; charset=utf-8", JSQR)
+}
+
+/// Serve [`router`] on `listen` until interrupted; prints the bound URL first.
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn serve(listen: &str, trust: TrustStore) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        println!("vaxcert verify: listening on http://{addr}/verify");
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        let app = router(VerifyState::new(trust, Arc::new(SystemClock)));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,98 @@
+//! `POST /v1/verify` and the page's assets, through `vaxcert verify serve` on 127.0.0.1:0.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::helpers::{Server, Trust, vector};
+
+fn spec_server() -> (Trust, Server) {
+    let trust = Trust::named("spec", Path::new(""));
+    let server = Server::spawn(&trust.path());
+    (trust, server)
+}
+
+#[test]
+fn post_verify_gives_verdicts() {
+    let (_t, server) = spec_server();
+    let shc = std::fs::read_to_string(vector(
+        "smart-on-fhir-health-cards/examples/example-00-f-qr-code-numeric-value-0.txt",
+    ))
+    .unwrap();
+    let body = serde_json::json!({ "texts": [shc.trim()], "at": "2026-11-22T00:00:00Z" });
+    let (status, ctype, text) = server.request("POST", "/v1/verify", Some(&body.to_string()));
+    assert_eq!(status, 200, "{text}");
+    assert!(ctype.starts_with("application/json"));
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["verdict"], "valid");
+    assert_eq!(v["results"][0]["person"]["name"], "Anyperson John B.");
+    assert_eq!(v["results"][0]["doses"].as_array().unwrap().len(), 3);
+
+    // Revoked example 03.
+    let revoked = std::fs::read_to_string(vector(
+        "smart-on-fhir-health-cards/examples/example-03-d-jws.txt",
+    ))
+    .unwrap();
+    let body = serde_json::json!({ "text": revoked.trim() });
+    let (status, _, text) = server.request("POST", "/v1/verify", Some(&body.to_string()));
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["verdict"], "invalid");
+    assert_eq!(v["results"][0]["reason"], "revoked");
+}
+
+#[test]
+fn post_verify_takes_an_image() {
+    let (_t, server) = spec_server();
+    use base64::Engine;
+    let png = std::fs::read(vector(
+        "smart-on-fhir-health-cards-dev-tools/testdata/test-example-00-g-qr-code-inflated-to-v22.png",
+    ))
+    .unwrap();
+    let body = serde_json::json!({
+        "image_base64": base64::engine::general_purpose::STANDARD.encode(png),
+    });
+    let (status, _, text) = server.request("POST", "/v1/verify", Some(&body.to_string()));
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["verdict"], "valid", "{text}");
+}
+
+#[test]
+fn bad_requests_are_problem_documents() {
+    let (_t, server) = spec_server();
+    for (body, code) in [
+        ("not json", "request-malformed"),
+        ("{}", "request-empty"),
+        (r#"{"texts":["x"],"at":"yesterday"}"#, "at-malformed"),
+        (r#"{"image_base64":"!!"}"#, "image-base64-malformed"),
+        (r#"{"surprise":1}"#, "request-malformed"),
+    ] {
+        let (status, ctype, text) = server.request("POST", "/v1/verify", Some(body));
+        assert!((400..500).contains(&status), "{body}: {status}");
+        assert_eq!(ctype, "application/problem+json", "{body}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["code"], code, "{body}: {text}");
+    }
+    // A malformed certificate is a verdict, not a problem.
+    let (status, _, text) = server.request("POST", "/v1/verify", Some(r#"{"text":"HC1:!!"}"#));
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["results"][0]["reason"], "base45-invalid");
+}
+
+#[test]
+fn the_page_and_its_scripts_are_served() {
+    let (_t, server) = spec_server();
+    let (status, ctype, page) = server.request("GET", "/verify", None);
+    assert_eq!(status, 200);
+    assert!(ctype.starts_with("text/html"));
+    assert!(page.contains("/verify/jsQR.js") && page.contains("接種証明書の検証"));
+    let (status, ctype, js) = server.request("GET", "/verify/jsQR.js", None);
+    assert_eq!(status, 200);
+    assert!(ctype.starts_with("text/javascript"));
+    assert!(js.contains("jsQR"), "the bundled decoder");
+    let (status, _, js) = server.request("GET", "/verify/verify.js", None);
+    assert_eq!(status, 200);
+    assert!(js.contains("BarcodeDetector"));
+}
