@@ -219,7 +219,7 @@ impl Shc {
     ///
     /// # Errors
     /// [`Error::Qr`] if it does not fit (the draft check makes that a bug).
-    pub fn qr(&self) -> Result<qrcode::QrCode, Error> {
+    pub fn qr(&self) -> Result<super::qr::Matrix, Error> {
         super::qr::shc(&numeric(&self.jws))
     }
 
