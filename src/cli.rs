@@ -48,6 +48,8 @@ pub enum Command {
     /// Key ceremonies.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The record system: municipalities, CSV imports, staff, audit log.
+    Records(crate::records::cli::RecordsArgs),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -214,6 +216,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo { persona, slot } => demo(&persona, slot),
+        Command::Records(args) => crate::records::cli::run(args),
     }
 }
 
