@@ -157,7 +157,17 @@ impl Records {
     /// [`Error::AuditBroken`] naming the first broken entry, [`Error::AuditTruncated`] when the
     /// tail was cut off.
     pub async fn verify_audit(&self) -> Result<AuditReport> {
-        type Raw = (i64, i64, String, String, String, Option<String>, String, Vec<u8>, Vec<u8>);
+        type Raw = (
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            Vec<u8>,
+            Vec<u8>,
+        );
         let rows: Vec<Raw> = with_db!(&self.db, p => sqlx::query(
             "SELECT seq, at, actor, municipality, action, subject, outcome, prev_hash, hash FROM audit_log ORDER BY seq")
             .fetch_all(p).await

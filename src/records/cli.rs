@@ -157,7 +157,8 @@ async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
             }
         }
         RecordsCommand::ImportTargets { file, municipality } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let bar = progress_bar(&bytes);
             let r = records
                 .import_targets(&bytes, &municipality, "cli", &|n| bar.set_position(n))
@@ -170,7 +171,8 @@ async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
             );
         }
         RecordsCommand::ImportVaccinations { file, municipality } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let bar = progress_bar(&bytes);
             let r = records
                 .import_vaccinations(&bytes, &municipality, "cli", &|n| bar.set_position(n))

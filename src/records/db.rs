@@ -72,7 +72,10 @@ impl Db {
 
     /// PostgreSQL: make the municipality's partitions. The code is six checked digits, so it is
     /// safe inside an identifier and a literal.
-    pub(in crate::records) async fn create_partitions(&self, code: &MunicipalityCode) -> Result<()> {
+    pub(in crate::records) async fn create_partitions(
+        &self,
+        code: &MunicipalityCode,
+    ) -> Result<()> {
         if let Db::Postgres(pool) = self {
             let c = code.as_str();
             for table in ["resident", "vaccination", "issuance"] {

@@ -110,7 +110,9 @@ pub enum Error {
     },
 
     /// Entries after a signed checkpoint are missing: the log's tail was cut off.
-    #[error("audit log truncated: checkpoint {checkpoint} is signed but the log ends at entry {last}")]
+    #[error(
+        "audit log truncated: checkpoint {checkpoint} is signed but the log ends at entry {last}"
+    )]
     AuditTruncated {
         /// The last entry present.
         last: i64,

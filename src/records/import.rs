@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::Row;
 
+use super::Records;
 use super::audit::AuditEntry;
 use super::error::{Column, Error, Result};
 use super::model::{AtenaNo, CouponType, KenNo, ResidentStatus};
-use super::Records;
 use crate::card::MyNumber;
 use crate::catalogue;
 use crate::domain::{BirthDate, MunicipalityCode, Sex};
@@ -122,11 +122,7 @@ fn records<'a>(
     })
 }
 
-fn text_field(
-    v: &str,
-    max_chars: usize,
-    allow_empty: bool,
-) -> std::result::Result<String, String> {
+fn text_field(v: &str, max_chars: usize, allow_empty: bool) -> std::result::Result<String, String> {
     if v.is_empty() && !allow_empty {
         return Err("is empty".into());
     }
@@ -283,9 +279,9 @@ impl Records {
             if let Some(first) = hashes.insert(hash.clone(), line) {
                 return Err(err(1, format!("repeats the 個人番号 of line {first}")));
             }
-            let ciphertext = self
-                .keys
-                .encrypt_mynumber(&my_number, municipality, atena.as_str())?;
+            let ciphertext =
+                self.keys
+                    .encrypt_mynumber(&my_number, municipality, atena.as_str())?;
             rows.push(TargetRow {
                 atena: atena.as_str().to_owned(),
                 hash,
@@ -353,20 +349,33 @@ impl Records {
                 let mut tx = p.begin().await?;
                 sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_resident (atena TEXT PRIMARY KEY, hash BLOB, ciphertext BLOB, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status INTEGER)")
                     .execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM stage_resident").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM stage_resident")
+                    .execute(&mut *tx)
+                    .await?;
                 for chunk in rows.chunks(BATCH) {
-                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status) ");
+                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                        "INSERT INTO stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status) ",
+                    );
                     qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(&r.atena).push_bind(&r.hash).push_bind(&r.ciphertext)
-                            .push_bind(&r.family_kanji).push_bind(&r.given_kanji).push_bind(&r.family_kana)
-                            .push_bind(&r.given_kana).push_bind(&r.birth_date).push_bind(&r.sex)
-                            .push_bind(&r.ken_no).push_bind(r.status);
+                        b.push_bind(&r.atena)
+                            .push_bind(&r.hash)
+                            .push_bind(&r.ciphertext)
+                            .push_bind(&r.family_kanji)
+                            .push_bind(&r.given_kanji)
+                            .push_bind(&r.family_kana)
+                            .push_bind(&r.given_kana)
+                            .push_bind(&r.birth_date)
+                            .push_bind(&r.sex)
+                            .push_bind(&r.ken_no)
+                            .push_bind(r.status);
                     });
                     qb.build().execute(&mut *tx).await?;
                 }
                 merge!(tx);
                 if conflict.is_none() {
-                    sqlx::query("DELETE FROM stage_resident").execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM stage_resident")
+                        .execute(&mut *tx)
+                        .await?;
                     tx.commit().await?;
                 }
             }
@@ -382,7 +391,15 @@ impl Records {
                     copy_bytes(&mut buf, &r.hash);
                     buf.push('\t');
                     copy_bytes(&mut buf, &r.ciphertext);
-                    for v in [&r.family_kanji, &r.given_kanji, &r.family_kana, &r.given_kana, &r.birth_date, &r.sex, &r.ken_no] {
+                    for v in [
+                        &r.family_kanji,
+                        &r.given_kanji,
+                        &r.family_kana,
+                        &r.given_kana,
+                        &r.birth_date,
+                        &r.sex,
+                        &r.ken_no,
+                    ] {
                         buf.push('\t');
                         copy_text(&mut buf, v);
                     }
@@ -501,8 +518,12 @@ impl Records {
             let physician = text_field(f(6), 20, false).map_err(|w| err(6, w))?;
             let vaccinated_in = MunicipalityCode::parse(f(7))
                 .map_err(|e| err(7, format!("is not a municipality code ({e})")))?;
-            let coupon = CouponType::from_code(f(8))
-                .map_err(|_| err(8, "must be 1 (接種券), 2 (一体型予診票) or 3 (券なし)".into()))?;
+            let coupon = CouponType::from_code(f(8)).map_err(|_| {
+                err(
+                    8,
+                    "must be 1 (接種券), 2 (一体型予診票) or 3 (券なし)".into(),
+                )
+            })?;
             if let Some(first) = seen.insert((atena.as_str().to_owned(), dose), line) {
                 return Err(err(1, format!("repeats dose {dose} of line {first}")));
             }
@@ -567,19 +588,31 @@ impl Records {
                 let mut tx = p.begin().await?;
                 sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_vaccination (atena TEXT, dose INTEGER, date TEXT, product TEXT, lot TEXT, venue TEXT, physician TEXT, vaccinated_in TEXT, coupon TEXT)")
                     .execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM stage_vaccination").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM stage_vaccination")
+                    .execute(&mut *tx)
+                    .await?;
                 for chunk in rows.chunks(BATCH) {
-                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO stage_vaccination (atena, dose, date, product, lot, venue, physician, vaccinated_in, coupon) ");
+                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                        "INSERT INTO stage_vaccination (atena, dose, date, product, lot, venue, physician, vaccinated_in, coupon) ",
+                    );
                     qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(&r.atena).push_bind(r.dose).push_bind(&r.date).push_bind(&r.product)
-                            .push_bind(&r.lot).push_bind(&r.venue).push_bind(&r.physician)
-                            .push_bind(&r.vaccinated_in).push_bind(&r.coupon);
+                        b.push_bind(&r.atena)
+                            .push_bind(r.dose)
+                            .push_bind(&r.date)
+                            .push_bind(&r.product)
+                            .push_bind(&r.lot)
+                            .push_bind(&r.venue)
+                            .push_bind(&r.physician)
+                            .push_bind(&r.vaccinated_in)
+                            .push_bind(&r.coupon);
                     });
                     qb.build().execute(&mut *tx).await?;
                 }
                 merge!(tx);
                 if missing.is_none() {
-                    sqlx::query("DELETE FROM stage_vaccination").execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM stage_vaccination")
+                        .execute(&mut *tx)
+                        .await?;
                     tx.commit().await?;
                 }
             }
@@ -593,7 +626,15 @@ impl Records {
                     copy_text(&mut buf, &r.atena);
                     buf.push('\t');
                     buf.push_str(&r.dose.to_string());
-                    for v in [&r.date, &r.product, &r.lot, &r.venue, &r.physician, &r.vaccinated_in, &r.coupon] {
+                    for v in [
+                        &r.date,
+                        &r.product,
+                        &r.lot,
+                        &r.venue,
+                        &r.physician,
+                        &r.vaccinated_in,
+                        &r.coupon,
+                    ] {
                         buf.push('\t');
                         copy_text(&mut buf, v);
                     }
@@ -616,8 +657,9 @@ impl Records {
             return Err(Error::Row {
                 line: lines.get(&atena).copied().unwrap_or(0),
                 column: col(&VACCINATION_COLUMNS, 0),
-                what: "no resident with this 宛名番号 in the municipality (import the targets first)"
-                    .into(),
+                what:
+                    "no resident with this 宛名番号 in the municipality (import the targets first)"
+                        .into(),
             });
         }
         let updated = updated as u64;

@@ -193,7 +193,17 @@ impl Records {
         municipality: &MunicipalityCode,
         atena: &AtenaNo,
     ) -> Result<Option<Resident>> {
-        type Raw = (String, String, String, String, String, String, String, String, i64);
+        type Raw = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+        );
         let raw: Option<Raw> = with_db!(&self.db, p => sqlx::query(
             "SELECT atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status \
              FROM resident WHERE municipality = $1 AND atena = $2")
@@ -207,27 +217,39 @@ impl Records {
         municipality: &MunicipalityCode,
         atena: &AtenaNo,
     ) -> Result<Vec<Dose>> {
-        type Raw = (i64, String, String, String, String, String, String, String, i64);
+        type Raw = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+        );
         let rows: Vec<Raw> = with_db!(&self.db, p => sqlx::query(
             "SELECT dose, date, product, lot, venue, physician, vaccinated_in, coupon, registered_at \
              FROM vaccination WHERE municipality = $1 AND atena = $2 ORDER BY dose")
             .bind(municipality.as_str()).bind(atena.as_str()).fetch_all(p).await
             .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect()))?;
         rows.into_iter()
-            .map(|(dose, date, product, lot, venue, physician, vaccinated_in, coupon, reg)| {
-                Ok(Dose {
-                    dose: u32::try_from(dose).map_err(|_| bad("dose number"))?,
-                    date: BirthDate::parse(&date).map_err(|_| bad("vaccination date"))?,
-                    product: catalogue::product(&product).ok_or(bad("unknown product"))?,
-                    lot,
-                    venue,
-                    physician,
-                    vaccinated_in: MunicipalityCode::parse(&vaccinated_in)
-                        .map_err(|_| bad("vaccinating municipality"))?,
-                    coupon: CouponType::from_code(&coupon)?,
-                    registered_at: UnixTime(reg),
-                })
-            })
+            .map(
+                |(dose, date, product, lot, venue, physician, vaccinated_in, coupon, reg)| {
+                    Ok(Dose {
+                        dose: u32::try_from(dose).map_err(|_| bad("dose number"))?,
+                        date: BirthDate::parse(&date).map_err(|_| bad("vaccination date"))?,
+                        product: catalogue::product(&product).ok_or(bad("unknown product"))?,
+                        lot,
+                        venue,
+                        physician,
+                        vaccinated_in: MunicipalityCode::parse(&vaccinated_in)
+                            .map_err(|_| bad("vaccinating municipality"))?,
+                        coupon: CouponType::from_code(&coupon)?,
+                        registered_at: UnixTime(reg),
+                    })
+                },
+            )
             .collect()
     }
 
@@ -317,8 +339,14 @@ impl Records {
             "UPDATE issuance SET revoked_at = $1 WHERE municipality = $2 AND certificate_id = $3 AND revoked_at IS NULL")
             .bind(at.0).bind(municipality.as_str()).bind(id.as_str()).execute(p).await.map(|r| r.rows_affected()))?;
         let outcome = if n == 1 { "ok" } else { "certificate-unknown" };
-        self.audit(&AuditEntry::system(actor, municipality, "revocation", None, outcome))
-            .await?;
+        self.audit(&AuditEntry::system(
+            actor,
+            municipality,
+            "revocation",
+            None,
+            outcome,
+        ))
+        .await?;
         if n == 1 {
             Ok(at)
         } else {

@@ -126,8 +126,14 @@ impl Records {
         self.db.create_partitions(code).await?;
         with_db!(&self.db, p => sqlx::query("INSERT INTO municipality (code, name, kiosk) VALUES ($1, $2, $3)")
             .bind(code.as_str()).bind(name).bind(kiosk).execute(p).await.map(|r| r.rows_affected()))?;
-        self.audit(&AuditEntry::system("cli", code, "municipality-add", None, "ok"))
-            .await?;
+        self.audit(&AuditEntry::system(
+            "cli",
+            code,
+            "municipality-add",
+            None,
+            "ok",
+        ))
+        .await?;
         Ok(())
     }
 

@@ -24,7 +24,9 @@ impl AtenaNo {
         if (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
             Ok(AtenaNo(s.to_owned()))
         } else {
-            Err(Error::Invalid { what: "宛名番号" })
+            Err(Error::Invalid {
+                what: "宛名番号"
+            })
         }
     }
 

@@ -191,8 +191,14 @@ impl Records {
             Ok(_) => "ok",
             Err(e) => e.code(),
         };
-        self.audit(&AuditEntry::system(&actor, municipality, "login", None, outcome))
-            .await?;
+        self.audit(&AuditEntry::system(
+            &actor,
+            municipality,
+            "login",
+            None,
+            outcome,
+        ))
+        .await?;
         r
     }
 
@@ -317,9 +323,23 @@ impl Records {
         const COLS: &str = "SELECT atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status FROM resident WHERE municipality = $1 AND ";
         let code = s.municipality.as_str();
         let (sql, a, b, c): (String, String, Option<String>, Option<String>) = match q {
-            SearchQuery::Atena(x) => (format!("{COLS}atena = $2"), x.as_str().to_owned(), None, None),
-            SearchQuery::KenNo(x) => (format!("{COLS}ken_no = $2"), x.as_str().to_owned(), None, None),
-            SearchQuery::NameBirth { family, given, birth_date } => (
+            SearchQuery::Atena(x) => (
+                format!("{COLS}atena = $2"),
+                x.as_str().to_owned(),
+                None,
+                None,
+            ),
+            SearchQuery::KenNo(x) => (
+                format!("{COLS}ken_no = $2"),
+                x.as_str().to_owned(),
+                None,
+                None,
+            ),
+            SearchQuery::NameBirth {
+                family,
+                given,
+                birth_date,
+            } => (
                 format!("{COLS}birth_date = $2 AND family_kanji = $3 AND given_kanji = $4"),
                 birth_date.iso(),
                 Some(family.trim().to_owned()),
@@ -327,7 +347,17 @@ impl Records {
             ),
         };
         let sql = format!("{sql} ORDER BY atena LIMIT 100");
-        type Raw = (String, String, String, String, String, String, String, String, i64);
+        type Raw = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+        );
         let rows: Vec<Raw> = with_db!(&self.db, p => {
             let mut qy = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(code).bind(&a);
             if let (Some(b), Some(c)) = (&b, &c) {
@@ -335,7 +365,10 @@ impl Records {
             }
             qy.fetch_all(p).await.map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect())
         })?;
-        let found: Vec<Resident> = rows.into_iter().map(resident_from_raw).collect::<Result<_>>()?;
+        let found: Vec<Resident> = rows
+            .into_iter()
+            .map(resident_from_raw)
+            .collect::<Result<_>>()?;
         self.audit(&AuditEntry::system(
             &s.actor(),
             &s.municipality,
@@ -401,8 +434,10 @@ impl Records {
     /// # Errors
     /// Database errors.
     pub async fn count_residents(&self, s: &StaffSession) -> Result<i64> {
-        Ok(with_db!(&self.db, p => sqlx::query("SELECT COUNT(*) FROM resident WHERE municipality = $1")
-            .bind(s.municipality.as_str()).fetch_one(p).await.map(|r| r.get::<i64, _>(0)))?)
+        Ok(
+            with_db!(&self.db, p => sqlx::query("SELECT COUNT(*) FROM resident WHERE municipality = $1")
+            .bind(s.municipality.as_str()).fetch_one(p).await.map(|r| r.get::<i64, _>(0)))?,
+        )
     }
 }
 
@@ -411,12 +446,15 @@ fn totp_aad(m: &MunicipalityCode, login: &str) -> String {
 }
 
 fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// A valid argon2id hash of a random string, verified against for unknown logins.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2vHy0Vf1sX5lK0r+1XhBq6sJpQm2yM0gQ7g1bHkQy2E";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2vHy0Vf1sX5lK0r+1XhBq6sJpQm2yM0gQ7g1bHkQy2E";
 
 async fn hash_password(pw: &[u8]) -> Result<String> {
     let pw = Zeroizing::new(pw.to_vec());

@@ -57,9 +57,10 @@ pub fn postgres_url() -> String {
 }
 
 pub fn postgres_data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("VAXCERT_TEST_POSTGRES_DATA").expect(
-        "VAXCERT_TEST_POSTGRES_DATA is not set: run the tests through `./vx test`",
-    ))
+    PathBuf::from(
+        std::env::var("VAXCERT_TEST_POSTGRES_DATA")
+            .expect("VAXCERT_TEST_POSTGRES_DATA is not set: run the tests through `./vx test`"),
+    )
 }
 
 /// A fresh, empty database of one backend.
@@ -83,16 +84,20 @@ impl TestDb {
         let name = format!("vx_{}", random_name());
         let (url, file) = match backend {
             Backend::Sqlite => {
-                let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("records").join(&name);
+                let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                    .join("records")
+                    .join(&name);
                 std::fs::create_dir_all(&dir).unwrap();
                 let file = dir.join("records.db");
                 (format!("sqlite://{}", file.display()), Some(file))
             }
             Backend::Postgres => {
                 let admin = postgres_url();
-                let mut c = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!("cannot reach the test PostgreSQL at {admin} ({e}); run `./vx test`")
-                });
+                let mut c = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("cannot reach the test PostgreSQL at {admin} ({e}); run `./vx test`")
+                    });
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut c)
                     .await
@@ -127,11 +132,19 @@ impl TestDb {
         match self.backend {
             Backend::Sqlite => {
                 let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query(sql).execute(&mut c).await.unwrap().rows_affected()
+                sqlx::query(sql)
+                    .execute(&mut c)
+                    .await
+                    .unwrap()
+                    .rows_affected()
             }
             Backend::Postgres => {
                 let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query(sql).execute(&mut c).await.unwrap().rows_affected()
+                sqlx::query(sql)
+                    .execute(&mut c)
+                    .await
+                    .unwrap()
+                    .rows_affected()
             }
         }
     }
@@ -141,9 +154,15 @@ impl TestDb {
 pub async fn with_municipalities(backend: Backend) -> (TestDb, Records) {
     let db = TestDb::new(backend).await;
     let r = db.open().await;
-    r.add_municipality(&code(CHIYODA), "千代田区", true).await.unwrap();
-    r.add_municipality(&code(FUKUOKA), "福岡市", true).await.unwrap();
-    r.add_municipality(&code(OSAKA), "大阪市", false).await.unwrap();
+    r.add_municipality(&code(CHIYODA), "千代田区", true)
+        .await
+        .unwrap();
+    r.add_municipality(&code(FUKUOKA), "福岡市", true)
+        .await
+        .unwrap();
+    r.add_municipality(&code(OSAKA), "大阪市", false)
+        .await
+        .unwrap();
     (db, r)
 }
 
@@ -211,12 +230,24 @@ pub fn challenges() -> Challenges {
 }
 
 /// A persona's identity, verified through all five steps with the records' used set.
-pub async fn identity(r: &Records, name: &str, municipality: &str, channel: Channel) -> VerifiedIdentity {
+pub async fn identity(
+    r: &Records,
+    name: &str,
+    municipality: &str,
+    channel: Channel,
+) -> VerifiedIdentity {
     let b = binding(municipality, channel);
     let ev = evidence(name, &b);
-    verify_evidence(&ev, &b, &TrustSet::parse("dev").unwrap(), &challenges(), r, NOW)
-        .await
-        .unwrap()
+    verify_evidence(
+        &ev,
+        &b,
+        &TrustSet::parse("dev").unwrap(),
+        &challenges(),
+        r,
+        NOW,
+    )
+    .await
+    .unwrap()
 }
 
 /// An independent TOTP (RFC 6238, SHA-1, 6 digits) from a provisioning URI's secret.
