@@ -50,6 +50,8 @@ pub enum Command {
     Keys(KeysCommand),
     /// Issue a certificate for a persona with demo vaccination data and the dev keys (DEV ONLY).
     Issue(IssueArgs),
+    /// The record system: municipalities, CSV imports, staff, audit log.
+    Records(crate::records::cli::RecordsArgs),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -237,6 +239,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Issue(args) => issue(&args),
         Command::Demo { persona, slot } => demo(&persona, slot),
+        Command::Records(args) => crate::records::cli::run(args),
     }
 }
 

@@ -75,8 +75,8 @@ pub fn vaxcert() -> Command {
     c
 }
 
-/// Exclusive use of one vpcd reader slot for the life of the value (a file lock, so it holds
-/// across nextest's test processes).
+/// Exclusive use of one vpcd reader slot for the life of the value: a file lock in the system
+/// temp folder, so it holds across nextest's test processes and across checkouts.
 pub struct Slot {
     pub n: u8,
     _lock: File,
@@ -91,10 +91,10 @@ fn require_pcscd() {
 
 pub fn slot() -> Slot {
     require_pcscd();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = std::env::temp_dir();
     loop {
         for n in 0..2u8 {
-            let f = File::create(dir.join(format!("vpcd-slot-{n}.lock"))).unwrap();
+            let f = File::create(dir.join(format!("vaxcert-vpcd-slot-{n}.lock"))).unwrap();
             if f.try_lock().is_ok() {
                 return Slot { n, _lock: f };
             }
