@@ -141,6 +141,9 @@ pub enum Error {
     /// A cryptographic operation failed (a corrupted ciphertext, a bad key).
     #[error("cryptography: {0}")]
     Crypto(&'static str),
+    /// The database holds a value vaxcert never writes (corruption or manual edits).
+    #[error("database holds an invalid {0}")]
+    Corrupt(&'static str),
 }
 
 impl Error {
@@ -169,7 +172,9 @@ impl Error {
             Error::AuditTruncated { .. } => "audit-truncated",
             Error::Config(_) => "config",
             Error::Io { .. } => "io",
-            Error::Db(_) | Error::Migrate(_) | Error::Crypto(_) => "internal",
+            Error::Db(_) | Error::Migrate(_) | Error::Crypto(_) | Error::Corrupt(_) => {
+                "internal"
+            }
         }
     }
 }

@@ -109,7 +109,7 @@ fn unix<S: serde::Serializer>(t: &UnixTime, s: S) -> std::result::Result<S::Ok, 
 }
 
 fn bad(what: &'static str) -> Error {
-    Error::Crypto(what)
+    Error::Corrupt(what)
 }
 
 impl Records {

@@ -165,7 +165,7 @@ impl Records {
             .map(|(code, name, kiosk)| {
                 Ok(Municipality {
                     code: MunicipalityCode::parse(&code)
-                        .map_err(|_| Error::Crypto("bad municipality code in the database"))?,
+                        .map_err(|_| Error::Corrupt("municipality code"))?,
                     name,
                     kiosk,
                 })

@@ -125,7 +125,7 @@ impl ResidentStatus {
             0 => Ok(ResidentStatus::Resident),
             1 => Ok(ResidentStatus::MovedOut),
             2 => Ok(ResidentStatus::Deceased),
-            _ => Err(Error::Crypto("unknown resident status in the database")),
+            _ => Err(Error::Corrupt("resident status")),
         }
     }
 }

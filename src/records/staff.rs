@@ -44,6 +44,11 @@ impl StaffSession {
     pub fn role(&self) -> Role {
         self.role
     }
+    /// Whether this member may issue certificates at the counter (admin and clerk; an
+    /// auditor only reads).
+    pub fn may_issue(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Clerk)
+    }
     fn actor(&self) -> String {
         format!("staff:{}/{}", self.municipality, self.login)
     }
@@ -258,7 +263,7 @@ impl Records {
             }
             _ => {
                 // Same work for an unknown or disabled login, so timing does not tell.
-                let _ = verify_password(password.as_bytes(), DUMMY_HASH).await;
+                let _ = verify_password(password.as_bytes(), dummy_hash().await).await;
                 Err(Error::LoginFailed)
             }
         };

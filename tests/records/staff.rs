@@ -22,6 +22,7 @@ async fn totp_replay_is_refused_and_failures_slow_down(b: Backend) {
         .await
         .unwrap();
     assert_eq!(s.role(), Role::Clerk);
+    assert!(s.may_issue());
     // The same code again: refused as a replay, even with the right password.
     let e = r
         .login(&chiyoda, "clerk1", &clerk.password, &code_now, "10.0.0.1")
