@@ -7,6 +7,7 @@
 //! card_sim/  role: the virtual card on vpcd; dev and tests only; nothing depends on it
 //! pki/       key material; pki::dev holds every dev-only item
 //! domain     MunicipalityCode, BirthDate, Channel, Kind
+//! formats/   certificate formats, value → bytes: pdf/ (the signed PDF certificate)
 //! clock      the only source of time
 //! ```
 //!
@@ -18,5 +19,6 @@ pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod domain;
+pub mod formats;
 pub mod pki;
 pub mod telemetry;
