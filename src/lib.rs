@@ -8,6 +8,7 @@
 //! pki/       key material; pki::dev holds every dev-only item
 //! records/   role: the record system, the only part that stores anything (SQLite, PostgreSQL)
 //! domain     MunicipalityCode, BirthDate, Channel, Kind
+//! formats/   certificate formats, value → bytes: pdf/ (the signed PDF certificate)
 //! clock      the only source of time
 //! ```
 //!
