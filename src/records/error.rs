@@ -172,9 +172,7 @@ impl Error {
             Error::AuditTruncated { .. } => "audit-truncated",
             Error::Config(_) => "config",
             Error::Io { .. } => "io",
-            Error::Db(_) | Error::Migrate(_) | Error::Crypto(_) | Error::Corrupt(_) => {
-                "internal"
-            }
+            Error::Db(_) | Error::Migrate(_) | Error::Crypto(_) | Error::Corrupt(_) => "internal",
         }
     }
 }

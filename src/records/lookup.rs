@@ -64,7 +64,7 @@ pub struct Dose {
 }
 
 /// What an issuance channel needs: the resident, the doses, the passport data of the last
-/// issuance (the kiosk reuses it, DESIGN [S2]).
+/// issuance (the kiosk reuses it, DESIGN \[S2\]).
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuanceRecord {
     /// The municipality holding the record.

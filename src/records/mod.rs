@@ -12,7 +12,7 @@
 //!   └ audit    serialised, hash-chained, signed checkpoints; `verify`
 //! ```
 //!
-//! No plaintext MyNumber ever reaches SQL: it is hashed and encrypted in [`keys`] first.
+//! No plaintext MyNumber ever reaches SQL: it is hashed and encrypted in `keys` first.
 //! Internals are `pub(in crate::records)`, so only this module touches the database.
 
 mod audit;

@@ -458,8 +458,18 @@ fn constant_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// A valid argon2id hash of a random string, verified against for unknown logins.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2vHy0Vf1sX5lK0r+1XhBq6sJpQm2yM0gQ7g1bHkQy2E";
+/// An argon2id hash of a random password, verified against for unknown or disabled logins so
+/// they cost the same time as a real one.
+async fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return h;
+    }
+    let mut pw = [0u8; 16];
+    rand::rng().fill(&mut pw[..]);
+    let h = hash_password(&pw).await.unwrap_or_default();
+    DUMMY.get_or_init(|| h)
+}
 
 async fn hash_password(pw: &[u8]) -> Result<String> {
     let pw = Zeroizing::new(pw.to_vec());
