@@ -55,6 +55,8 @@ pub enum Command {
     /// Manage the verifier's trust store (certs/trust/).
     #[command(subcommand)]
     Trust(crate::verify::cli::TrustCommand),
+    /// The record system: municipalities, CSV imports, staff, audit log.
+    Records(crate::records::cli::RecordsArgs),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -244,6 +246,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo { persona, slot } => demo(&persona, slot),
         Command::Verify(args) => crate::verify::cli::run_verify(args),
         Command::Trust(cmd) => crate::verify::cli::run_trust(cmd),
+        Command::Records(args) => crate::records::cli::run(args),
     }
 }
 

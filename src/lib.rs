@@ -6,7 +6,9 @@
 //! card/      TEXT AP over PC/SC, MyNumber, evidence parsing and checks; no DB, HTTP or keys
 //! card_sim/  role: the virtual card on vpcd; dev and tests only; nothing depends on it
 //! pki/       key material; pki::dev holds every dev-only item
+//! records/   role: the record system, the only part that stores anything (SQLite, PostgreSQL)
 //! domain     MunicipalityCode, BirthDate, Channel, Kind
+//! formats/   certificate formats, value → bytes: pdf/ (the signed PDF certificate)
 //! clock      the only source of time
 //! verify/    role and library: offline verdicts (SHC, VDS-NC, EU DCC) from a trust store
 //! ```
@@ -24,5 +26,6 @@ pub mod formats;
 pub mod http;
 pub mod pki;
 pub mod protocol;
+pub mod records;
 pub mod telemetry;
 pub mod verify;

@@ -5,9 +5,11 @@
 //! - [`vdsnc`]: ICAO VDS-NC `icao.vacc` v1 (JCS canonical `data`, ES256, BSC in `cer`)
 //! - [`qr`]: QR segments and PNG rendering
 //! - [`mrz`]: passport TD3 MRZ with every check digit
+//! - [`pdf`]: the signed A4 certificate (PAdES baseline B)
 //! - [`publication`]: `jwks.json` and `crl/<kid>.json`
 
 pub mod mrz;
+pub mod pdf;
 pub mod publication;
 pub mod qr;
 pub mod shc;

@@ -8,6 +8,7 @@
 //! certs/dev/jlis/issuer.cvc.bin      EF0004: the issuer key's CVC, signed by the dev CA
 //! certs/dev/personas/*.toml          synthetic residents; *.card-key.pem their DF51 keys
 //! certs/dev/challenge-hmac.key       HMAC key for challenges (hex)
+//! certs/dev/records/                 record keys: MyNumber HMAC + AES, TOTP AES, audit P-256
 //! ```
 
 use std::io::Write;
@@ -183,6 +184,7 @@ pub fn make(force: bool, out: &mut dyn Write) -> Result<(), Error> {
         rand::RngExt::fill(&mut rand::rng(), &mut k[..]);
         write(&hmac, format!("{}\n", hex::encode(k)).as_bytes())?;
     }
+    make_records_keys(&d.join("records"), force, out)?;
     let personas = d.join("personas");
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&personas)
         .map_err(|source| Error::Io {
@@ -474,4 +476,34 @@ pub fn bsc_signer() -> Result<super::FileSigner, Error> {
 /// Missing file.
 pub fn bsc_der() -> Result<Vec<u8>, Error> {
     x509::to_der(&x509::load(&dir().join("icao/bsc.crt.pem"))?)
+}
+/// The record system's dev keys: MyNumber HMAC and AES-256-GCM keys, the staff TOTP-secret key
+/// (64 hex digits each), and the audit checkpoint signing key (P-256, PKCS#8 PEM, with its
+/// public half beside it).
+fn make_records_keys(dir: &Path, force: bool, out: &mut dyn Write) -> Result<(), Error> {
+    for name in ["mynumber-hmac.key", "mynumber-aes.key", "totp-aes.key"] {
+        let path = dir.join(name);
+        if force || !path.exists() {
+            let _ = writeln!(out, "making the record key {name}…");
+            let mut k = zeroize::Zeroizing::new([0u8; 32]);
+            rand::RngExt::fill(&mut rand::rng(), &mut k[..]);
+            write(&path, format!("{}\n", hex::encode(&k[..])).as_bytes())?;
+        }
+    }
+    let key_path = dir.join("audit-checkpoint.key.pem");
+    if force || !key_path.exists() {
+        use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
+        let _ = writeln!(out, "making the audit checkpoint key (P-256)…");
+        let sk = <p256::SecretKey as p256::elliptic_curve::Generate>::generate();
+        let pem = sk
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| Error::Generate(e.to_string()))?;
+        write(&key_path, pem.as_bytes())?;
+        let public = sk
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| Error::Generate(e.to_string()))?;
+        write(&dir.join("audit-checkpoint.pub.pem"), public.as_bytes())?;
+    }
+    Ok(())
 }

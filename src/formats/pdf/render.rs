@@ -1,0 +1,720 @@
+//! Draws a [`CertificateDocument`] on one A4 page with printpdf and writes the unsigned PDF,
+//! already carrying the empty signature field [`super::PdfSigner`] fills in.
+
+use printpdf::{
+    Color, FontId, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt,
+    Rect, Rgb, TextItem, graphics::PaintMode, matrix::CurTransMat,
+};
+
+use super::layout::{Bilingual, HexColor, Layout};
+use super::{CertificateDocument, Error, sign};
+use crate::domain::Kind;
+
+/// QR quiet zone, in modules, on each side (ISO/IEC 18004 asks for 4).
+const QUIET_ZONE: usize = 4;
+/// The smallest module the renderer accepts, in mm: 3 pixels at 300 dpi.
+const MIN_MODULE_MM: f32 = 0.254;
+const PT_PER_MM: f32 = 72.0 / 25.4;
+const WHITE: HexColor = HexColor([1.0, 1.0, 1.0]);
+const BLACK: HexColor = HexColor([0.0, 0.0, 0.0]);
+
+/// Renders certificates. Holds the parsed font and the layout, so build it once and reuse it.
+#[derive(Debug)]
+pub struct PdfRenderer {
+    layout: Layout,
+    font: ParsedFont,
+}
+
+impl PdfRenderer {
+    /// Parse the font (the expensive part) and keep it with the layout.
+    ///
+    /// # Errors
+    /// [`Error::Font`] when the bytes are not a TrueType/OpenType font, or the font lacks the
+    /// glyphs of the layout's own wording ([`Error::MissingGlyph`]).
+    pub fn new(layout: Layout, font_bytes: Vec<u8>) -> Result<Self, Error> {
+        let font = ParsedFont::from_bytes(&font_bytes, 0, &mut Vec::new()).ok_or(Error::Font)?;
+        let renderer = PdfRenderer { layout, font };
+        renderer.check_wording()?;
+        Ok(renderer)
+    }
+
+    /// The development renderer: `templates/certificate.toml` and the embedded IPAex Gothic.
+    ///
+    /// # Errors
+    /// As [`Layout::dev_default`] and [`PdfRenderer::new`].
+    pub fn dev_default() -> Result<Self, Error> {
+        let layout = Layout::dev_default()?;
+        let path = Layout::templates_dir().join("fonts").join("ipaexg.ttf");
+        let bytes = std::fs::read(&path).map_err(|e| Error::LayoutRead {
+            path: path.display().to_string(),
+            reason: e.kind().to_string(),
+        })?;
+        Self::new(layout, bytes)
+    }
+
+    /// The layout this renderer draws with.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Draw the certificate and write the unsigned PDF (with its empty signature field).
+    ///
+    /// # Errors
+    /// [`Error::Content`] when the document does not fit its kind (an overseas certificate
+    /// without romanised name or VDS-NC, a domestic one with passport data, no doses, too many
+    /// doses for the page, a QR too dense for its width), [`Error::MissingGlyph`] when a
+    /// character has no glyph in the font, [`Error::Write`] when serialising fails.
+    pub fn render(&self, doc: &CertificateDocument<'_>) -> Result<Vec<u8>, Error> {
+        check_content(doc)?;
+        let mut pdf = PdfDocument::new("COVID-19 Vaccination Certificate");
+        let font_id = pdf.add_font(&self.font);
+        let mut page = Canvas {
+            ops: Vec::with_capacity(4096),
+            font: &self.font,
+            font_id,
+            page_height: self.layout.page.height,
+            units_per_em: f32::from(self.font.pdf_font_metrics.units_per_em.max(1)),
+        };
+        self.draw(&mut page, doc)?;
+        let l = &self.layout;
+        let ops = page.ops;
+        pdf.with_pages(vec![PdfPage::new(
+            printpdf::Mm(l.page.width),
+            printpdf::Mm(l.page.height),
+            ops,
+        )]);
+        let opts = PdfSaveOptions {
+            optimize: true,
+            subset_fonts: true,
+            secure: true,
+            image_optimization: None,
+        };
+        let mut warnings = Vec::new();
+        let mut lo = pdf.to_lopdf_document(&opts, &mut warnings);
+        lo.compress();
+        sign::add_signature_field(&mut lo)
+    }
+
+    fn check_wording(&self) -> Result<(), Error> {
+        let t = &self.layout.text;
+        let pairs = [
+            &t.kind_domestic,
+            &t.kind_overseas,
+            &t.section_certificate,
+            &t.certificate_id,
+            &t.issued_on,
+            &t.municipality,
+            &t.section_person,
+            &t.name,
+            &t.name_roman,
+            &t.passport,
+            &t.birth_date,
+            &t.section_doses,
+            &t.dose_seq,
+            &t.dose_date,
+            &t.dose_product,
+            &t.dose_manufacturer,
+            &t.dose_lot,
+            &t.section_qr,
+            &t.qr_shc,
+            &t.qr_vdsnc,
+            &t.note_heading,
+        ];
+        let mut all: Vec<&str> = vec![&t.title_ja, &t.title_en, &t.footer];
+        for p in pairs {
+            all.push(&p.ja);
+            all.push(&p.en);
+        }
+        all.extend(t.note_ja.iter().map(String::as_str));
+        all.extend(t.note_en.iter().map(String::as_str));
+        for s in all {
+            check_glyphs(&self.font, s)?;
+        }
+        Ok(())
+    }
+
+    fn draw(&self, c: &mut Canvas<'_>, doc: &CertificateDocument<'_>) -> Result<(), Error> {
+        let l = &self.layout;
+        let col = &l.colors;
+        let left = l.page.margin;
+        let width = l.page.width - 2.0 * l.page.margin;
+        let center = l.page.width / 2.0;
+
+        // Header: band, titles, kind badge.
+        let h = &l.header;
+        c.fill_rect(0.0, 0.0, l.page.width, h.band_height, col.accent);
+        c.text_centered(
+            center,
+            h.title_ja_y,
+            h.title_ja_size,
+            col.text,
+            &l.text.title_ja,
+        )?;
+        c.text_centered(
+            center,
+            h.title_en_y,
+            h.title_en_size,
+            col.accent,
+            &l.text.title_en,
+        )?;
+        let kind = match doc.kind {
+            Kind::Domestic => &l.text.kind_domestic,
+            Kind::Overseas => &l.text.kind_overseas,
+        };
+        let gap = 3.0;
+        let ja_w = c.width(&kind.ja, h.kind_size);
+        let en_w = c.width(&kind.en, h.kind_size * 0.85);
+        let badge_w = ja_w + gap + en_w + 8.0;
+        let base = h.kind_top + h.kind_height * 0.5 + h.kind_size * 0.35 / PT_PER_MM;
+        c.fill_rect(
+            center - badge_w / 2.0,
+            h.kind_top,
+            badge_w,
+            h.kind_height,
+            col.accent,
+        );
+        let x = center - badge_w / 2.0 + 4.0;
+        c.text(x, base, h.kind_size, WHITE, &kind.ja)?;
+        c.text(x + ja_w + gap, base, h.kind_size * 0.85, WHITE, &kind.en)?;
+
+        // Certificate ID, issue date, municipality: one boxed row.
+        let info = &l.info;
+        c.fill_rect(left, info.top, width, info.height, col.accent_light);
+        let cells: [(&Bilingual, &str); 3] = [
+            (&l.text.certificate_id, doc.certificate_id),
+            (&l.text.issued_on, doc.issued_on),
+            (&l.text.municipality, doc.municipality),
+        ];
+        let mut x = left;
+        for (i, ((label, value), share)) in cells.iter().zip(info.columns).enumerate() {
+            let w = width * share;
+            if i > 0 {
+                c.vline(
+                    x,
+                    info.top + 2.0,
+                    info.top + info.height - 2.0,
+                    0.4,
+                    col.rule,
+                );
+            }
+            let pad = 3.5;
+            c.label_inline(
+                x + pad,
+                info.top + 4.6,
+                info.label_ja_size,
+                info.label_en_size,
+                label,
+                col,
+            )?;
+            c.text_fit(
+                x + pad,
+                info.top + 10.4,
+                info.value_size,
+                w - 2.0 * pad,
+                col.text,
+                value,
+            )?;
+            x += w;
+        }
+
+        // The vaccinated person.
+        let p = &l.person;
+        c.section_heading(left, p.heading_y, &l.text.section_person, col)?;
+        let mut rows: Vec<(&Bilingual, String, f32)> =
+            vec![(&l.text.name, doc.name_kanji.to_owned(), p.name_size)];
+        if let Some(roman) = doc.name_roman {
+            rows.push((&l.text.name_roman, roman.to_owned(), p.value_size));
+        }
+        if let Some(passport) = doc.passport_number_masked {
+            rows.push((&l.text.passport, passport.to_owned(), p.value_size));
+        }
+        rows.push((&l.text.birth_date, doc.birth_date.iso(), p.value_size));
+        let mut top = p.first_row_top;
+        c.hline(left, left + width, top, 0.6, col.accent);
+        for (label, value, size) in &rows {
+            c.text(left + 1.0, top + 4.4, p.label_ja_size, col.text, &label.ja)?;
+            c.text(left + 1.0, top + 7.9, p.label_en_size, col.muted, &label.en)?;
+            let vx = left + p.label_width;
+            let base = top + p.row_height * 0.5 + size * 0.36 / PT_PER_MM;
+            c.text_fit(vx, base, *size, width - p.label_width, col.text, value)?;
+            top += p.row_height;
+            c.hline(left, left + width, top, 0.3, col.rule);
+        }
+
+        // Doses.
+        let d = &l.doses;
+        let heading_y = top + d.gap_before;
+        c.section_heading(left, heading_y, &l.text.section_doses, col)?;
+        let table_top = heading_y + d.heading_to_table;
+        let rows_top = table_top + d.header_height;
+        let band = l.qr_band_height(doc.vdsnc_qr.is_some());
+        let room = l.note.top - l.qr.space - band - l.qr.space - rows_top;
+        let row_h = d.row_height.min(room / doc.doses.len() as f32);
+        if row_h < d.min_row_height {
+            return Err(Error::Content("too many doses to fit on the page"));
+        }
+        let heads = [
+            &l.text.dose_seq,
+            &l.text.dose_date,
+            &l.text.dose_product,
+            &l.text.dose_manufacturer,
+            &l.text.dose_lot,
+        ];
+        c.fill_rect(left, table_top, width, d.header_height, col.accent_light);
+        let pad = 2.0;
+        let mut x = left;
+        for (head, w) in heads.iter().zip(d.columns) {
+            c.text_fit(
+                x + pad,
+                table_top + 3.9,
+                d.label_ja_size,
+                w - 2.0 * pad,
+                col.accent,
+                &head.ja,
+            )?;
+            c.text_fit(
+                x + pad,
+                table_top + 7.2,
+                d.label_en_size,
+                w - 2.0 * pad,
+                col.muted,
+                &head.en,
+            )?;
+            x += w;
+        }
+        let mut top = rows_top;
+        for (i, dose) in doc.doses.iter().enumerate() {
+            if i % 2 == 1 {
+                c.fill_rect(left, top, width, row_h, col.zebra);
+            }
+            let one_line = top + row_h * 0.5 + d.value_size * 0.36 / PT_PER_MM;
+            // Two-line cells (Japanese over English) shrink with the row and stay centred:
+            // ascent ≈ 0.8 em, descent ≈ 0.15 em, 0.5 mm between the lines.
+            let shrink = (row_h / d.row_height).clamp(0.8, 1.0);
+            let (ja_size, en_size) = (d.product_ja_size * shrink, d.product_en_size * shrink);
+            let (ja_h, en_h) = (ja_size / PT_PER_MM, en_size / PT_PER_MM);
+            let block = 0.8 * ja_h + 0.5 + 0.95 * en_h;
+            let first = top + (row_h - block) / 2.0 + 0.8 * ja_h;
+            let second = first + 0.5 + 0.8 * en_h;
+            let cols = d.columns;
+            let mut x = left;
+            let seq = dose.seq.to_string();
+            c.text_centered(x + cols[0] / 2.0, one_line, d.value_size, col.text, &seq)?;
+            x += cols[0];
+            c.text_fit(
+                x + pad,
+                one_line,
+                d.value_size,
+                cols[1] - 2.0 * pad,
+                col.text,
+                dose.date,
+            )?;
+            x += cols[1];
+            let w = cols[2] - 2.0 * pad;
+            c.text_fit(x + pad, first, ja_size, w, col.text, dose.product.name_ja)?;
+            c.text_fit(x + pad, second, en_size, w, col.muted, dose.product.name_en)?;
+            x += cols[2];
+            let w = cols[3] - 2.0 * pad;
+            c.text_fit(
+                x + pad,
+                first,
+                ja_size,
+                w,
+                col.text,
+                dose.product.manufacturer_ja,
+            )?;
+            c.text_fit(
+                x + pad,
+                second,
+                en_size,
+                w,
+                col.muted,
+                dose.product.manufacturer_en,
+            )?;
+            x += cols[3];
+            c.text_fit(
+                x + pad,
+                one_line,
+                d.value_size,
+                cols[4] - 2.0 * pad,
+                col.text,
+                dose.lot,
+            )?;
+            top += row_h;
+        }
+        // Borders: outer frame, header rule, column rules.
+        c.hline(left, left + width, rows_top, 0.6, col.accent);
+        c.stroke_rect(left, table_top, width, top - table_top, 0.6, col.rule);
+        let mut x = left;
+        for w in &d.columns[..4] {
+            x += w;
+            c.vline(x, table_top, top, 0.3, col.rule);
+        }
+
+        // QR codes: a headed band centred in the space between the table and the note, with
+        // the codes' bottoms aligned so their labels line up.
+        let q = &l.qr;
+        let free = l.note.top - top - 2.0 * q.space;
+        let band_top = top + q.space + ((free - band) / 2.0).max(0.0);
+        c.section_heading(left, band_top + 4.5, &l.text.section_qr, col)?;
+        let tallest = if doc.vdsnc_qr.is_some() {
+            q.vdsnc_width
+        } else {
+            q.shc_width
+        };
+        let bottom = band_top + q.heading_gap + tallest;
+        let mut codes: Vec<(&qrcode::QrCode, f32, &Bilingual)> =
+            vec![(doc.shc_qr, q.shc_width, &l.text.qr_shc)];
+        if let Some(v) = doc.vdsnc_qr {
+            codes.push((v, q.vdsnc_width, &l.text.qr_vdsnc));
+        }
+        let total: f32 =
+            codes.iter().map(|(_, w, _)| w).sum::<f32>() + q.gap * (codes.len() - 1) as f32;
+        let mut x = center - total / 2.0;
+        for (code, w, label) in codes {
+            let modules = code.width() + 2 * QUIET_ZONE;
+            if w / (modules as f32) < MIN_MODULE_MM {
+                return Err(Error::Content(
+                    "a QR code is too dense for its printed width",
+                ));
+            }
+            c.qr(x, bottom - w, w, code);
+            c.stroke_rect(x, bottom - w, w, w, q.frame, col.rule);
+            let cx = x + w / 2.0;
+            c.text_centered(
+                cx,
+                bottom + q.label_gap,
+                q.label_ja_size,
+                col.accent,
+                &label.ja,
+            )?;
+            c.text_centered(
+                cx,
+                bottom + q.label_gap + 3.6,
+                q.label_en_size,
+                col.muted,
+                &label.en,
+            )?;
+            x += w + q.gap;
+        }
+
+        // How to verify.
+        let n = &l.note;
+        c.fill_rect(left, n.top, width, n.height, col.zebra);
+        c.fill_rect(left, n.top, 1.2, n.height, col.accent);
+        let tx = left + 4.0;
+        let tw = width - 7.0;
+        c.label_inline(
+            tx,
+            n.top + 4.6,
+            n.heading_size,
+            n.heading_size * 0.85,
+            &l.text.note_heading,
+            col,
+        )?;
+        let mut y = n.top + 4.6 + n.line_height + 0.6;
+        for line in &l.text.note_ja {
+            c.text_fit(tx, y, n.text_ja_size, tw, col.text, line)?;
+            y += n.line_height;
+        }
+        for line in &l.text.note_en {
+            c.text_fit(tx, y, n.text_en_size, tw, col.muted, line)?;
+            y += n.line_height * 0.92;
+        }
+
+        let f = &l.footer;
+        c.fill_rect(0.0, l.page.height - 2.0, l.page.width, 2.0, col.accent);
+        c.text_fit_centered(center, f.y, f.size, width, col.muted, &l.text.footer)?;
+        Ok(())
+    }
+}
+
+/// The rules a document must follow before it is drawn.
+fn check_content(doc: &CertificateDocument<'_>) -> Result<(), Error> {
+    if doc.doses.is_empty() {
+        return Err(Error::Content("a certificate needs at least one dose"));
+    }
+    match doc.kind {
+        Kind::Domestic => {
+            if doc.vdsnc_qr.is_some()
+                || doc.name_roman.is_some()
+                || doc.passport_number_masked.is_some()
+            {
+                return Err(Error::Content(
+                    "a domestic certificate carries no passport data and no VDS-NC",
+                ));
+            }
+        }
+        Kind::Overseas => {
+            if doc.vdsnc_qr.is_none() {
+                return Err(Error::Content(
+                    "an overseas certificate needs its VDS-NC QR",
+                ));
+            }
+            if doc.name_roman.is_none_or(|n| n.trim().is_empty()) {
+                return Err(Error::Content(
+                    "an overseas certificate needs the romanised name",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_glyphs(font: &ParsedFont, s: &str) -> Result<(), Error> {
+    for ch in s.chars() {
+        if ch == ' ' {
+            continue;
+        }
+        match font.lookup_glyph_index(ch as u32) {
+            Some(g) if g != 0 => {}
+            _ => return Err(Error::MissingGlyph(ch as u32)),
+        }
+    }
+    Ok(())
+}
+
+fn rgb(c: HexColor) -> Color {
+    Color::Rgb(Rgb {
+        r: c.0[0],
+        g: c.0[1],
+        b: c.0[2],
+        icc_profile: None,
+    })
+}
+
+fn mm(v: f32) -> Pt {
+    Pt(v * PT_PER_MM)
+}
+
+/// The page being drawn: printpdf ops in top-left millimetre coordinates.
+struct Canvas<'f> {
+    ops: Vec<Op>,
+    font: &'f ParsedFont,
+    font_id: FontId,
+    page_height: f32,
+    units_per_em: f32,
+}
+
+impl Canvas<'_> {
+    fn point(&self, x: f32, y_top: f32) -> Point {
+        Point {
+            x: mm(x),
+            y: mm(self.page_height - y_top),
+        }
+    }
+
+    /// Text width in mm at `size` points.
+    fn width(&self, s: &str, size: f32) -> f32 {
+        let units: u32 = s
+            .chars()
+            .map(|ch| {
+                self.font
+                    .lookup_glyph_index(ch as u32)
+                    .map_or(0, |g| u32::from(self.font.get_horizontal_advance(g)))
+            })
+            .sum();
+        units as f32 / self.units_per_em * size / PT_PER_MM
+    }
+
+    fn text(
+        &mut self,
+        x: f32,
+        baseline: f32,
+        size: f32,
+        color: HexColor,
+        s: &str,
+    ) -> Result<(), Error> {
+        if s.is_empty() {
+            return Ok(());
+        }
+        check_glyphs(self.font, s)?;
+        let pos = self.point(x, baseline);
+        self.ops.extend([
+            Op::StartTextSection,
+            Op::SetFont {
+                font: PdfFontHandle::External(self.font_id.clone()),
+                size: Pt(size),
+            },
+            Op::SetFillColor { col: rgb(color) },
+            Op::SetTextCursor { pos },
+            Op::ShowText {
+                items: vec![TextItem::Text(s.to_owned())],
+            },
+            Op::EndTextSection,
+        ]);
+        Ok(())
+    }
+
+    fn text_centered(
+        &mut self,
+        cx: f32,
+        baseline: f32,
+        size: f32,
+        color: HexColor,
+        s: &str,
+    ) -> Result<(), Error> {
+        let w = self.width(s, size);
+        self.text(cx - w / 2.0, baseline, size, color, s)
+    }
+
+    /// The size at which `s` fits `max_width`: `size`, or smaller down to 60 % of it.
+    fn fitting_size(&self, s: &str, size: f32, max_width: f32) -> f32 {
+        let w = self.width(s, size);
+        if w <= max_width || w == 0.0 {
+            size
+        } else {
+            (size * max_width / w).max(size * 0.6)
+        }
+    }
+
+    fn text_fit(
+        &mut self,
+        x: f32,
+        baseline: f32,
+        size: f32,
+        max_width: f32,
+        color: HexColor,
+        s: &str,
+    ) -> Result<(), Error> {
+        let size = self.fitting_size(s, size, max_width);
+        self.text(x, baseline, size, color, s)
+    }
+
+    fn text_fit_centered(
+        &mut self,
+        cx: f32,
+        baseline: f32,
+        size: f32,
+        max_width: f32,
+        color: HexColor,
+        s: &str,
+    ) -> Result<(), Error> {
+        let size = self.fitting_size(s, size, max_width);
+        self.text_centered(cx, baseline, size, color, s)
+    }
+
+    /// "日本語 English" on one baseline: Japanese in the accent colour, English muted.
+    fn label_inline(
+        &mut self,
+        x: f32,
+        baseline: f32,
+        ja_size: f32,
+        en_size: f32,
+        label: &Bilingual,
+        col: &super::layout::Colors,
+    ) -> Result<(), Error> {
+        self.text(x, baseline, ja_size, col.accent, &label.ja)?;
+        let w = self.width(&label.ja, ja_size);
+        self.text(x + w + 2.0, baseline, en_size, col.muted, &label.en)
+    }
+
+    fn section_heading(
+        &mut self,
+        x: f32,
+        baseline: f32,
+        label: &Bilingual,
+        col: &super::layout::Colors,
+    ) -> Result<(), Error> {
+        self.fill_rect(x, baseline - 3.6, 1.2, 4.4, col.accent);
+        self.label_inline(x + 3.0, baseline, 10.5, 8.5, label, col)
+    }
+
+    fn fill_rect(&mut self, x: f32, top: f32, w: f32, h: f32, color: HexColor) {
+        let ll = self.point(x, top + h);
+        self.ops.push(Op::SetFillColor { col: rgb(color) });
+        self.ops.push(Op::DrawRectangle {
+            rectangle: Rect {
+                x: ll.x,
+                y: ll.y,
+                width: mm(w),
+                height: mm(h),
+                mode: Some(PaintMode::Fill),
+                winding_order: None,
+            },
+        });
+    }
+
+    fn stroke_rect(
+        &mut self,
+        x: f32,
+        top: f32,
+        w: f32,
+        h: f32,
+        thickness_pt: f32,
+        color: HexColor,
+    ) {
+        let ll = self.point(x, top + h);
+        self.ops.push(Op::SetOutlineColor { col: rgb(color) });
+        self.ops.push(Op::SetOutlineThickness {
+            pt: Pt(thickness_pt),
+        });
+        self.ops.push(Op::DrawRectangle {
+            rectangle: Rect {
+                x: ll.x,
+                y: ll.y,
+                width: mm(w),
+                height: mm(h),
+                mode: Some(PaintMode::Stroke),
+                winding_order: None,
+            },
+        });
+    }
+
+    fn hline(&mut self, x1: f32, x2: f32, y: f32, thickness_pt: f32, color: HexColor) {
+        // A filled hairline rectangle: exact width, no line-cap questions.
+        let h = thickness_pt / PT_PER_MM;
+        self.fill_rect(x1, y - h / 2.0, x2 - x1, h, color);
+    }
+
+    fn vline(&mut self, x: f32, y1: f32, y2: f32, thickness_pt: f32, color: HexColor) {
+        let w = thickness_pt / PT_PER_MM;
+        self.fill_rect(x - w / 2.0, y1, w, y2 - y1, color);
+    }
+
+    /// A QR code as filled vector squares (one rectangle per horizontal run of dark modules),
+    /// drawn in module units under a scaling matrix so the content stream stays small.
+    /// `width` includes the quiet zone, which is left white.
+    fn qr(&mut self, x: f32, top: f32, width: f32, code: &qrcode::QrCode) {
+        let n = code.width();
+        let total = (n + 2 * QUIET_ZONE) as f32;
+        let module_pt = width / total * PT_PER_MM;
+        let origin = self.point(
+            x + width / total * QUIET_ZONE as f32,
+            top + width - width / total * QUIET_ZONE as f32,
+        );
+        self.fill_rect(x, top, width, width, WHITE);
+        self.ops.push(Op::SaveGraphicsState);
+        self.ops.push(Op::SetTransformationMatrix {
+            matrix: CurTransMat::Raw([module_pt, 0.0, 0.0, module_pt, origin.x.0, origin.y.0]),
+        });
+        self.ops.push(Op::SetFillColor { col: rgb(BLACK) });
+        let colors = code.to_colors();
+        for row in 0..n {
+            let y = (n - 1 - row) as f32;
+            let line = &colors[row * n..(row + 1) * n];
+            let mut col = 0;
+            while col < n {
+                if line[col] == qrcode::Color::Dark {
+                    let start = col;
+                    while col < n && line[col] == qrcode::Color::Dark {
+                        col += 1;
+                    }
+                    self.ops.push(Op::DrawRectangle {
+                        rectangle: Rect {
+                            x: Pt(start as f32),
+                            y: Pt(y),
+                            width: Pt((col - start) as f32),
+                            height: Pt(1.0),
+                            mode: Some(PaintMode::Fill),
+                            winding_order: None,
+                        },
+                    });
+                } else {
+                    col += 1;
+                }
+            }
+        }
+        self.ops.push(Op::RestoreGraphicsState);
+    }
+}

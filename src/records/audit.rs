@@ -1,0 +1,259 @@
+//! The audit log: append-only, one writer at a time, each entry hash-chained to the previous
+//! one; the head is signed (P-256) into a checkpoint every N entries and at shutdown, so a
+//! cut-off tail is detected. Entries hold time, actor, municipality, action, subject 宛名番号
+//! and outcome — never a MyNumber, a PIN, a password or card bytes.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::error::{Error, Result};
+use super::{Records, with_db};
+use crate::domain::MunicipalityCode;
+
+/// Advisory lock id that serialises PostgreSQL appends across processes.
+const PG_AUDIT_LOCK: i64 = 0x7661_7863_6175_6474;
+
+/// One audit entry, before it is chained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Who: `staff:CODE/LOGIN`, `kiosk`, `app`, `counter`, `cli`.
+    pub actor: String,
+    /// Whose data.
+    pub municipality: String,
+    /// What: `login`, `search`, `view`, `lookup`, `issuance`, `import-targets`, …
+    pub action: String,
+    /// The 宛名番号 concerned, if one.
+    pub subject: Option<String>,
+    /// `ok` or an error code.
+    pub outcome: String,
+}
+
+impl AuditEntry {
+    pub(in crate::records) fn system(
+        actor: &str,
+        municipality: &MunicipalityCode,
+        action: &str,
+        subject: Option<&str>,
+        outcome: &str,
+    ) -> Self {
+        AuditEntry {
+            actor: actor.to_owned(),
+            municipality: municipality.as_str().to_owned(),
+            action: action.to_owned(),
+            subject: subject.map(str::to_owned),
+            outcome: outcome.to_owned(),
+        }
+    }
+}
+
+/// What `vaxcert records audit verify` found on an intact log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// Entries checked.
+    pub entries: i64,
+    /// Signed checkpoints checked.
+    pub checkpoints: i64,
+    /// The highest signed checkpoint.
+    pub last_checkpoint: i64,
+    /// Entries after the last checkpoint (not yet sealed; a clean shutdown leaves none).
+    pub unsealed: i64,
+}
+
+fn part(h: &mut Sha256, s: &str) {
+    h.update((s.len() as u32).to_be_bytes());
+    h.update(s.as_bytes());
+}
+
+fn entry_hash(prev: &[u8], seq: i64, at: i64, e: &AuditEntry) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"vaxcert audit v1\0");
+    h.update(prev);
+    h.update(seq.to_be_bytes());
+    h.update(at.to_be_bytes());
+    part(&mut h, &e.actor);
+    part(&mut h, &e.municipality);
+    part(&mut h, &e.action);
+    match &e.subject {
+        Some(s) => {
+            h.update([1]);
+            part(&mut h, s);
+        }
+        None => h.update([0]),
+    }
+    part(&mut h, &e.outcome);
+    h.finalize().to_vec()
+}
+
+fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> Vec<u8> {
+    let mut m = b"vaxcert audit checkpoint v1\0".to_vec();
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(hash);
+    m.extend_from_slice(&at.to_be_bytes());
+    m
+}
+
+const GENESIS: [u8; 32] = [0; 32];
+
+impl Records {
+    /// Append one entry (serialised: one writer at a time, no forks).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub(in crate::records) async fn audit(&self, e: &AuditEntry) -> Result<i64> {
+        let _guard = self.audit_lock.lock().await;
+        let at = self.now().0;
+        let (seq, hash) = with_db!(&self.db, p => {
+            let mut tx = p.begin().await?;
+            if self.db.is_postgres() {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_AUDIT_LOCK).execute(&mut *tx).await?;
+            }
+            let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx).await?
+                .map(|r| (r.get::<i64, _>(0), r.get::<Vec<u8>, _>(1)));
+            let (prev_seq, prev_hash) = head.unwrap_or((0, GENESIS.to_vec()));
+            let seq = prev_seq + 1;
+            let hash = entry_hash(&prev_hash, seq, at, e);
+            sqlx::query("INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                .bind(seq).bind(at).bind(&e.actor).bind(&e.municipality).bind(&e.action)
+                .bind(&e.subject).bind(&e.outcome).bind(&prev_hash).bind(&hash)
+                .execute(&mut *tx).await?;
+            if seq % self.checkpoint_every == 0 {
+                let sig = self.keys.sign_checkpoint(&checkpoint_message(seq, &hash, at));
+                sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
+                    .bind(seq).bind(&hash).bind(at).bind(sig).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            (seq, hash)
+        });
+        let _ = hash;
+        Ok(seq)
+    }
+
+    /// Seal the current head into a signed checkpoint (done at shutdown by [`Records::close`]).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn checkpoint_head(&self) -> Result<()> {
+        let _guard = self.audit_lock.lock().await;
+        let at = self.now().0;
+        with_db!(&self.db, p => {
+            let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(p).await?
+                .map(|r| (r.get::<i64, _>(0), r.get::<Vec<u8>, _>(1)));
+            if let Some((seq, hash)) = head {
+                let sig = self.keys.sign_checkpoint(&checkpoint_message(seq, &hash, at));
+                sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
+                    .bind(seq).bind(&hash).bind(at).bind(sig).execute(p).await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// Check the whole log: every link, every checkpoint signature, and that no signed
+    /// checkpoint lies beyond the last entry.
+    ///
+    /// # Errors
+    /// [`Error::AuditBroken`] naming the first broken entry, [`Error::AuditTruncated`] when the
+    /// tail was cut off.
+    pub async fn verify_audit(&self) -> Result<AuditReport> {
+        type Raw = (
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            Vec<u8>,
+            Vec<u8>,
+        );
+        let rows: Vec<Raw> = with_db!(&self.db, p => sqlx::query(
+            "SELECT seq, at, actor, municipality, action, subject, outcome, prev_hash, hash FROM audit_log ORDER BY seq")
+            .fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect()))?;
+        let mut prev = GENESIS.to_vec();
+        let mut hashes = std::collections::HashMap::new();
+        for (i, (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash)) in
+            rows.iter().enumerate()
+        {
+            let expected_seq = i as i64 + 1;
+            if *seq != expected_seq {
+                return Err(Error::AuditBroken {
+                    seq: expected_seq,
+                    what: "entry missing",
+                });
+            }
+            if *prev_hash != prev {
+                return Err(Error::AuditBroken {
+                    seq: *seq,
+                    what: "does not link to the previous entry",
+                });
+            }
+            let e = AuditEntry {
+                actor: actor.clone(),
+                municipality: municipality.clone(),
+                action: action.clone(),
+                subject: subject.clone(),
+                outcome: outcome.clone(),
+            };
+            if entry_hash(prev_hash, *seq, *at, &e) != *hash {
+                return Err(Error::AuditBroken {
+                    seq: *seq,
+                    what: "content does not match its hash (altered)",
+                });
+            }
+            hashes.insert(*seq, hash.clone());
+            prev = hash.clone();
+        }
+        let last = rows.len() as i64;
+        let cps: Vec<(i64, Vec<u8>, i64, Vec<u8>)> = with_db!(&self.db, p => sqlx::query(
+            "SELECT seq, hash, at, signature FROM audit_checkpoint ORDER BY seq")
+            .fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()))?;
+        let mut last_cp = 0;
+        for (seq, hash, at, sig) in &cps {
+            if !self
+                .keys
+                .verify_checkpoint(&checkpoint_message(*seq, hash, *at), sig)
+            {
+                return Err(Error::AuditBroken {
+                    seq: *seq,
+                    what: "checkpoint signature does not verify",
+                });
+            }
+            if *seq > last {
+                return Err(Error::AuditTruncated {
+                    last,
+                    checkpoint: *seq,
+                });
+            }
+            if hashes.get(seq) != Some(hash) {
+                return Err(Error::AuditBroken {
+                    seq: *seq,
+                    what: "does not match its signed checkpoint",
+                });
+            }
+            last_cp = last_cp.max(*seq);
+        }
+        Ok(AuditReport {
+            entries: last,
+            checkpoints: cps.len() as i64,
+            last_checkpoint: last_cp,
+            unsealed: last - last_cp,
+        })
+    }
+
+    /// The newest entries, for tests and the auditor's screen.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn audit_tail(&self, n: i64) -> Result<Vec<AuditEntry>> {
+        let mut v: Vec<AuditEntry> = with_db!(&self.db, p => sqlx::query(
+            "SELECT actor, municipality, action, subject, outcome FROM audit_log ORDER BY seq DESC LIMIT $1")
+            .bind(n).fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| AuditEntry { actor: r.get(0), municipality: r.get(1), action: r.get(2), subject: r.get(3), outcome: r.get(4) }).collect()))?;
+        v.reverse();
+        Ok(v)
+    }
+}

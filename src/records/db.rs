@@ -1,0 +1,95 @@
+//! The two backends behind one code base. Queries are runtime-checked SQL written once with
+//! `$N` placeholders (both SQLite and PostgreSQL accept them); [`with_db!`] runs the same code
+//! against whichever pool is open.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use super::error::{Error, Result};
+use crate::domain::MunicipalityCode;
+
+/// An open database.
+#[derive(Debug, Clone)]
+pub(in crate::records) enum Db {
+    /// The embedded default.
+    Sqlite(SqlitePool),
+    /// Production.
+    Postgres(PgPool),
+}
+
+/// Run `$body` with `$p` bound to the open pool, whichever backend it is.
+macro_rules! with_db {
+    ($db:expr, $p:ident => $body:expr) => {
+        match $db {
+            $crate::records::db::Db::Sqlite($p) => $body,
+            $crate::records::db::Db::Postgres($p) => $body,
+        }
+    };
+}
+pub(in crate::records) use with_db;
+
+impl Db {
+    /// Open (and create, for SQLite) the database and apply the schema.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown scheme; database and migration errors.
+    pub(in crate::records) async fn open(url: &str) -> Result<Db> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(Error::Config(
+                "--database-url must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+
+    /// Whether this is PostgreSQL (partitions, COPY).
+    pub(in crate::records) fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// PostgreSQL: make the municipality's partitions. The code is six checked digits, so it is
+    /// safe inside an identifier and a literal.
+    pub(in crate::records) async fn create_partitions(
+        &self,
+        code: &MunicipalityCode,
+    ) -> Result<()> {
+        if let Db::Postgres(pool) = self {
+            let c = code.as_str();
+            for table in ["resident", "vaccination", "issuance"] {
+                let ddl = format!(
+                    "CREATE TABLE IF NOT EXISTS {table}_{c} PARTITION OF {table} FOR VALUES IN ('{c}')"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Close every connection (SQLite checkpoints its WAL).
+    pub(in crate::records) async fn close(&self) {
+        with_db!(self, p => p.close().await)
+    }
+}

@@ -1,0 +1,707 @@
+//! CSV import of targets (VRS's 10 columns) and of vaccination records. Files are UTF-8 (with
+//! or without BOM) or Shift_JIS/CP932. Every row is validated before anything is written;
+//! errors name the line and the column; a file imports whole or not at all (one transaction);
+//! re-importing updates by 宛名番号 (targets) or by 宛名番号 + 接種回数 (vaccinations).
+//!
+//! Rows are hashed and encrypted here, in Rust, then staged (multi-row INSERT on SQLite, COPY on
+//! PostgreSQL) and merged with one `INSERT … SELECT … ON CONFLICT` per table.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::Records;
+use super::audit::AuditEntry;
+use super::error::{Column, Error, Result};
+use super::model::{AtenaNo, CouponType, KenNo, ResidentStatus};
+use crate::card::MyNumber;
+use crate::catalogue;
+use crate::domain::{BirthDate, MunicipalityCode, Sex};
+
+/// The 10 target columns, in order.
+pub const TARGET_COLUMNS: [&str; 10] = [
+    "宛名番号",
+    "個人番号",
+    "券番号",
+    "姓",
+    "名",
+    "セイ",
+    "メイ",
+    "生年月日",
+    "性別",
+    "転出死亡フラグ",
+];
+
+/// The 9 vaccination columns, in order.
+pub const VACCINATION_COLUMNS: [&str; 9] = [
+    "宛名番号",
+    "接種回数",
+    "接種日",
+    "製品コード",
+    "ロット番号",
+    "接種会場名",
+    "接種医師名",
+    "接種自治体コード",
+    "券種",
+];
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// Data rows in the file.
+    pub rows: u64,
+    /// New records.
+    pub inserted: u64,
+    /// Existing records updated.
+    pub updated: u64,
+}
+
+const BATCH: usize = 400;
+
+/// UTF-8 (BOM stripped) or Shift_JIS/CP932.
+fn decode(bytes: &[u8]) -> Result<Cow<'_, str>> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok(Cow::Borrowed(s));
+    }
+    encoding_rs::SHIFT_JIS
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .ok_or(Error::Encoding)
+}
+
+fn col(names: &'static [&'static str], i: usize) -> Column {
+    Column {
+        number: i + 1,
+        name: names[i],
+    }
+}
+
+/// Iterate the data records of a CSV text: `(line, fields)`, header skipped when present.
+fn records<'a>(
+    text: &'a str,
+    columns: &'static [&'static str],
+) -> impl Iterator<Item = Result<(u64, csv::StringRecord)>> + 'a {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut first = true;
+    let want = columns.len();
+    std::iter::from_fn(move || {
+        loop {
+            let mut rec = csv::StringRecord::new();
+            match rdr.read_record(&mut rec) {
+                Ok(false) => return None,
+                Err(e) => {
+                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    return Some(Err(Error::Line {
+                        line,
+                        what: "not valid CSV".into(),
+                    }));
+                }
+                Ok(true) => {
+                    let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                    if std::mem::take(&mut first) && rec.get(0) == Some(columns[0]) {
+                        continue;
+                    }
+                    if rec.len() == 1 && rec.get(0) == Some("") {
+                        continue;
+                    }
+                    if rec.len() != want {
+                        return Some(Err(Error::Line {
+                            line,
+                            what: format!("{} columns, expected {want}", rec.len()),
+                        }));
+                    }
+                    return Some(Ok((line, rec)));
+                }
+            }
+        }
+    })
+}
+
+fn text_field(v: &str, max_chars: usize, allow_empty: bool) -> std::result::Result<String, String> {
+    if v.is_empty() && !allow_empty {
+        return Err("is empty".into());
+    }
+    if v.chars().count() > max_chars {
+        return Err(format!("is longer than {max_chars} characters"));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err("holds a control character".into());
+    }
+    Ok(v.to_owned())
+}
+
+fn kanji_name(v: &str) -> std::result::Result<String, String> {
+    let s = text_field(v, 30, false)?;
+    if s.chars().any(char::is_whitespace) {
+        return Err("holds white space (family and given names go in their own columns)".into());
+    }
+    Ok(s)
+}
+
+/// Full-width katakana (with ー and ヴ), as VRS keeps カナ names.
+fn kana_name(v: &str) -> std::result::Result<String, String> {
+    let s = text_field(v, 30, false)?;
+    if !s
+        .chars()
+        .all(|c| ('\u{30A1}'..='\u{30F6}').contains(&c) || c == 'ー' || c == '・')
+    {
+        return Err("is not full-width katakana".into());
+    }
+    Ok(s)
+}
+
+/// A validated target row, already hashed and encrypted.
+struct TargetRow {
+    atena: String,
+    hash: Vec<u8>,
+    ciphertext: Vec<u8>,
+    family_kanji: String,
+    given_kanji: String,
+    family_kana: String,
+    given_kana: String,
+    birth_date: String,
+    sex: String,
+    ken_no: String,
+    status: i64,
+}
+
+struct VaccinationRow {
+    atena: String,
+    dose: i64,
+    date: String,
+    product: String,
+    lot: String,
+    venue: String,
+    physician: String,
+    vaccinated_in: String,
+    coupon: String,
+}
+
+/// Escape one value for PostgreSQL's COPY text format.
+fn copy_text(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn copy_bytes(out: &mut String, v: &[u8]) {
+    out.push_str("\\\\x");
+    out.push_str(&hex::encode(v));
+}
+
+impl Records {
+    /// Validate a whole target file, then write it in one transaction.
+    ///
+    /// # Errors
+    /// [`Error::Row`] / [`Error::Line`] for the first bad line (nothing imported),
+    /// [`Error::Encoding`], [`Error::UnknownMunicipality`], database errors.
+    pub async fn import_targets(
+        &self,
+        bytes: &[u8],
+        municipality: &MunicipalityCode,
+        actor: &str,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ImportReport> {
+        let r = self
+            .import_targets_inner(bytes, municipality, progress)
+            .await;
+        let outcome = match &r {
+            Ok(rep) => format!("ok rows={}", rep.rows),
+            Err(e) => e.code().to_owned(),
+        };
+        self.audit(&AuditEntry::system(
+            actor,
+            municipality,
+            "import-targets",
+            None,
+            &outcome,
+        ))
+        .await?;
+        r
+    }
+
+    fn parse_targets(
+        &self,
+        text: &str,
+        municipality: &MunicipalityCode,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(Vec<TargetRow>, HashMap<String, u64>)> {
+        let c = |i| col(&TARGET_COLUMNS, i);
+        let mut rows = Vec::new();
+        let mut lines: HashMap<String, u64> = HashMap::new();
+        let mut hashes: HashMap<Vec<u8>, u64> = HashMap::new();
+        for item in records(text, &TARGET_COLUMNS) {
+            let (line, rec) = item?;
+            let err = |i: usize, what: String| Error::Row {
+                line,
+                column: c(i),
+                what,
+            };
+            let f = |i: usize| rec.get(i).unwrap_or("");
+            let atena = AtenaNo::parse(f(0))
+                .map_err(|_| err(0, "must be 1–20 ASCII letters or digits".into()))?;
+            // The MyNumber is never echoed in an error.
+            let my_number = MyNumber::parse(f(1).as_bytes())
+                .map_err(|_| err(1, "is not a valid 12-digit 個人番号 (check digit)".into()))?;
+            let ken = KenNo::parse(f(2)).map_err(|_| err(2, "must be 10 digits".into()))?;
+            let family_kanji = kanji_name(f(3)).map_err(|w| err(3, w))?;
+            let given_kanji = kanji_name(f(4)).map_err(|w| err(4, w))?;
+            let family_kana = kana_name(f(5)).map_err(|w| err(5, w))?;
+            let given_kana = kana_name(f(6)).map_err(|w| err(6, w))?;
+            let birth = if f(7).len() == 8 {
+                BirthDate::parse(f(7)).ok()
+            } else {
+                None
+            }
+            .ok_or_else(|| err(7, "must be a real date as YYYYMMDD".into()))?;
+            let sex = match f(8) {
+                "1" => Sex::Male,
+                "2" => Sex::Female,
+                _ => return Err(err(8, "must be 1 (male) or 2 (female)".into())),
+            };
+            let status = ResidentStatus::from_flag(f(9))
+                .map_err(|_| err(9, "must be empty, 1 (moved out) or 2 (deceased)".into()))?;
+            if let Some(first) = lines.insert(atena.as_str().to_owned(), line) {
+                return Err(err(0, format!("repeats the 宛名番号 of line {first}")));
+            }
+            let hash = self.keys.mynumber_hash(&my_number).to_vec();
+            if let Some(first) = hashes.insert(hash.clone(), line) {
+                return Err(err(1, format!("repeats the 個人番号 of line {first}")));
+            }
+            let ciphertext =
+                self.keys
+                    .encrypt_mynumber(&my_number, municipality, atena.as_str())?;
+            rows.push(TargetRow {
+                atena: atena.as_str().to_owned(),
+                hash,
+                ciphertext,
+                family_kanji,
+                given_kanji,
+                family_kana,
+                given_kana,
+                birth_date: birth.iso(),
+                sex: sex.code().to_owned(),
+                ken_no: ken.as_str().to_owned(),
+                status: status.to_db(),
+            });
+            if rows.len() % 10_000 == 0 {
+                progress(rows.len() as u64);
+            }
+        }
+        progress(rows.len() as u64);
+        Ok((rows, lines))
+    }
+
+    async fn import_targets_inner(
+        &self,
+        bytes: &[u8],
+        municipality: &MunicipalityCode,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ImportReport> {
+        self.municipality(municipality).await?;
+        let text = decode(bytes)?;
+        let (rows, lines) = self.parse_targets(&text, municipality, progress)?;
+        let code = municipality.as_str();
+        let n = rows.len() as u64;
+        let conflict: Option<String>;
+        let updated: i64;
+        macro_rules! merge {
+            ($tx:expr) => {{
+                conflict = sqlx::query(
+                    "SELECT s.atena FROM stage_resident s JOIN resident_mynumber m ON m.hash = s.hash \
+                     WHERE m.municipality <> $1 OR m.atena <> s.atena LIMIT 1")
+                    .bind(code).fetch_optional(&mut *$tx).await?.map(|r| r.get(0));
+                if conflict.is_none() {
+                    updated = sqlx::query(
+                        "SELECT COUNT(*) FROM stage_resident s JOIN resident r ON r.municipality = $1 AND r.atena = s.atena")
+                        .bind(code).fetch_one(&mut *$tx).await?.get(0);
+                    sqlx::query(
+                        "INSERT INTO resident (municipality, atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, updated_at) \
+                         SELECT $1, atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, $2 FROM stage_resident WHERE true \
+                         ON CONFLICT (municipality, atena) DO UPDATE SET family_kanji = excluded.family_kanji, given_kanji = excluded.given_kanji, \
+                         family_kana = excluded.family_kana, given_kana = excluded.given_kana, birth_date = excluded.birth_date, sex = excluded.sex, \
+                         ken_no = excluded.ken_no, status = excluded.status, updated_at = excluded.updated_at")
+                        .bind(code).bind(self.now().0).execute(&mut *$tx).await?;
+                    if updated > 0 {
+                        sqlx::query("DELETE FROM resident_mynumber WHERE municipality = $1 AND atena IN (SELECT atena FROM stage_resident)")
+                            .bind(code).execute(&mut *$tx).await?;
+                    }
+                    sqlx::query("INSERT INTO resident_mynumber (hash, municipality, atena, ciphertext) SELECT hash, $1, atena, ciphertext FROM stage_resident")
+                        .bind(code).execute(&mut *$tx).await?;
+                } else {
+                    updated = 0;
+                }
+            }};
+        }
+        match &self.db {
+            super::db::Db::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_resident (atena TEXT PRIMARY KEY, hash BLOB, ciphertext BLOB, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status INTEGER)")
+                    .execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM stage_resident")
+                    .execute(&mut *tx)
+                    .await?;
+                for chunk in rows.chunks(BATCH) {
+                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                        "INSERT INTO stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status) ",
+                    );
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(&r.atena)
+                            .push_bind(&r.hash)
+                            .push_bind(&r.ciphertext)
+                            .push_bind(&r.family_kanji)
+                            .push_bind(&r.given_kanji)
+                            .push_bind(&r.family_kana)
+                            .push_bind(&r.given_kana)
+                            .push_bind(&r.birth_date)
+                            .push_bind(&r.sex)
+                            .push_bind(&r.ken_no)
+                            .push_bind(r.status);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                merge!(tx);
+                if conflict.is_none() {
+                    sqlx::query("DELETE FROM stage_resident")
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                }
+            }
+            super::db::Db::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("CREATE TEMP TABLE stage_resident (atena TEXT PRIMARY KEY, hash BYTEA, ciphertext BYTEA, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status BIGINT) ON COMMIT DROP")
+                    .execute(&mut *tx).await?;
+                let mut copy = tx.copy_in_raw("COPY stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status) FROM STDIN").await?;
+                let mut buf = String::with_capacity(1 << 20);
+                for r in &rows {
+                    copy_text(&mut buf, &r.atena);
+                    buf.push('\t');
+                    copy_bytes(&mut buf, &r.hash);
+                    buf.push('\t');
+                    copy_bytes(&mut buf, &r.ciphertext);
+                    for v in [
+                        &r.family_kanji,
+                        &r.given_kanji,
+                        &r.family_kana,
+                        &r.given_kana,
+                        &r.birth_date,
+                        &r.sex,
+                        &r.ken_no,
+                    ] {
+                        buf.push('\t');
+                        copy_text(&mut buf, v);
+                    }
+                    buf.push('\t');
+                    buf.push_str(&r.status.to_string());
+                    buf.push('\n');
+                    if buf.len() > (1 << 20) {
+                        copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+                    }
+                }
+                if !buf.is_empty() {
+                    copy.send(buf.into_bytes()).await?;
+                }
+                copy.finish().await?;
+                merge!(tx);
+                if conflict.is_none() {
+                    tx.commit().await?;
+                }
+            }
+        }
+        if let Some(atena) = conflict {
+            return Err(Error::Row {
+                line: lines.get(&atena).copied().unwrap_or(0),
+                column: col(&TARGET_COLUMNS, 1),
+                what: "this 個人番号 is already registered to another resident record".into(),
+            });
+        }
+        let updated = updated as u64;
+        Ok(ImportReport {
+            rows: n,
+            inserted: n - updated,
+            updated,
+        })
+    }
+
+    /// Validate a whole vaccination file, then write it in one transaction.
+    ///
+    /// # Errors
+    /// As [`Records::import_targets`]; a row naming a resident the municipality does not hold
+    /// is an error too.
+    pub async fn import_vaccinations(
+        &self,
+        bytes: &[u8],
+        municipality: &MunicipalityCode,
+        actor: &str,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ImportReport> {
+        let r = self
+            .import_vaccinations_inner(bytes, municipality, progress)
+            .await;
+        let outcome = match &r {
+            Ok(rep) => format!("ok rows={}", rep.rows),
+            Err(e) => e.code().to_owned(),
+        };
+        self.audit(&AuditEntry::system(
+            actor,
+            municipality,
+            "import-vaccinations",
+            None,
+            &outcome,
+        ))
+        .await?;
+        r
+    }
+
+    fn parse_vaccinations(
+        &self,
+        text: &str,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(Vec<VaccinationRow>, HashMap<String, u64>)> {
+        let c = |i| col(&VACCINATION_COLUMNS, i);
+        let today = {
+            let days = self.now().0.div_euclid(86_400);
+            civil_from_days(days)
+        };
+        let mut rows = Vec::new();
+        let mut first_line: HashMap<String, u64> = HashMap::new();
+        let mut seen: HashMap<(String, i64), u64> = HashMap::new();
+        for item in records(text, &VACCINATION_COLUMNS) {
+            let (line, rec) = item?;
+            let err = |i: usize, what: String| Error::Row {
+                line,
+                column: c(i),
+                what,
+            };
+            let f = |i: usize| rec.get(i).unwrap_or("");
+            let atena = AtenaNo::parse(f(0))
+                .map_err(|_| err(0, "must be 1–20 ASCII letters or digits".into()))?;
+            let dose: i64 = f(1)
+                .parse()
+                .ok()
+                .filter(|d| (1..=10).contains(d) && !f(1).starts_with('0'))
+                .ok_or_else(|| err(1, "must be a dose number from 1 to 10".into()))?;
+            let date = if f(2).len() == 8 {
+                BirthDate::parse(f(2)).ok()
+            } else {
+                None
+            }
+            .ok_or_else(|| err(2, "must be a real date as YYYYMMDD".into()))?;
+            if date.compact().as_str() < "20210217" || date.compact() > today {
+                return Err(err(
+                    2,
+                    "must lie between 2021-02-17 (the first dose in Japan) and today".into(),
+                ));
+            }
+            let product = catalogue::product(f(3))
+                .ok_or_else(|| err(3, "is not a product code of the vaccine catalogue".into()))?;
+            let lot = f(4);
+            if lot.is_empty()
+                || lot.len() > 20
+                || !lot.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Err(err(4, "must be 1–20 ASCII letters, digits or '-'".into()));
+            }
+            let venue = text_field(f(5), 30, false).map_err(|w| err(5, w))?;
+            let physician = text_field(f(6), 20, false).map_err(|w| err(6, w))?;
+            let vaccinated_in = MunicipalityCode::parse(f(7))
+                .map_err(|e| err(7, format!("is not a municipality code ({e})")))?;
+            let coupon = CouponType::from_code(f(8)).map_err(|_| {
+                err(
+                    8,
+                    "must be 1 (接種券), 2 (一体型予診票) or 3 (券なし)".into(),
+                )
+            })?;
+            if let Some(first) = seen.insert((atena.as_str().to_owned(), dose), line) {
+                return Err(err(1, format!("repeats dose {dose} of line {first}")));
+            }
+            first_line.entry(atena.as_str().to_owned()).or_insert(line);
+            rows.push(VaccinationRow {
+                atena: atena.as_str().to_owned(),
+                dose,
+                date: date.iso(),
+                product: product.code.to_owned(),
+                lot: lot.to_owned(),
+                venue,
+                physician,
+                vaccinated_in: vaccinated_in.as_str().to_owned(),
+                coupon: coupon.code().to_owned(),
+            });
+            if rows.len() % 10_000 == 0 {
+                progress(rows.len() as u64);
+            }
+        }
+        progress(rows.len() as u64);
+        Ok((rows, first_line))
+    }
+
+    async fn import_vaccinations_inner(
+        &self,
+        bytes: &[u8],
+        municipality: &MunicipalityCode,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ImportReport> {
+        self.municipality(municipality).await?;
+        let text = decode(bytes)?;
+        let (rows, lines) = self.parse_vaccinations(&text, progress)?;
+        let code = municipality.as_str();
+        let now = self.now().0;
+        let n = rows.len() as u64;
+        let missing: Option<String>;
+        let updated: i64;
+        macro_rules! merge {
+            ($tx:expr) => {{
+                missing = sqlx::query(
+                    "SELECT s.atena FROM stage_vaccination s LEFT JOIN resident r ON r.municipality = $1 AND r.atena = s.atena \
+                     WHERE r.atena IS NULL LIMIT 1")
+                    .bind(code).fetch_optional(&mut *$tx).await?.map(|r| r.get(0));
+                if missing.is_none() {
+                    updated = sqlx::query(
+                        "SELECT COUNT(*) FROM stage_vaccination s JOIN vaccination v ON v.municipality = $1 AND v.atena = s.atena AND v.dose = s.dose")
+                        .bind(code).fetch_one(&mut *$tx).await?.get(0);
+                    sqlx::query(
+                        "INSERT INTO vaccination (municipality, atena, dose, date, product, lot, venue, physician, vaccinated_in, coupon, registered_at) \
+                         SELECT $1, atena, dose, date, product, lot, venue, physician, vaccinated_in, coupon, $2 FROM stage_vaccination WHERE true \
+                         ON CONFLICT (municipality, atena, dose) DO UPDATE SET date = excluded.date, product = excluded.product, lot = excluded.lot, \
+                         venue = excluded.venue, physician = excluded.physician, vaccinated_in = excluded.vaccinated_in, coupon = excluded.coupon, \
+                         registered_at = excluded.registered_at")
+                        .bind(code).bind(now).execute(&mut *$tx).await?;
+                } else {
+                    updated = 0;
+                }
+            }};
+        }
+        match &self.db {
+            super::db::Db::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_vaccination (atena TEXT, dose INTEGER, date TEXT, product TEXT, lot TEXT, venue TEXT, physician TEXT, vaccinated_in TEXT, coupon TEXT)")
+                    .execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM stage_vaccination")
+                    .execute(&mut *tx)
+                    .await?;
+                for chunk in rows.chunks(BATCH) {
+                    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                        "INSERT INTO stage_vaccination (atena, dose, date, product, lot, venue, physician, vaccinated_in, coupon) ",
+                    );
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(&r.atena)
+                            .push_bind(r.dose)
+                            .push_bind(&r.date)
+                            .push_bind(&r.product)
+                            .push_bind(&r.lot)
+                            .push_bind(&r.venue)
+                            .push_bind(&r.physician)
+                            .push_bind(&r.vaccinated_in)
+                            .push_bind(&r.coupon);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                merge!(tx);
+                if missing.is_none() {
+                    sqlx::query("DELETE FROM stage_vaccination")
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                }
+            }
+            super::db::Db::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("CREATE TEMP TABLE stage_vaccination (atena TEXT, dose BIGINT, date TEXT, product TEXT, lot TEXT, venue TEXT, physician TEXT, vaccinated_in TEXT, coupon TEXT) ON COMMIT DROP")
+                    .execute(&mut *tx).await?;
+                let mut copy = tx.copy_in_raw("COPY stage_vaccination (atena, dose, date, product, lot, venue, physician, vaccinated_in, coupon) FROM STDIN").await?;
+                let mut buf = String::with_capacity(1 << 20);
+                for r in &rows {
+                    copy_text(&mut buf, &r.atena);
+                    buf.push('\t');
+                    buf.push_str(&r.dose.to_string());
+                    for v in [
+                        &r.date,
+                        &r.product,
+                        &r.lot,
+                        &r.venue,
+                        &r.physician,
+                        &r.vaccinated_in,
+                        &r.coupon,
+                    ] {
+                        buf.push('\t');
+                        copy_text(&mut buf, v);
+                    }
+                    buf.push('\n');
+                    if buf.len() > (1 << 20) {
+                        copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+                    }
+                }
+                if !buf.is_empty() {
+                    copy.send(buf.into_bytes()).await?;
+                }
+                copy.finish().await?;
+                merge!(tx);
+                if missing.is_none() {
+                    tx.commit().await?;
+                }
+            }
+        }
+        if let Some(atena) = missing {
+            return Err(Error::Row {
+                line: lines.get(&atena).copied().unwrap_or(0),
+                column: col(&VACCINATION_COLUMNS, 0),
+                what:
+                    "no resident with this 宛名番号 in the municipality (import the targets first)"
+                        .into(),
+            });
+        }
+        let updated = updated as u64;
+        Ok(ImportReport {
+            rows: n,
+            inserted: n - updated,
+            updated,
+        })
+    }
+}
+
+/// `YYYYMMDD` of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
+fn civil_from_days(z: i64) -> String {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}{m:02}{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_become_dates() {
+        assert_eq!(civil_from_days(0), "19700101");
+        assert_eq!(civil_from_days(1_800_000_000 / 86_400), "20270115");
+        assert_eq!(civil_from_days(11_016), "20000229");
+    }
+
+    #[test]
+    fn shift_jis_and_bom_decode() {
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("宛名番号,山田");
+        assert_eq!(decode(&sjis).unwrap(), "宛名番号,山田");
+        assert_eq!(decode("\u{FEFF}abc".as_bytes()).unwrap(), "abc");
+        assert!(matches!(decode(&[0x82, 0xFF, 0xFF]), Err(Error::Encoding)));
+    }
+}

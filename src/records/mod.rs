@@ -1,0 +1,211 @@
+//! The record system (DESIGN §4): the municipality side, and the only part of vaxcert that
+//! stores anything — residents, vaccinations, issuance history, staff and the audit log — in
+//! SQLite (embedded default) or PostgreSQL (production, LIST-partitioned by municipality).
+//!
+//! ```text
+//! Records    the handle the roles use: a pool, the keys, a clock, the audit writer
+//!   ├ db       one code base, runtime-checked `$N` SQL, migrations per backend
+//!   ├ keys     MyNumber HMAC + AES-256-GCM, TOTP-secret key, audit checkpoint key (in Rust)
+//!   ├ import   VRS target CSV and vaccination CSV (UTF-8 / Shift_JIS), whole file or nothing
+//!   ├ lookup   VerifiedIdentity + municipality → resident, doses, last passport data
+//!   ├ staff    argon2id + TOTP logins, throttling, municipality-scoped search and view
+//!   └ audit    serialised, hash-chained, signed checkpoints; `verify`
+//! ```
+//!
+//! No plaintext MyNumber ever reaches SQL: it is hashed and encrypted in `keys` first.
+//! Internals are `pub(in crate::records)`, so only this module touches the database.
+
+mod audit;
+pub mod cli;
+pub mod config;
+mod db;
+mod error;
+mod import;
+mod keys;
+mod lookup;
+pub mod model;
+pub mod seed;
+mod staff;
+mod totp;
+
+use std::sync::Arc;
+
+use sqlx::Row;
+
+pub use audit::{AuditEntry, AuditReport};
+pub use config::{KeyPaths, RecordsSettings};
+pub use error::{Column, Error, Result};
+pub use import::{ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};
+pub use keys::RecordKeys;
+pub use lookup::{Dose, IssuanceRecord, IssuedCertificate, NewIssuance, Resident};
+pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};
+pub use staff::{NewStaff, ResidentView, SearchQuery, StaffSession};
+
+use crate::card::challenge::{ChallengeId, UsedChallenges};
+use crate::clock::{Clock, UnixTime};
+use crate::domain::MunicipalityCode;
+use db::{Db, with_db};
+
+/// A municipality as registered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Municipality {
+    /// 全国地方公共団体コード.
+    pub code: MunicipalityCode,
+    /// Name, e.g. 千代田区.
+    pub name: String,
+    /// Whether it takes part in kiosk issuance.
+    pub kiosk: bool,
+}
+
+/// The record system: open once per process and share (it is `Send + Sync`).
+#[derive(Debug)]
+pub struct Records {
+    db: Db,
+    keys: RecordKeys,
+    clock: Arc<dyn Clock>,
+    audit_lock: tokio::sync::Mutex<()>,
+    checkpoint_every: i64,
+}
+
+impl Records {
+    /// Open the database named in the settings, apply the schema and load the keys.
+    ///
+    /// # Errors
+    /// Configuration, key-file and database errors.
+    pub async fn open(settings: &RecordsSettings, clock: Arc<dyn Clock>) -> Result<Self> {
+        let keys = RecordKeys::load(&settings.keys)?;
+        let db = Db::open(settings.url()).await?;
+        Ok(Records {
+            db,
+            keys,
+            clock,
+            audit_lock: tokio::sync::Mutex::new(()),
+            checkpoint_every: settings.audit_checkpoint_every.max(1),
+        })
+    }
+
+    /// Seal the audit head into a signed checkpoint and close the database. Call at shutdown,
+    /// so a cut-off tail can be detected.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn close(self) -> Result<()> {
+        self.checkpoint_head().await?;
+        self.db.close().await;
+        Ok(())
+    }
+
+    fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Whether the database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.db.is_postgres()
+    }
+
+    /// Register a municipality (and make its PostgreSQL partitions).
+    ///
+    /// # Errors
+    /// [`Error::MunicipalityExists`], database errors.
+    pub async fn add_municipality(
+        &self,
+        code: &MunicipalityCode,
+        name: &str,
+        kiosk: bool,
+    ) -> Result<()> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 50 || name.chars().any(char::is_control) {
+            return Err(Error::Invalid {
+                what: "municipality name",
+            });
+        }
+        if self.municipality(code).await.is_ok() {
+            return Err(Error::MunicipalityExists(code.clone()));
+        }
+        self.db.create_partitions(code).await?;
+        with_db!(&self.db, p => sqlx::query("INSERT INTO municipality (code, name, kiosk) VALUES ($1, $2, $3)")
+            .bind(code.as_str()).bind(name).bind(kiosk).execute(p).await.map(|r| r.rows_affected()))?;
+        self.audit(&AuditEntry::system(
+            "cli",
+            code,
+            "municipality-add",
+            None,
+            "ok",
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// One municipality.
+    ///
+    /// # Errors
+    /// [`Error::UnknownMunicipality`].
+    pub async fn municipality(&self, code: &MunicipalityCode) -> Result<Municipality> {
+        let row = with_db!(&self.db, p => sqlx::query("SELECT code, name, kiosk FROM municipality WHERE code = $1")
+            .bind(code.as_str()).fetch_optional(p).await
+            .map(|r| r.map(|r| (r.get::<String, _>(1), r.get::<bool, _>(2)))))?;
+        let (name, kiosk) = row.ok_or_else(|| Error::UnknownMunicipality(code.clone()))?;
+        Ok(Municipality {
+            code: code.clone(),
+            name,
+            kiosk,
+        })
+    }
+
+    /// Every registered municipality, by code.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn municipalities(&self) -> Result<Vec<Municipality>> {
+        let rows = with_db!(&self.db, p => sqlx::query("SELECT code, name, kiosk FROM municipality ORDER BY code")
+            .fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<bool, _>(2))).collect::<Vec<_>>()))?;
+        rows.into_iter()
+            .map(|(code, name, kiosk)| {
+                Ok(Municipality {
+                    code: MunicipalityCode::parse(&code)
+                        .map_err(|_| Error::Corrupt("municipality code"))?,
+                    name,
+                    kiosk,
+                })
+            })
+            .collect()
+    }
+
+    /// The municipalities a kiosk may offer (DESIGN §2: only those taking part).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn participating_municipalities(&self) -> Result<Vec<Municipality>> {
+        Ok(self
+            .municipalities()
+            .await?
+            .into_iter()
+            .filter(|m| m.kiosk)
+            .collect())
+    }
+}
+
+/// The used-challenge set of DESIGN §3 step 5, kept in the database until expiry so every
+/// records process (and a restart) sees the same set.
+impl UsedChallenges for Records {
+    async fn claim(
+        &self,
+        id: ChallengeId,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> std::result::Result<bool, crate::card::Error> {
+        let r: Result<u64> = async {
+            Ok(with_db!(&self.db, p => {
+                sqlx::query("DELETE FROM used_challenge WHERE expires_at <= $1")
+                    .bind(now.0).execute(p).await?;
+                sqlx::query("INSERT INTO used_challenge (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                    .bind(id.to_vec()).bind(expires_at.0).execute(p).await?.rows_affected()
+            }))
+        }
+        .await;
+        r.map(|n| n == 1)
+            .map_err(|e| crate::card::Error::UsedStore(e.code().to_owned()))
+    }
+}

@@ -1,0 +1,496 @@
+//! Staff: argon2id passwords, TOTP with replay refusal, roles scoped to one municipality,
+//! exponential slow-down of failed logins per login and per address (never a permanent lock;
+//! an admin can unlock), and the counter's search and view. Every staff query carries the
+//! session's municipality in its WHERE clause, so staff of one municipality cannot find, view
+//! or count another's residents by any route.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use rand::RngExt;
+use serde::Serialize;
+use sqlx::Row;
+use zeroize::Zeroizing;
+
+use super::audit::AuditEntry;
+use super::error::{Error, Result};
+use super::lookup::{Dose, Resident, resident_from_raw};
+use super::model::{AtenaNo, KenNo, Role};
+use super::{Records, totp, with_db};
+use crate::card::MaskedMyNumber;
+use crate::domain::{BirthDate, MunicipalityCode};
+
+/// Longest slow-down after repeated failures.
+const MAX_DELAY_SECS: i64 = 15 * 60;
+
+/// A logged-in staff member. Only [`Records::login`] makes one.
+#[derive(Debug, Clone)]
+pub struct StaffSession {
+    municipality: MunicipalityCode,
+    login: String,
+    role: Role,
+}
+
+impl StaffSession {
+    /// The municipality every query of this session is scoped to.
+    pub fn municipality(&self) -> &MunicipalityCode {
+        &self.municipality
+    }
+    /// The login.
+    pub fn login(&self) -> &str {
+        &self.login
+    }
+    /// The role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// Whether this member may issue certificates at the counter (admin and clerk; an
+    /// auditor only reads).
+    pub fn may_issue(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Clerk)
+    }
+    fn actor(&self) -> String {
+        format!("staff:{}/{}", self.municipality, self.login)
+    }
+}
+
+/// A new staff member's one-time secrets, shown once.
+pub struct NewStaff {
+    /// The generated password.
+    pub password: Zeroizing<String>,
+    /// `otpauth://…` for the authenticator app.
+    pub provisioning_uri: Zeroizing<String>,
+    /// The TOTP secret in base32 (for typing it in by hand).
+    pub totp_secret_base32: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for NewStaff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewStaff(..)")
+    }
+}
+
+/// How the counter searches (DESIGN §7).
+#[derive(Debug, Clone)]
+pub enum SearchQuery {
+    /// By 宛名番号.
+    Atena(AtenaNo),
+    /// By 券番号.
+    KenNo(KenNo),
+    /// By family + given name (kanji, exact after trimming) and birth date.
+    NameBirth {
+        /// 姓.
+        family: String,
+        /// 名.
+        given: String,
+        /// 生年月日.
+        birth_date: BirthDate,
+    },
+}
+
+/// The counter's record view.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResidentView {
+    /// The resident.
+    pub resident: Resident,
+    /// The MyNumber, masked.
+    #[serde(serialize_with = "display")]
+    pub my_number: Option<MaskedMyNumber>,
+    /// Doses.
+    pub doses: Vec<Dose>,
+    /// Issuances: (certificate ID, issued at, channel, kind, revoked at).
+    pub issuances: Vec<(String, i64, String, String, Option<i64>)>,
+}
+
+fn display<S: serde::Serializer>(v: &Option<MaskedMyNumber>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(m) => s.collect_str(m),
+        None => s.serialize_none(),
+    }
+}
+
+fn valid_login(login: &str) -> Result<()> {
+    if (3..=32).contains(&login.len())
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            what: "login (3–32 of a-z 0-9 . _ -)",
+        })
+    }
+}
+
+impl Records {
+    /// Add a staff member: a random password and TOTP secret, both returned once.
+    ///
+    /// # Errors
+    /// [`Error::UnknownMunicipality`], [`Error::StaffExists`], [`Error::Invalid`].
+    pub async fn add_staff(
+        &self,
+        municipality: &MunicipalityCode,
+        login: &str,
+        role: Role,
+    ) -> Result<NewStaff> {
+        valid_login(login)?;
+        self.municipality(municipality).await?;
+        let mut rng = rand::rng();
+        const PW: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+        let password: Zeroizing<String> = Zeroizing::new(
+            (0..20)
+                .map(|_| PW[rng.random_range(0..PW.len())] as char)
+                .collect(),
+        );
+        let mut secret = Zeroizing::new([0u8; 20]);
+        rng.fill(&mut secret[..]);
+        let hash = hash_password(password.as_bytes()).await?;
+        let sealed = self
+            .keys
+            .encrypt_totp(&secret[..], &totp_aad(municipality, login))?;
+        let n = with_db!(&self.db, p => sqlx::query(
+            "INSERT INTO staff (municipality, login, password_hash, totp_secret, last_totp_step, role, disabled) \
+             VALUES ($1, $2, $3, $4, 0, $5, false) ON CONFLICT (municipality, login) DO NOTHING")
+            .bind(municipality.as_str()).bind(login).bind(&hash).bind(&sealed).bind(role.as_str())
+            .execute(p).await.map(|r| r.rows_affected()))?;
+        if n == 0 {
+            return Err(Error::StaffExists);
+        }
+        self.audit(&AuditEntry::system(
+            "cli",
+            municipality,
+            "staff-add",
+            None,
+            &format!("ok {login} {}", role.as_str()),
+        ))
+        .await?;
+        Ok(NewStaff {
+            provisioning_uri: Zeroizing::new(totp::provisioning_uri(
+                &secret[..],
+                &format!("{municipality}/{login}"),
+            )),
+            totp_secret_base32: Zeroizing::new(totp::base32(&secret[..])),
+            password,
+        })
+    }
+
+    /// Log a staff member in with password and TOTP code.
+    ///
+    /// # Errors
+    /// [`Error::Throttled`] while slowed down, [`Error::TotpReplay`], [`Error::LoginFailed`]
+    /// (which factor failed is not said).
+    pub async fn login(
+        &self,
+        municipality: &MunicipalityCode,
+        login: &str,
+        password: &str,
+        totp_code: &str,
+        address: &str,
+    ) -> Result<StaffSession> {
+        let r = self
+            .login_inner(municipality, login, password, totp_code, address)
+            .await;
+        let actor = format!("staff:{municipality}/{login}");
+        let outcome = match &r {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        self.audit(&AuditEntry::system(
+            &actor,
+            municipality,
+            "login",
+            None,
+            outcome,
+        ))
+        .await?;
+        r
+    }
+
+    async fn login_inner(
+        &self,
+        municipality: &MunicipalityCode,
+        login: &str,
+        password: &str,
+        totp_code: &str,
+        address: &str,
+    ) -> Result<StaffSession> {
+        let now = self.now();
+        let login_key = format!("login:{municipality}/{login}");
+        let addr_key = format!("addr:{address}");
+        for key in [&login_key, &addr_key] {
+            let next: Option<i64> = with_db!(&self.db, p => sqlx::query(
+                "SELECT next_allowed FROM login_throttle WHERE key = $1")
+                .bind(key).fetch_optional(p).await.map(|r| r.map(|r| r.get(0))))?;
+            if let Some(next) = next.filter(|n| *n > now.0) {
+                return Err(Error::Throttled {
+                    retry_after: next - now.0,
+                });
+            }
+        }
+        let staff: Option<(String, Vec<u8>, i64, String, bool)> = with_db!(&self.db, p => sqlx::query(
+            "SELECT password_hash, totp_secret, last_totp_step, role, disabled FROM staff WHERE municipality = $1 AND login = $2")
+            .bind(municipality.as_str()).bind(login).fetch_optional(p).await
+            .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))))?;
+        let verdict = match staff {
+            Some((hash, sealed, last_step, role, false)) => {
+                let pw_ok = verify_password(password.as_bytes(), &hash).await;
+                let secret = self
+                    .keys
+                    .decrypt_totp(&sealed, &totp_aad(municipality, login))?;
+                let current = totp::step(now);
+                let matched = (current - 1..=current + 1)
+                    .find(|s| constant_eq(&totp::code(&secret, *s), totp_code));
+                match (pw_ok, matched) {
+                    (true, Some(s)) if s <= last_step => Err(Error::TotpReplay),
+                    (true, Some(s)) => {
+                        // Claim the step atomically: a concurrent login with the same code loses.
+                        let n = with_db!(&self.db, p => sqlx::query(
+                            "UPDATE staff SET last_totp_step = $1 WHERE municipality = $2 AND login = $3 AND last_totp_step < $1")
+                            .bind(s).bind(municipality.as_str()).bind(login).execute(p).await.map(|r| r.rows_affected()))?;
+                        if n == 1 {
+                            Ok(StaffSession {
+                                municipality: municipality.clone(),
+                                login: login.to_owned(),
+                                role: Role::parse(&role)?,
+                            })
+                        } else {
+                            Err(Error::TotpReplay)
+                        }
+                    }
+                    _ => Err(Error::LoginFailed),
+                }
+            }
+            _ => {
+                // Same work for an unknown or disabled login, so timing does not tell.
+                let _ = verify_password(password.as_bytes(), dummy_hash().await).await;
+                Err(Error::LoginFailed)
+            }
+        };
+        match &verdict {
+            Ok(_) => {
+                with_db!(&self.db, p => sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+                    .bind(&login_key).execute(p).await.map(|r| r.rows_affected()))?;
+            }
+            Err(_) => {
+                for key in [&login_key, &addr_key] {
+                    self.note_failure(key, now.0).await?;
+                }
+            }
+        }
+        verdict
+    }
+
+    async fn note_failure(&self, key: &str, now: i64) -> Result<()> {
+        let failures: i64 = with_db!(&self.db, p => sqlx::query(
+            "INSERT INTO login_throttle (key, failures, next_allowed) VALUES ($1, 1, 0) \
+             ON CONFLICT (key) DO UPDATE SET failures = login_throttle.failures + 1 RETURNING failures")
+            .bind(key).fetch_one(p).await.map(|r| r.get(0)))?;
+        // 1, 2 failures free; then 2, 4, 8 … seconds, at most 15 minutes.
+        let delay = if failures < 3 {
+            0
+        } else {
+            1i64.checked_shl((failures - 2).min(20) as u32)
+                .unwrap_or(MAX_DELAY_SECS)
+                .min(MAX_DELAY_SECS)
+        };
+        with_db!(&self.db, p => sqlx::query("UPDATE login_throttle SET next_allowed = $1 WHERE key = $2")
+            .bind(now + delay).bind(key).execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// An admin lifts the slow-down of a login of their own municipality.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] unless admin.
+    pub async fn unlock_staff(&self, admin: &StaffSession, login: &str) -> Result<()> {
+        if admin.role != Role::Admin {
+            return Err(Error::Forbidden);
+        }
+        with_db!(&self.db, p => sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+            .bind(format!("login:{}/{login}", admin.municipality)).execute(p).await.map(|r| r.rows_affected()))?;
+        self.audit(&AuditEntry::system(
+            &admin.actor(),
+            &admin.municipality,
+            "staff-unlock",
+            None,
+            &format!("ok {login}"),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Search residents of the session's municipality.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn search(&self, s: &StaffSession, q: &SearchQuery) -> Result<Vec<Resident>> {
+        const COLS: &str = "SELECT atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status FROM resident WHERE municipality = $1 AND ";
+        let code = s.municipality.as_str();
+        let (sql, a, b, c): (String, String, Option<String>, Option<String>) = match q {
+            SearchQuery::Atena(x) => (
+                format!("{COLS}atena = $2"),
+                x.as_str().to_owned(),
+                None,
+                None,
+            ),
+            SearchQuery::KenNo(x) => (
+                format!("{COLS}ken_no = $2"),
+                x.as_str().to_owned(),
+                None,
+                None,
+            ),
+            SearchQuery::NameBirth {
+                family,
+                given,
+                birth_date,
+            } => (
+                format!("{COLS}birth_date = $2 AND family_kanji = $3 AND given_kanji = $4"),
+                birth_date.iso(),
+                Some(family.trim().to_owned()),
+                Some(given.trim().to_owned()),
+            ),
+        };
+        let sql = format!("{sql} ORDER BY atena LIMIT 100");
+        type Raw = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+        );
+        let rows: Vec<Raw> = with_db!(&self.db, p => {
+            let mut qy = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(code).bind(&a);
+            if let (Some(b), Some(c)) = (&b, &c) {
+                qy = qy.bind(b).bind(c);
+            }
+            qy.fetch_all(p).await.map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect())
+        })?;
+        let found: Vec<Resident> = rows
+            .into_iter()
+            .map(resident_from_raw)
+            .collect::<Result<_>>()?;
+        self.audit(&AuditEntry::system(
+            &s.actor(),
+            &s.municipality,
+            "search",
+            None,
+            &format!("ok hits={}", found.len()),
+        ))
+        .await?;
+        Ok(found)
+    }
+
+    /// One resident's record, with doses and issuances (audited).
+    ///
+    /// # Errors
+    /// [`Error::NoSuchResident`] when the session's municipality holds no such 宛名番号.
+    pub async fn view(&self, s: &StaffSession, atena: &AtenaNo) -> Result<ResidentView> {
+        let resident = self.resident(&s.municipality, atena).await?;
+        let Some(resident) = resident else {
+            self.audit(&AuditEntry::system(
+                &s.actor(),
+                &s.municipality,
+                "view",
+                Some(atena.as_str()),
+                "resident-not-found",
+            ))
+            .await?;
+            return Err(Error::NoSuchResident);
+        };
+        let sealed: Option<Vec<u8>> = with_db!(&self.db, p => sqlx::query(
+            "SELECT ciphertext FROM resident_mynumber WHERE municipality = $1 AND atena = $2")
+            .bind(s.municipality.as_str()).bind(atena.as_str()).fetch_optional(p).await
+            .map(|r| r.map(|r| r.get(0))))?;
+        let my_number = sealed
+            .map(|c| {
+                self.keys
+                    .decrypt_mynumber(&c, &s.municipality, atena.as_str())
+                    .map(|n| n.masked())
+            })
+            .transpose()?;
+        let doses = self.doses(&s.municipality, atena).await?;
+        let issuances = with_db!(&self.db, p => sqlx::query(
+            "SELECT certificate_id, issued_at, channel, kind, revoked_at FROM issuance WHERE municipality = $1 AND atena = $2 ORDER BY issued_at")
+            .bind(s.municipality.as_str()).bind(atena.as_str()).fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect()))?;
+        self.audit(&AuditEntry::system(
+            &s.actor(),
+            &s.municipality,
+            "view",
+            Some(atena.as_str()),
+            "ok",
+        ))
+        .await?;
+        Ok(ResidentView {
+            resident,
+            my_number,
+            doses,
+            issuances,
+        })
+    }
+
+    /// How many residents the session's municipality holds (the counter's dashboard).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn count_residents(&self, s: &StaffSession) -> Result<i64> {
+        Ok(
+            with_db!(&self.db, p => sqlx::query("SELECT COUNT(*) FROM resident WHERE municipality = $1")
+            .bind(s.municipality.as_str()).fetch_one(p).await.map(|r| r.get::<i64, _>(0)))?,
+        )
+    }
+}
+
+fn totp_aad(m: &MunicipalityCode, login: &str) -> String {
+    format!("staff-totp/{m}/{login}")
+}
+
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// An argon2id hash of a random password, verified against for unknown or disabled logins so
+/// they cost the same time as a real one.
+async fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return h;
+    }
+    let mut pw = [0u8; 16];
+    rand::rng().fill(&mut pw[..]);
+    let h = hash_password(&pw).await.unwrap_or_default();
+    DUMMY.get_or_init(|| h)
+}
+
+async fn hash_password(pw: &[u8]) -> Result<String> {
+    let pw = Zeroizing::new(pw.to_vec());
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(&pw)
+            .map(|h| h.to_string())
+            .map_err(|_| Error::Crypto("argon2"))
+    })
+    .await
+    .map_err(|_| Error::Crypto("argon2 task"))?
+}
+
+async fn verify_password(pw: &[u8], hash: &str) -> bool {
+    let pw = Zeroizing::new(pw.to_vec());
+    let hash = hash.to_owned();
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|h| Argon2::default().verify_password(&pw, &h).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}

@@ -1,0 +1,105 @@
+//! The audit log: tampering and tail truncation are both detected, by the library and by
+//! `vaxcert records audit verify`.
+
+use vaxcert::domain::Channel;
+use vaxcert::records::Error;
+
+use crate::helpers::*;
+
+async fn tampering_and_truncation_are_detected(b: Backend) {
+    let (db, r) = with_municipalities(b).await;
+    seed_chiyoda(&r).await;
+    let id = identity(&r, "default", CHIYODA, Channel::App).await;
+    r.lookup_for_issuance(&id, &code(CHIYODA), Channel::App)
+        .await
+        .unwrap();
+    r.close().await.unwrap();
+    let r = db.open().await;
+    let rep = r.verify_audit().await.unwrap();
+    assert_eq!(rep.unsealed, 0, "close() seals the head");
+    let entries = rep.entries;
+    assert!(entries >= 6, "{rep:?}");
+    let out = vaxcert()
+        .args(["records", "--database-url", &db.url, "audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audit log intact"));
+
+    // Tampering: change one outcome in the middle.
+    db.exec("UPDATE audit_log SET outcome = 'ok-edited' WHERE seq = 3")
+        .await;
+    match r.verify_audit().await {
+        Err(Error::AuditBroken { seq: 3, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let out = vaxcert()
+        .args(["records", "--database-url", &db.url, "audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken at entry 3") && err.contains("[audit-broken]"),
+        "{err}"
+    );
+    r.close().await.unwrap();
+
+    // A fresh log: truncating the tail after the shutdown checkpoint is detected.
+    let (db, r) = with_municipalities(b).await;
+    seed_chiyoda(&r).await;
+    r.close().await.unwrap();
+    let r = db.open().await;
+    let last = r.verify_audit().await.unwrap().entries;
+    db.exec(&format!("DELETE FROM audit_log WHERE seq >= {}", last - 1))
+        .await;
+    match r.verify_audit().await {
+        Err(Error::AuditTruncated {
+            last: l,
+            checkpoint,
+        }) => {
+            assert_eq!((l, checkpoint), (last - 2, last));
+        }
+        other => panic!("{other:?}"),
+    }
+    let out = vaxcert()
+        .args(["records", "--database-url", &db.url, "audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[audit-truncated]"));
+    // Removing an entry in the middle is a broken link.
+    let (db, r) = with_municipalities(b).await;
+    seed_chiyoda(&r).await;
+    db.exec("DELETE FROM audit_log WHERE seq = 2").await;
+    assert!(matches!(
+        r.verify_audit().await,
+        Err(Error::AuditBroken { seq: 2, .. })
+    ));
+}
+both!(tampering_and_truncation_are_detected);
+
+async fn every_kind_of_action_is_logged_without_secrets(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    seed_chiyoda(&r).await;
+    let id = identity(&r, "default", CHIYODA, Channel::App).await;
+    let _ = r
+        .lookup_for_issuance(&id, &code(CHIYODA), Channel::App)
+        .await;
+    let tail = r.audit_tail(1000).await.unwrap();
+    let actions: Vec<&str> = tail.iter().map(|e| e.action.as_str()).collect();
+    for a in [
+        "municipality-add",
+        "import-targets",
+        "import-vaccinations",
+        "lookup",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    let text = format!("{tail:?}");
+    assert!(!text.contains("123456789018"));
+}
+both!(every_kind_of_action_is_logged_without_secrets);

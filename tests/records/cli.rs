@@ -1,0 +1,127 @@
+//! `vaxcert records …` from outside: municipality add (check digit), imports, staff add, seed.
+
+use crate::helpers::*;
+
+fn run(db: &TestDb, args: &[&str]) -> (bool, String, String) {
+    let out = vaxcert()
+        .args(["records", "--database-url", &db.url])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn the_records_cli_end_to_end(b: Backend) {
+    let db = TestDb::new(b).await;
+    let (ok, _, err) = run(&db, &["municipality", "add", "131017", "千代田区"]);
+    assert!(!ok && err.contains("check digit"), "{err}");
+    let (ok, out, err) = run(
+        &db,
+        &["municipality", "add", "131016", "千代田区", "--kiosk"],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("131016 千代田区 added (kiosk issuance: yes)"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&db, &["municipality", "add", "131016", "千代田区"]);
+    assert!(!ok && err.contains("[municipality-exists]"), "{err}");
+    if b == Backend::Postgres {
+        // LIST partitions of the three per-municipality tables.
+        let n = db
+            .scalar(
+                "SELECT COUNT(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                 JOIN pg_class p ON p.oid = i.inhparent \
+                 WHERE c.relname IN ('resident_131016', 'vaccination_131016', 'issuance_131016') \
+                 AND p.relname IN ('resident', 'vaccination', 'issuance')",
+            )
+            .await;
+        assert_eq!(n, 3);
+    }
+
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "cli-{}",
+        db.url.len() + std::process::id() as usize
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let targets = dir.join(format!("targets-{b:?}.csv"));
+    std::fs::write(
+        &targets,
+        encoding_rs::SHIFT_JIS
+            .encode(&TARGETS.replace("𠮷", "吉"))
+            .0,
+    )
+    .unwrap();
+    let t = targets.to_str().unwrap();
+    let (ok, out, err) = run(&db, &["import-targets", t, "--municipality", "131016"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("imported 4 targets into 131016: 4 new, 0 updated"),
+        "{out}"
+    );
+    let doses = dir.join(format!("doses-{b:?}.csv"));
+    std::fs::write(&doses, DOSES).unwrap();
+    let (ok, out, err) = run(
+        &db,
+        &[
+            "import-vaccinations",
+            doses.to_str().unwrap(),
+            "--municipality",
+            "131016",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("imported 5 vaccinations"), "{out}");
+    std::fs::write(&doses, DOSES.replace("FC3661", "FC 3661")).unwrap();
+    let (ok, _, err) = run(
+        &db,
+        &[
+            "import-vaccinations",
+            doses.to_str().unwrap(),
+            "--municipality",
+            "131016",
+        ],
+    );
+    assert!(
+        !ok && err.contains("line 2, column 5 (ロット番号)") && err.contains("[import-invalid]"),
+        "{err}"
+    );
+
+    let (ok, out, err) = run(
+        &db,
+        &[
+            "staff",
+            "add",
+            "--municipality",
+            "131016",
+            "--role",
+            "clerk",
+            "alice",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("otpauth://totp/vaxcert:131016%2Falice?secret="),
+        "{out}"
+    );
+    let (ok, out, _) = run(&db, &["audit", "verify"]);
+    assert!(ok && out.contains("audit log intact"), "{out}");
+    // The demo data, on its own database (its residents are the same personas).
+    let demo = TestDb::new(b).await;
+    let (ok, out, err) = run(&demo, &["seed-demo"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("271004 大阪市 (kiosk: no)") && out.contains("TOTP secret"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&demo, &["audit", "verify"]);
+    assert!(ok && out.contains("audit log intact"), "{out}");
+    for stream in [out, err] {
+        assert!(!stream.contains("123456789018"));
+    }
+}
+both!(the_records_cli_end_to_end);

@@ -1,0 +1,185 @@
+//! CSV imports: good files, a bad line (nothing imported, line and column named), Shift_JIS,
+//! BOM, re-import updating by 宛名番号, vaccination validation.
+
+use vaxcert::domain::Channel;
+use vaxcert::records::Error;
+
+use crate::helpers::*;
+
+async fn good_import_and_reimport_updates(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    let rep = r
+        .import_targets(TARGETS.as_bytes(), &code(CHIYODA), "test", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((rep.rows, rep.inserted, rep.updated), (4, 4, 0));
+    let rep = r
+        .import_vaccinations(DOSES.as_bytes(), &code(CHIYODA), "test", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((rep.rows, rep.inserted), (5, 5));
+    // Re-import: 1001 moves out, everything else unchanged.
+    let changed = TARGETS.replace("19850401,1,\n", "19850401,1,1\n");
+    let rep = r
+        .import_targets(changed.as_bytes(), &code(CHIYODA), "test", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!((rep.rows, rep.inserted, rep.updated), (4, 0, 4));
+    let id = identity(&r, "default", CHIYODA, Channel::App).await;
+    let e = r
+        .lookup_for_issuance(&id, &code(CHIYODA), Channel::App)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::MovedOut(_)), "{e:?}");
+}
+both!(good_import_and_reimport_updates);
+
+async fn one_bad_line_imports_nothing(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    let bad = TARGETS.replace("19880310", "19880231");
+    let e = r
+        .import_targets(bad.as_bytes(), &code(CHIYODA), "test", &|_| {})
+        .await
+        .unwrap_err();
+    match &e {
+        Error::Row { line, column, .. } => {
+            assert_eq!(*line, 3);
+            assert_eq!((column.number, column.name), (8, "生年月日"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().contains("line 3, column 8 (生年月日)"), "{e}");
+    // Line 2 was valid, yet nothing was imported.
+    let id = identity(&r, "default", CHIYODA, Channel::App).await;
+    let e = r
+        .lookup_for_issuance(&id, &code(CHIYODA), Channel::App)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NoRecord(_)), "{e:?}");
+
+    // A bad MyNumber check digit is reported without echoing the number.
+    let bad = TARGETS.replace("456789012346", "456789012345");
+    let e = r
+        .import_targets(bad.as_bytes(), &code(CHIYODA), "test", &|_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("line 3, column 2 (個人番号)"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("456789012345"));
+
+    for (from, to, col) in [
+        (",ヤマダ,", ",やまだ,", 6),
+        (",1,\n1002", ",3,\n1002", 9),
+        ("0000000001", "000000001", 3),
+        (",19850401,1,\n", ",19850401,1,7\n", 10),
+        ("山田,太郎", "山 田,太郎", 4),
+    ] {
+        let bad = TARGETS.replacen(from, to, 1);
+        let e = r
+            .import_targets(bad.as_bytes(), &code(CHIYODA), "test", &|_| {})
+            .await
+            .unwrap_err();
+        match e {
+            Error::Row {
+                line: 2, column, ..
+            } => assert_eq!(column.number, col, "{from}"),
+            other => panic!("{from}: {other:?}"),
+        }
+    }
+    let e = r
+        .import_targets(b"1001,123456789018\n", &code(CHIYODA), "test", &|_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Line { line: 1, .. }), "{e:?}");
+
+    // Vaccinations: unknown product, future date, unknown resident.
+    r.import_targets(TARGETS.as_bytes(), &code(CHIYODA), "test", &|_| {})
+        .await
+        .unwrap();
+    for (bad, line, col) in [
+        (DOSES.replace("astrazeneca-vaxzevria", "sputnik"), 5, 4),
+        (DOSES.replace("20210622", "20300101"), 2, 3),
+        (DOSES.replace("271004", "271005"), 5, 8),
+        (DOSES.replace("1003,1,", "9999,1,"), 5, 1),
+        (DOSES.replace("1002,2,", "1002,1,"), 4, 2),
+    ] {
+        let e = r
+            .import_vaccinations(bad.as_bytes(), &code(CHIYODA), "test", &|_| {})
+            .await
+            .unwrap_err();
+        match e {
+            Error::Row {
+                line: l, column, ..
+            } => {
+                assert_eq!((l, column.number), (line, col), "{bad}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let id = identity(&r, "default", CHIYODA, Channel::App).await;
+    let e = r
+        .lookup_for_issuance(&id, &code(CHIYODA), Channel::App)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::NoDoses(_)),
+        "nothing of the bad files was imported: {e:?}"
+    );
+}
+both!(one_bad_line_imports_nothing);
+
+async fn shift_jis_and_bom_files_import(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    // 𠮷 has no Shift_JIS code: the Shift_JIS file leaves yoshi out.
+    let text: String = TARGETS
+        .lines()
+        .filter(|l| !l.contains("𠮷"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(&text);
+    assert!(!unmappable);
+    assert!(std::str::from_utf8(&sjis).is_err(), "really Shift_JIS");
+    let rep = r
+        .import_targets(&sjis, &code(CHIYODA), "test", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(rep.rows, 3);
+    let two = DOSES.lines().take(2).collect::<Vec<_>>().join("\n");
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&two);
+    r.import_vaccinations(&sjis, &code(CHIYODA), "test", &|_| {})
+        .await
+        .unwrap();
+    let id = identity(&r, "default", CHIYODA, Channel::App).await;
+    let rec = r
+        .lookup_for_issuance(&id, &code(CHIYODA), Channel::App)
+        .await
+        .unwrap();
+    assert_eq!(rec.resident.family_kanji, "山田");
+    assert_eq!(rec.resident.given_kana, "タロウ");
+    assert_eq!(rec.doses[1].venue, "千代田区役所");
+    assert_eq!(rec.doses[1].physician, "接種　一郎");
+
+    let bom = format!("\u{FEFF}{TARGETS}");
+    let rep = r
+        .import_targets(bom.as_bytes(), &code(FUKUOKA), "test", &|_| {})
+        .await;
+    // The same MyNumbers are registered in Chiyoda: refused, naming the line.
+    match rep.unwrap_err() {
+        Error::Row { line, column, .. } => assert_eq!((line, column.number), (2, 2)),
+        other => panic!("{other:?}"),
+    }
+    let bom = "\u{FEFF}2001,678901234562,0000000101,伊藤,さくら,イトウ,サクラ,20000229,2,\n";
+    let rep = r
+        .import_targets(bom.as_bytes(), &code(FUKUOKA), "test", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(rep.rows, 1);
+    assert!(matches!(
+        r.import_targets(&[0x82, 0xA0, 0xFF, 0xFF], &code(CHIYODA), "test", &|_| {})
+            .await,
+        Err(Error::Encoding)
+    ));
+}
+both!(shift_jis_and_bom_files_import);

@@ -1,0 +1,195 @@
+//! Lookup for issuance: every outcome, including a 旧姓 persona that matches, and the issuance
+//! history (certificate IDs, last passport data).
+
+use vaxcert::domain::{Channel, Kind};
+use vaxcert::records::{AtenaNo, Error, NewIssuance, PassportData};
+
+use crate::helpers::*;
+
+async fn every_lookup_outcome(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    seed_chiyoda(&r).await;
+    let chiyoda = code(CHIYODA);
+
+    // Found: the default persona, with doses in order and no passport history yet.
+    let id = identity(&r, "default", CHIYODA, Channel::Kiosk).await;
+    let rec = r
+        .lookup_for_issuance(&id, &chiyoda, Channel::Kiosk)
+        .await
+        .unwrap();
+    assert_eq!(rec.resident.atena.as_str(), "1001");
+    assert_eq!(rec.doses.len(), 2);
+    assert_eq!(rec.doses[0].product.code, "pfizer-comirnaty");
+    assert_eq!(rec.last_passport, None);
+
+    // 旧姓: the card says 佐藤　美咲（高橋）, the record 佐藤/美咲.
+    let id = identity(&r, "kyusei", CHIYODA, Channel::App).await;
+    let rec = r
+        .lookup_for_issuance(&id, &chiyoda, Channel::App)
+        .await
+        .unwrap();
+    assert_eq!(rec.resident.family_kanji, "佐藤");
+    // 𠮷 outside the BMP.
+    let id = identity(&r, "yoshi", CHIYODA, Channel::App).await;
+    assert_eq!(
+        r.lookup_for_issuance(&id, &chiyoda, Channel::App)
+            .await
+            .unwrap()
+            .doses
+            .len(),
+        1
+    );
+
+    // No doses.
+    let id = identity(&r, "long-address", CHIYODA, Channel::App).await;
+    assert!(matches!(
+        r.lookup_for_issuance(&id, &chiyoda, Channel::App).await,
+        Err(Error::NoDoses(_))
+    ));
+    // No record: a card nobody registered, and a record held by another municipality.
+    let id = identity(&r, "one-try", CHIYODA, Channel::App).await;
+    assert!(matches!(
+        r.lookup_for_issuance(&id, &chiyoda, Channel::App).await,
+        Err(Error::NoRecord(_))
+    ));
+    let id = identity(&r, "default", FUKUOKA, Channel::App).await;
+    assert!(matches!(
+        r.lookup_for_issuance(&id, &code(FUKUOKA), Channel::App)
+            .await,
+        Err(Error::NoRecord(_))
+    ));
+    // Kiosk in a municipality that does not take part.
+    let id = identity(&r, "default", OSAKA, Channel::Kiosk).await;
+    assert!(matches!(
+        r.lookup_for_issuance(&id, &code(OSAKA), Channel::Kiosk)
+            .await,
+        Err(Error::NotParticipating(_))
+    ));
+
+    // Name mismatch, then birth-date mismatch, then moved out, then deceased.
+    for (edit, expect) in [
+        ("山田,太郎,ヤマダ,タロウ,19850401,1,", "mismatch"),
+        ("山田,太朗,ヤマダ,タロウ,19850401,1,", "mismatch"),
+        ("山田,太郎,ヤマダ,タロウ,19850402,1,", "mismatch"),
+        ("山田,太郎,ヤマダ,タロウ,19850401,1,1", "moved"),
+        ("山田,太郎,ヤマダ,タロウ,19850401,1,2", "deceased"),
+    ] {
+        let csv = if expect == "mismatch" && edit.contains("太郎") && edit.contains("19850401") {
+            // Same name on the card, another person's name on the record.
+            "1001,123456789018,0000000001,山田,花子,ヤマダ,ハナコ,19850401,2,\n".to_owned()
+        } else {
+            format!("1001,123456789018,0000000001,{edit}\n")
+        };
+        r.import_targets(csv.as_bytes(), &chiyoda, "test", &|_| {})
+            .await
+            .unwrap();
+        let id = identity(&r, "default", CHIYODA, Channel::App).await;
+        let e = r
+            .lookup_for_issuance(&id, &chiyoda, Channel::App)
+            .await
+            .unwrap_err();
+        match expect {
+            "mismatch" => assert!(matches!(e, Error::IdentityMismatch), "{edit}: {e:?}"),
+            "moved" => {
+                assert!(matches!(e, Error::MovedOut(_)), "{e:?}");
+                assert!(
+                    e.to_string()
+                        .contains("apply to the municipality you moved to")
+                );
+            }
+            _ => assert!(matches!(e, Error::Deceased), "{e:?}"),
+        }
+        assert_ne!(e.code(), "internal");
+    }
+    // The kyusei persona's 旧姓 must not match a record under the 旧姓.
+    r.import_targets(
+        "1002,456789012346,0000000002,高橋,美咲,タカハシ,ミサキ,19880310,2,\n".as_bytes(),
+        &chiyoda,
+        "test",
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let id = identity(&r, "kyusei", CHIYODA, Channel::App).await;
+    assert!(matches!(
+        r.lookup_for_issuance(&id, &chiyoda, Channel::App).await,
+        Err(Error::IdentityMismatch)
+    ));
+}
+both!(every_lookup_outcome);
+
+async fn issuance_history_keeps_passport_data_and_unique_ids(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    seed_chiyoda(&r).await;
+    let chiyoda = code(CHIYODA);
+    let id = identity(&r, "default", CHIYODA, Channel::App).await;
+    let passport = PassportData {
+        romanised_name: "YAMADA TARO".into(),
+        nationality: "JPN".into(),
+        passport_number: "TK1234567".into(),
+        former_name: None,
+    };
+    let new = NewIssuance {
+        channel: Channel::App,
+        kind: Kind::Overseas,
+        passport: Some(passport.clone()),
+        key_id: "dev-kid".into(),
+        rid: "rid-1".into(),
+        card_key_digest: Some(*id.card_key_digest()),
+    };
+    let atena = AtenaNo::parse("1001").unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let c = r
+            .record_issuance(&chiyoda, &atena, &new, "app")
+            .await
+            .unwrap();
+        assert_eq!(c.id.as_str().len(), 12);
+        assert_eq!(c.issued_at, NOW);
+        assert!(ids.insert(c.id));
+    }
+    let domestic = NewIssuance {
+        kind: Kind::Domestic,
+        passport: None,
+        ..new.clone()
+    };
+    let last = r
+        .record_issuance(&chiyoda, &atena, &domestic, "kiosk")
+        .await
+        .unwrap();
+    let id = identity(&r, "default", CHIYODA, Channel::Kiosk).await;
+    let rec = r
+        .lookup_for_issuance(&id, &chiyoda, Channel::Kiosk)
+        .await
+        .unwrap();
+    assert_eq!(rec.last_passport, Some(passport));
+    r.revoke_certificate(&chiyoda, &last.id, "cli")
+        .await
+        .unwrap();
+    assert!(matches!(
+        r.revoke_certificate(&chiyoda, &last.id, "cli").await,
+        Err(Error::UnknownCertificate(_))
+    ));
+    // Another municipality cannot revoke Chiyoda's certificate.
+    let some = ids.iter().next().unwrap();
+    assert!(
+        r.revoke_certificate(&code(FUKUOKA), some, "cli")
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        r.record_issuance(&chiyoda, &AtenaNo::parse("9999").unwrap(), &domestic, "app")
+            .await,
+        Err(Error::NoSuchResident)
+    ));
+    // The challenge used set lives in the database: the same evidence cannot be replayed.
+    let bnd = binding(CHIYODA, Channel::App);
+    let ev = evidence("default", &bnd);
+    let trust = vaxcert::card::TrustSet::parse("dev").unwrap();
+    vaxcert::card::verify_evidence(&ev, &bnd, &trust, &challenges(), &r, NOW)
+        .await
+        .unwrap();
+    let again = vaxcert::card::verify_evidence(&ev, &bnd, &trust, &challenges(), &r, NOW).await;
+    assert!(matches!(again, Err(vaxcert::card::Error::ChallengeReused)));
+}
+both!(issuance_history_keeps_passport_data_and_unique_ids);

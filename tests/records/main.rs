@@ -1,0 +1,12 @@
+//! Record system tests. Every test runs twice: on SQLite and on the real PostgreSQL cluster that
+#![allow(unreachable_pub)] // helpers are shared between this binary's modules only
+//! `./vx test` starts (VAXCERT_TEST_POSTGRES_URL); nothing is skipped.
+
+#[macro_use]
+mod helpers;
+mod at_rest;
+mod audit;
+mod cli;
+mod import;
+mod lookup;
+mod staff;

@@ -1,0 +1,276 @@
+//! Staff: TOTP replay refused, slow-down and unlock, municipality isolation by every route, and
+//! SQL-injection strings in every text field.
+
+use vaxcert::domain::BirthDate;
+use vaxcert::records::{AtenaNo, Error, KenNo, Role, SearchQuery};
+
+use crate::helpers::*;
+
+async fn totp_replay_is_refused_and_failures_slow_down(b: Backend) {
+    let (db, r) = with_municipalities(b).await;
+    let chiyoda = code(CHIYODA);
+    let clerk = r.add_staff(&chiyoda, "clerk1", Role::Clerk).await.unwrap();
+    let admin = r.add_staff(&chiyoda, "admin1", Role::Admin).await.unwrap();
+    assert!(
+        clerk
+            .provisioning_uri
+            .starts_with("otpauth://totp/vaxcert:131016%2Fclerk1?secret=")
+    );
+    let code_now = totp_now(&clerk.provisioning_uri, NOW);
+    let s = r
+        .login(&chiyoda, "clerk1", &clerk.password, &code_now, "10.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(s.role(), Role::Clerk);
+    assert!(s.may_issue());
+    // The same code again: refused as a replay, even with the right password.
+    let e = r
+        .login(&chiyoda, "clerk1", &clerk.password, &code_now, "10.0.0.1")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::TotpReplay), "{e:?}");
+    // Next step's code works.
+    db.clock.advance(30);
+    let t = db.clock.as_ref();
+    let now = vaxcert::clock::Clock::now(t);
+    r.login(
+        &chiyoda,
+        "clerk1",
+        &clerk.password,
+        &totp_now(&clerk.provisioning_uri, now),
+        "10.0.0.1",
+    )
+    .await
+    .unwrap();
+
+    // Wrong passwords: two free failures, then exponential slow-down.
+    for _ in 0..3 {
+        let e = r
+            .login(&chiyoda, "clerk1", "wrong", "000000", "10.0.0.2")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::LoginFailed), "{e:?}");
+    }
+    let e = r
+        .login(&chiyoda, "clerk1", "wrong", "000000", "10.0.0.3")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Throttled { retry_after: 2 }), "{e:?}");
+    db.clock.advance(30);
+    let now = vaxcert::clock::Clock::now(db.clock.as_ref());
+    // The admin unlocks the login; the clerk logs in from a fresh address.
+    let a = r
+        .login(
+            &chiyoda,
+            "admin1",
+            &admin.password,
+            &totp_now(&admin.provisioning_uri, now),
+            "10.0.0.9",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        r.unlock_staff(&s, "clerk1").await,
+        Err(Error::Forbidden)
+    ));
+    r.unlock_staff(&a, "clerk1").await.unwrap();
+    r.login(
+        &chiyoda,
+        "clerk1",
+        &clerk.password,
+        &totp_now(&clerk.provisioning_uri, now),
+        "10.0.0.4",
+    )
+    .await
+    .unwrap();
+    // Unknown login and another municipality's login fail the same way.
+    assert!(matches!(
+        r.login(&chiyoda, "nobody", "x", "000000", "10.0.0.5").await,
+        Err(Error::LoginFailed)
+    ));
+    assert!(matches!(
+        r.login(
+            &code(FUKUOKA),
+            "clerk1",
+            &clerk.password,
+            "000000",
+            "10.0.0.5"
+        )
+        .await,
+        Err(Error::LoginFailed)
+    ));
+    assert!(matches!(
+        r.add_staff(&chiyoda, "clerk1", Role::Clerk).await,
+        Err(Error::StaffExists)
+    ));
+}
+both!(totp_replay_is_refused_and_failures_slow_down);
+
+async fn staff_of_a_never_reach_residents_of_b(b: Backend) {
+    let (db, r) = with_municipalities(b).await;
+    seed_chiyoda(&r).await;
+    r.import_targets(
+        "7001,678901234562,0000000701,伊藤,さくら,イトウ,サクラ,20000229,2,\n".as_bytes(),
+        &code(FUKUOKA),
+        "test",
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let fukuoka = code(FUKUOKA);
+    let f = r.add_staff(&fukuoka, "fclerk", Role::Clerk).await.unwrap();
+    let s = r
+        .login(
+            &fukuoka,
+            "fclerk",
+            &f.password,
+            &totp_now(&f.provisioning_uri, NOW),
+            "10.1.0.1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.count_residents(&s).await.unwrap(), 1);
+    // Every route to Chiyoda's 1001 from a Fukuoka session finds nothing.
+    for q in [
+        SearchQuery::Atena(AtenaNo::parse("1001").unwrap()),
+        SearchQuery::KenNo(KenNo::parse("0000000001").unwrap()),
+        SearchQuery::NameBirth {
+            family: "山田".into(),
+            given: "太郎".into(),
+            birth_date: BirthDate::parse("19850401").unwrap(),
+        },
+    ] {
+        assert!(r.search(&s, &q).await.unwrap().is_empty(), "{q:?}");
+    }
+    assert!(matches!(
+        r.view(&s, &AtenaNo::parse("1001").unwrap()).await,
+        Err(Error::NoSuchResident)
+    ));
+    // Its own resident is found and viewed, MyNumber masked.
+    let hits = r
+        .search(&s, &SearchQuery::Atena(AtenaNo::parse("7001").unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    let v = r.view(&s, &AtenaNo::parse("7001").unwrap()).await.unwrap();
+    assert_eq!(v.my_number.unwrap().to_string(), "********4562");
+    // A Chiyoda clerk sees Chiyoda's four.
+    let c = r
+        .add_staff(&code(CHIYODA), "cclerk", Role::Clerk)
+        .await
+        .unwrap();
+    let cs = r
+        .login(
+            &code(CHIYODA),
+            "cclerk",
+            &c.password,
+            &totp_now(&c.provisioning_uri, NOW),
+            "10.1.0.2",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.count_residents(&cs).await.unwrap(), 4);
+    let v = r.view(&cs, &AtenaNo::parse("1001").unwrap()).await.unwrap();
+    assert_eq!(v.doses.len(), 2);
+    // Searches and views are audited with the actor and the subject.
+    let tail = r.audit_tail(3).await.unwrap();
+    assert_eq!(tail[2].action, "view");
+    assert_eq!(tail[2].actor, "staff:131016/cclerk");
+    assert_eq!(tail[2].subject.as_deref(), Some("1001"));
+    drop(db);
+}
+both!(staff_of_a_never_reach_residents_of_b);
+
+const INJECTIONS: [&str; 5] = [
+    "'OR'1'='1",
+    "x');DROP/**/TABLE--",
+    "\"--",
+    "1;DELETE\\FROM",
+    "$1'||'",
+];
+
+async fn sql_injection_strings_are_plain_data(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    let chiyoda = code(CHIYODA);
+    // Municipality name.
+    r.add_municipality(
+        &code("011002"),
+        "札幌'); DROP TABLE municipality; --",
+        false,
+    )
+    .await
+    .unwrap();
+    // Every free-text CSV field: names, venue, physician.
+    let mut targets = String::new();
+    let mut doses = String::new();
+    let numbers = [
+        "123456789018",
+        "456789012346",
+        "345678901234",
+        "234567890121",
+        "678901234562",
+    ];
+    for (i, inj) in INJECTIONS.iter().enumerate() {
+        let csv_inj = inj.replace('"', "\"\"");
+        targets.push_str(&format!(
+            "{},{},000000000{i},\"{csv_inj}\",\"{csv_inj}\",ヤマダ,タロウ,19850401,1,\n",
+            500 + i,
+            numbers[i]
+        ));
+        doses.push_str(&format!(
+            "{},1,20210601,pfizer-comirnaty,LOT{i},\"{csv_inj}\",\"{csv_inj}\",131016,1\n",
+            500 + i
+        ));
+    }
+    r.import_targets(targets.as_bytes(), &chiyoda, "test", &|_| {})
+        .await
+        .unwrap();
+    r.import_vaccinations(doses.as_bytes(), &chiyoda, "test", &|_| {})
+        .await
+        .unwrap();
+    let admin = r.add_staff(&chiyoda, "admin1", Role::Admin).await.unwrap();
+    let s = r
+        .login(
+            &chiyoda,
+            "admin1",
+            &admin.password,
+            &totp_now(&admin.provisioning_uri, NOW),
+            "' OR 1=1 --",
+        )
+        .await
+        .unwrap();
+    for (i, inj) in INJECTIONS.iter().enumerate() {
+        let v = r
+            .view(&s, &AtenaNo::parse(&format!("{}", 500 + i)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(v.resident.family_kanji, *inj);
+        assert_eq!(v.doses[0].venue, *inj);
+        assert_eq!(v.doses[0].physician, *inj);
+        let hits = r
+            .search(
+                &s,
+                &SearchQuery::NameBirth {
+                    family: (*inj).into(),
+                    given: (*inj).into(),
+                    birth_date: BirthDate::parse("19850401").unwrap(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 1, "{inj}");
+        // Injection in a login or password is just a failed login.
+        assert!(r.login(&chiyoda, inj, inj, "000000", inj).await.is_err());
+    }
+    // Nothing was dropped or widened.
+    assert_eq!(r.count_residents(&s).await.unwrap(), 5);
+    assert_eq!(r.municipalities().await.unwrap().len(), 4);
+    let odd = r.municipality(&code("011002")).await.unwrap();
+    assert_eq!(odd.name, "札幌'); DROP TABLE municipality; --");
+    assert!(matches!(
+        r.add_staff(&chiyoda, "x'; --", Role::Clerk).await,
+        Err(Error::Invalid { .. })
+    ));
+    r.verify_audit().await.unwrap();
+}
+both!(sql_injection_strings_are_plain_data);
