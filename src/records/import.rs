@@ -355,7 +355,7 @@ impl Records {
         }
         match &self.db {
             super::db::Db::Sqlite(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_resident (atena TEXT PRIMARY KEY, hash BLOB, ciphertext BLOB, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status INTEGER)")
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM stage_resident")
@@ -611,7 +611,7 @@ impl Records {
         }
         match &self.db {
             super::db::Db::Sqlite(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_vaccination (atena TEXT, dose INTEGER, date TEXT, product TEXT, lot TEXT, venue TEXT, physician TEXT, vaccinated_in TEXT, coupon TEXT)")
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM stage_vaccination")
