@@ -143,6 +143,7 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    vaxcert::telemetry::init("warn");
     let rows: usize = std::env::var("VAXCERT_BENCH_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -11,9 +11,6 @@ use super::error::{Error, Result};
 use super::{Records, with_db};
 use crate::domain::MunicipalityCode;
 
-/// Advisory lock id that serialises PostgreSQL appends across processes.
-const PG_AUDIT_LOCK: i64 = 0x7661_7863_6175_6474;
-
 /// One audit entry, before it is chained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -101,33 +98,44 @@ impl Records {
     /// # Errors
     /// Database errors.
     pub(in crate::records) async fn audit(&self, e: &AuditEntry) -> Result<i64> {
-        let _guard = self.audit_lock.lock().await;
+        // One writer per process (this lock, which also caches the head), and no forks across
+        // processes: `seq` is the primary key, so a writer whose head went stale loses the
+        // insert, reloads the head and links to the real one.
+        let mut head = self.audit_head.lock().await;
         let at = self.now().0;
-        let (seq, hash) = with_db!(&self.db, p => {
-            let mut tx = p.begin().await?;
-            if self.db.is_postgres() {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(PG_AUDIT_LOCK).execute(&mut *tx).await?;
-            }
-            let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx).await?
-                .map(|r| (r.get::<i64, _>(0), r.get::<Vec<u8>, _>(1)));
-            let (prev_seq, prev_hash) = head.unwrap_or((0, GENESIS.to_vec()));
+        for _ in 0..8 {
+            let (prev_seq, prev_hash) = match head.take() {
+                Some(h) => h,
+                None => with_db!(&self.db, p => sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(p).await
+                    .map(|r| r.map(|r| (r.get::<i64, _>(0), r.get::<Vec<u8>, _>(1)))))?
+                    .unwrap_or((0, GENESIS.to_vec())),
+            };
             let seq = prev_seq + 1;
             let hash = entry_hash(&prev_hash, seq, at, e);
-            sqlx::query("INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            let inserted = with_db!(&self.db, p => sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (seq) DO NOTHING")
                 .bind(seq).bind(at).bind(&e.actor).bind(&e.municipality).bind(&e.action)
                 .bind(&e.subject).bind(&e.outcome).bind(&prev_hash).bind(&hash)
-                .execute(&mut *tx).await?;
-            if seq % self.checkpoint_every == 0 {
-                let sig = self.keys.sign_checkpoint(&checkpoint_message(seq, &hash, at));
-                sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
-                    .bind(seq).bind(&hash).bind(at).bind(sig).execute(&mut *tx).await?;
+                .execute(p).await.map(|r| r.rows_affected()))?;
+            if inserted == 0 {
+                continue;
             }
-            tx.commit().await?;
-            (seq, hash)
-        });
-        let _ = hash;
-        Ok(seq)
+            if seq % self.checkpoint_every == 0 {
+                let sig = self
+                    .keys
+                    .sign_checkpoint(&checkpoint_message(seq, &hash, at));
+                with_db!(&self.db, p => sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
+                    .bind(seq).bind(&hash).bind(at).bind(sig).execute(p).await.map(|r| r.rows_affected()))?;
+            }
+            *head = Some((seq, hash));
+            return Ok(seq);
+        }
+        Err(Error::AuditBroken {
+            seq: 0,
+            what: "could not append: other writers kept winning",
+        })
     }
 
     /// Seal the current head into a signed checkpoint (done at shutdown by [`Records::close`]).
@@ -135,7 +143,7 @@ impl Records {
     /// # Errors
     /// Database errors.
     pub async fn checkpoint_head(&self) -> Result<()> {
-        let _guard = self.audit_lock.lock().await;
+        let _guard = self.audit_head.lock().await;
         let at = self.now().0;
         with_db!(&self.db, p => {
             let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")

@@ -43,7 +43,11 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(30));
+                .busy_timeout(Duration::from_secs(30))
+                // A 1,000,000-resident municipality has random-keyed indexes (MyNumber hashes)
+                // far larger than SQLite's 2 MB default cache: give imports room.
+                .pragma("cache_size", "-131072")
+                .pragma("temp_store", "memory");
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)

@@ -152,16 +152,28 @@ impl Records {
             return Err(Error::NotParticipating(municipality.clone()));
         }
         let hash = self.keys.mynumber_hash(identity.my_number());
-        let atena: Option<String> = with_db!(&self.db, p => sqlx::query(
-            "SELECT atena FROM resident_mynumber WHERE hash = $1 AND municipality = $2")
+        type Raw = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+        );
+        let raw: Option<Raw> = with_db!(&self.db, p => sqlx::query(
+            "SELECT r.atena, r.family_kanji, r.given_kanji, r.family_kana, r.given_kana, r.birth_date, r.sex, r.ken_no, r.status \
+             FROM resident_mynumber m JOIN resident r ON r.municipality = m.municipality AND r.atena = m.atena \
+             WHERE m.hash = $1 AND m.municipality = $2")
             .bind(hash.to_vec()).bind(municipality.as_str()).fetch_optional(p).await
-            .map(|r| r.map(|r| r.get(0))))?;
-        let atena = atena.ok_or_else(|| Error::NoRecord(municipality.clone()))?;
-        let atena = AtenaNo::parse(&atena)?;
-        let resident = self
-            .resident(municipality, &atena)
-            .await?
+            .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8)))))?;
+        let resident = raw
+            .map(resident_from_raw)
+            .transpose()?
             .ok_or_else(|| Error::NoRecord(municipality.clone()))?;
+        let atena = resident.atena.clone();
         if !name_matches(
             identity.name(),
             &resident.family_kanji,

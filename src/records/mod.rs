@@ -63,7 +63,8 @@ pub struct Records {
     db: Db,
     keys: RecordKeys,
     clock: Arc<dyn Clock>,
-    audit_lock: tokio::sync::Mutex<()>,
+    /// The audit writer: one at a time, with the last (seq, hash) it wrote.
+    audit_head: tokio::sync::Mutex<Option<(i64, Vec<u8>)>>,
     checkpoint_every: i64,
 }
 
@@ -79,7 +80,7 @@ impl Records {
             db,
             keys,
             clock,
-            audit_lock: tokio::sync::Mutex::new(()),
+            audit_head: tokio::sync::Mutex::new(None),
             checkpoint_every: settings.audit_checkpoint_every.max(1),
         })
     }

@@ -103,3 +103,27 @@ async fn every_kind_of_action_is_logged_without_secrets(b: Backend) {
     assert!(!text.contains("123456789018"));
 }
 both!(every_kind_of_action_is_logged_without_secrets);
+
+async fn two_writers_on_one_database_never_fork(b: Backend) {
+    let (db, r1) = with_municipalities(b).await;
+    let r2 = db.open().await;
+    // Each writer's cached head goes stale as the other appends; both keep one chain.
+    for i in 0..6 {
+        let (w, other) = if i % 2 == 0 { (&r1, &r2) } else { (&r2, &r1) };
+        w.import_targets(TARGETS.as_bytes(), &code(CHIYODA), "w", &|_| {})
+            .await
+            .unwrap();
+        let chiyoda = code(CHIYODA);
+        let (a, b2) = tokio::join!(
+            other.import_vaccinations(DOSES.as_bytes(), &chiyoda, "x", &|_| {}),
+            w.checkpoint_head()
+        );
+        a.unwrap();
+        b2.unwrap();
+    }
+    let rep = r1.verify_audit().await.unwrap();
+    assert_eq!(rep.entries, 3 + 12);
+    r2.close().await.unwrap();
+    r1.close().await.unwrap();
+}
+both!(two_writers_on_one_database_never_fork);
