@@ -188,10 +188,9 @@ pub fn pdfsig(pdf: &Path) -> (String, bool) {
     (text, out.status.success())
 }
 
-/// Render page 1 at `dpi` in grey and decode every QR code rqrr finds.
-pub fn decode_qrs(pdf: &Path, dpi: u32) -> Vec<String> {
-    let dir = pdf.parent().unwrap();
-    let prefix = dir.join(format!("page-{dpi}"));
+/// Render page 1 at `dpi` in grey to a PNG next to the PDF.
+pub fn render_png(pdf: &Path, dpi: u32) -> PathBuf {
+    let prefix = pdf.with_file_name(format!("page-{dpi}"));
     let out = tool(
         "pdftoppm",
         &[
@@ -209,13 +208,45 @@ pub fn decode_qrs(pdf: &Path, dpi: u32) -> Vec<String> {
         "pdftoppm: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let img = image::open(prefix.with_extension("png"))
-        .unwrap()
-        .to_luma8();
+    prefix.with_extension("png")
+}
+
+/// Every QR code rqrr finds on page 1 at `dpi`: its text and its four corners in pixels.
+pub fn qr_grids(pdf: &Path, dpi: u32) -> Vec<(String, [(i32, i32); 4])> {
+    let img = image::open(render_png(pdf, dpi)).unwrap().to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(img);
     prepared
         .detect_grids()
         .into_iter()
-        .map(|g| g.decode().expect("a QR grid that does not decode").1)
+        .map(|g| {
+            let b = g.bounds.map(|p| (p.x, p.y));
+            (g.decode().expect("a QR grid that does not decode").1, b)
+        })
+        .collect()
+}
+
+/// The texts of every QR code rqrr decodes on page 1 at `dpi`.
+pub fn decode_qrs(pdf: &Path, dpi: u32) -> Vec<String> {
+    qr_grids(pdf, dpi)
+        .into_iter()
+        .map(|(text, _)| text)
+        .collect()
+}
+
+/// The texts zbar (`zbarimg`, Debian zbar-tools) decodes on page 1 at `dpi`.
+pub fn zbar(pdf: &Path, dpi: u32) -> Vec<String> {
+    let png = render_png(pdf, dpi);
+    let out = Command::new("zbarimg")
+        .args(["-q", "--raw", "-Sdisable", "-Sqrcode.enable"])
+        .arg(&png)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run zbarimg ({e}): install it with `apt-get install zbar-tools` (./vx installs it)")
+        });
+    assert!(out.status.success(), "zbarimg found nothing at {dpi} dpi");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
         .collect()
 }

@@ -2,8 +2,8 @@
 //! already carrying the empty signature field [`super::PdfSigner`] fills in.
 
 use printpdf::{
-    Color, FontId, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt,
-    Rect, Rgb, TextItem, graphics::PaintMode, matrix::CurTransMat,
+    Codepoint, Color, FontId, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions,
+    Point, Pt, Rect, Rgb, TextItem, graphics::PaintMode,
 };
 
 use super::layout::{Bilingual, HexColor, Layout};
@@ -15,14 +15,97 @@ const QUIET_ZONE: usize = 4;
 /// The smallest module the renderer accepts, in mm: 3 pixels at 300 dpi.
 const MIN_MODULE_MM: f32 = 0.254;
 const PT_PER_MM: f32 = 72.0 / 25.4;
+/// zlib level for the streams: fast, and within a few percent of the best on this content.
+const DEFLATE_LEVEL: u32 = 2;
 const WHITE: HexColor = HexColor([1.0, 1.0, 1.0]);
-const BLACK: HexColor = HexColor([0.0, 0.0, 0.0]);
 
 /// Renders certificates. Holds the parsed font and the layout, so build it once and reuse it.
 #[derive(Debug)]
 pub struct PdfRenderer {
     layout: Layout,
     font: ParsedFont,
+    glyphs: Glyphs,
+}
+
+/// Glyph id and advance width of every character the font maps, read once from its cmap:
+/// a cmap lookup costs about 0.4 µs, and the page measures and checks each character several
+/// times. Text is then written as glyph ids, so the font printpdf embeds needs no cmap at all.
+struct Glyphs {
+    /// Indexed by BMP code point; `(0, _)` means the font has no glyph.
+    bmp: Vec<(u16, u16)>,
+    /// The few mapped characters above U+FFFF (CJK extension B and later).
+    astral: std::collections::HashMap<u32, (u16, u16)>,
+}
+
+impl std::fmt::Debug for Glyphs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mapped = self.bmp.iter().filter(|(g, _)| *g != 0).count() + self.astral.len();
+        write!(f, "Glyphs({mapped} characters)")
+    }
+}
+
+impl Glyphs {
+    fn read(font: &ParsedFont) -> Self {
+        let entry = |cp: u32| match font.lookup_glyph_index(cp) {
+            Some(g) if g != 0 => (g, font.get_horizontal_advance(g)),
+            _ => (0, 0),
+        };
+        let bmp = (0u32..0x1_0000).map(entry).collect();
+        let astral = (0x2_0000u32..0x3_0000)
+            .map(|cp| (cp, entry(cp)))
+            .filter(|(_, e)| e.0 != 0)
+            .collect();
+        Glyphs { bmp, astral }
+    }
+
+    /// Glyph id (non-zero) and advance, or `None` when the font lacks the character.
+    fn get(&self, ch: char) -> Option<(u16, u16)> {
+        let entry = match self.bmp.get(ch as usize) {
+            Some(e) => *e,
+            None => self.astral.get(&(ch as u32)).copied().unwrap_or((0, 0)),
+        };
+        (entry.0 != 0).then_some(entry)
+    }
+
+    fn check(&self, s: &str) -> Result<(), Error> {
+        match s.chars().find(|ch| self.get(*ch).is_none()) {
+            Some(ch) => Err(Error::MissingGlyph(ch as u32)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The font program printpdf embeds: the same bytes with an empty cmap. printpdf's subsetter
+/// rebuilds a cmap from every mapping of the source font (a third of the render time with a
+/// CJK font), and a PDF with Identity-H glyph ids and a /ToUnicode map never reads it.
+/// The empty cmap is appended and the table record pointed at it; no other table moves.
+fn without_cmap(font: &[u8]) -> Option<Vec<u8>> {
+    let u16_at = |at: usize| Some(u16::from_be_bytes(font.get(at..at + 2)?.try_into().ok()?));
+    let num_tables = usize::from(u16_at(4)?);
+    let record = (0..num_tables)
+        .map(|i| 12 + 16 * i)
+        .find(|r| font.get(*r..r + 4) == Some(b"cmap"))?;
+    // cmap v0 with one (3,1) format-4 subtable holding only the final 0xFFFF segment.
+    let cmap: [u8; 36] = [
+        0, 0, 0, 1, 0, 3, 0, 1, 0, 0, 0, 12, // header, one encoding record at offset 12
+        0, 4, 0, 24, 0, 0, 0, 2, 0, 2, 0, 0, 0, 0, // format 4, length 24, segCountX2 2
+        0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 1, 0,
+        0, // endCode, pad, startCode, idDelta, idRangeOffset
+    ];
+    let mut out = font.to_vec();
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+    let offset = u32::try_from(out.len()).ok()?;
+    out.extend_from_slice(&cmap);
+    let checksum = cmap
+        .chunks(4)
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap_or([0; 4])))
+        .fold(0u32, u32::wrapping_add);
+    out[record + 4..record + 8].copy_from_slice(&checksum.to_be_bytes());
+    out[record + 8..record + 12].copy_from_slice(&offset.to_be_bytes());
+    out[record + 12..record + 16].copy_from_slice(&(cmap.len() as u32).to_be_bytes());
+    Some(out)
 }
 
 impl PdfRenderer {
@@ -32,8 +115,16 @@ impl PdfRenderer {
     /// [`Error::Font`] when the bytes are not a TrueType/OpenType font, or the font lacks the
     /// glyphs of the layout's own wording ([`Error::MissingGlyph`]).
     pub fn new(layout: Layout, font_bytes: Vec<u8>) -> Result<Self, Error> {
-        let font = ParsedFont::from_bytes(&font_bytes, 0, &mut Vec::new()).ok_or(Error::Font)?;
-        let renderer = PdfRenderer { layout, font };
+        let full = ParsedFont::from_bytes(&font_bytes, 0, &mut Vec::new()).ok_or(Error::Font)?;
+        let glyphs = Glyphs::read(&full);
+        drop(full);
+        let embed = without_cmap(&font_bytes).ok_or(Error::Font)?;
+        let font = ParsedFont::from_bytes(&embed, 0, &mut Vec::new()).ok_or(Error::Font)?;
+        let renderer = PdfRenderer {
+            layout,
+            font,
+            glyphs,
+        };
         renderer.check_wording()?;
         Ok(renderer)
     }
@@ -69,15 +160,16 @@ impl PdfRenderer {
         let mut pdf = PdfDocument::new("COVID-19 Vaccination Certificate");
         let font_id = pdf.add_font(&self.font);
         let mut page = Canvas {
-            ops: Vec::with_capacity(4096),
-            font: &self.font,
+            glyphs: &self.glyphs,
+            ops: Vec::with_capacity(1024),
+            raw: String::with_capacity(96 * 1024),
             font_id,
             page_height: self.layout.page.height,
             units_per_em: f32::from(self.font.pdf_font_metrics.units_per_em.max(1)),
         };
         self.draw(&mut page, doc)?;
         let l = &self.layout;
-        let ops = page.ops;
+        let (ops, raw) = (page.ops, page.raw);
         pdf.with_pages(vec![PdfPage::new(
             printpdf::Mm(l.page.width),
             printpdf::Mm(l.page.height),
@@ -91,7 +183,8 @@ impl PdfRenderer {
         };
         let mut warnings = Vec::new();
         let mut lo = pdf.to_lopdf_document(&opts, &mut warnings);
-        lo.compress();
+        append_page_content(&mut lo, raw.as_bytes())?;
+        compress_streams(&mut lo)?;
         sign::add_signature_field(&mut lo)
     }
 
@@ -128,7 +221,7 @@ impl PdfRenderer {
         all.extend(t.note_ja.iter().map(String::as_str));
         all.extend(t.note_en.iter().map(String::as_str));
         for s in all {
-            check_glyphs(&self.font, s)?;
+            self.glyphs.check(s)?;
         }
         Ok(())
     }
@@ -351,8 +444,8 @@ impl PdfRenderer {
             c.vline(x, table_top, top, 0.3, col.rule);
         }
 
-        // QR codes: a headed band centred in the space between the table and the note, with
-        // the codes' bottoms aligned so their labels line up.
+        // QR codes: a headed band centred in the space between the table and the note; the
+        // codes are centred on each other and their labels share one baseline.
         let q = &l.qr;
         let free = l.note.top - top - 2.0 * q.space;
         let band_top = top + q.space + ((free - band) / 2.0).max(0.0);
@@ -378,8 +471,13 @@ impl PdfRenderer {
                     "a QR code is too dense for its printed width",
                 ));
             }
-            c.qr(x, bottom - w, w, code);
-            c.stroke_rect(x, bottom - w, w, w, q.frame, col.rule);
+            // Centred on the tallest code: no finder pattern of one code lines up with one of
+            // the other, which made rqrr pair them up wrongly and miss a code.
+            let top = bottom - tallest + (tallest - w) / 2.0;
+            c.qr(x, top, w, code);
+            if q.frame > 0.0 {
+                c.stroke_rect(x, top, w, w, q.frame, col.rule);
+            }
             let cx = x + w / 2.0;
             c.text_centered(
                 cx,
@@ -429,6 +527,54 @@ impl PdfRenderer {
     }
 }
 
+/// Deflate every stream that has no filter yet. lopdf's `compress` uses the best (slowest)
+/// level, which took 70 % of the render time on the QR content for a few percent of size.
+fn compress_streams(doc: &mut lopdf::Document) -> Result<(), Error> {
+    use std::io::Write as _;
+    for object in doc.objects.values_mut() {
+        if let lopdf::Object::Stream(stream) = object
+            && stream.allows_compression
+            && stream.dict.get(b"Filter").is_err()
+        {
+            let mut z = flate2::write::ZlibEncoder::new(
+                Vec::with_capacity(stream.content.len() / 3),
+                flate2::Compression::new(DEFLATE_LEVEL),
+            );
+            z.write_all(&stream.content)
+                .map_err(|e| Error::Write(e.to_string()))?;
+            let packed = z.finish().map_err(|e| Error::Write(e.to_string()))?;
+            if packed.len() < stream.content.len() {
+                stream.dict.set("Filter", "FlateDecode");
+                stream.set_content(packed);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Append already-written content to the (single, uncompressed) page content stream.
+fn append_page_content(doc: &mut lopdf::Document, raw: &[u8]) -> Result<(), Error> {
+    let page = *doc
+        .get_pages()
+        .values()
+        .next()
+        .ok_or(Error::Write("no page".into()))?;
+    let contents = doc
+        .get_dictionary(page)
+        .and_then(|d| d.get(b"Contents"))
+        .and_then(lopdf::Object::as_reference)
+        .map_err(|e| Error::Write(e.to_string()))?;
+    let stream = doc
+        .get_object_mut(contents)
+        .and_then(lopdf::Object::as_stream_mut)
+        .map_err(|e| Error::Write(e.to_string()))?;
+    let mut content = std::mem::take(&mut stream.content);
+    content.push(b'\n');
+    content.extend_from_slice(raw);
+    stream.set_content(content);
+    Ok(())
+}
+
 /// The rules a document must follow before it is drawn.
 fn check_content(doc: &CertificateDocument<'_>) -> Result<(), Error> {
     if doc.doses.is_empty() {
@@ -461,19 +607,6 @@ fn check_content(doc: &CertificateDocument<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_glyphs(font: &ParsedFont, s: &str) -> Result<(), Error> {
-    for ch in s.chars() {
-        if ch == ' ' {
-            continue;
-        }
-        match font.lookup_glyph_index(ch as u32) {
-            Some(g) if g != 0 => {}
-            _ => return Err(Error::MissingGlyph(ch as u32)),
-        }
-    }
-    Ok(())
-}
-
 fn rgb(c: HexColor) -> Color {
     Color::Rgb(Rgb {
         r: c.0[0],
@@ -489,8 +622,10 @@ fn mm(v: f32) -> Pt {
 
 /// The page being drawn: printpdf ops in top-left millimetre coordinates.
 struct Canvas<'f> {
+    glyphs: &'f Glyphs,
     ops: Vec<Op>,
-    font: &'f ParsedFont,
+    /// Content drawn after `ops`, already in PDF syntax (the QR codes).
+    raw: String,
     font_id: FontId,
     page_height: f32,
     units_per_em: f32,
@@ -508,11 +643,7 @@ impl Canvas<'_> {
     fn width(&self, s: &str, size: f32) -> f32 {
         let units: u32 = s
             .chars()
-            .map(|ch| {
-                self.font
-                    .lookup_glyph_index(ch as u32)
-                    .map_or(0, |g| u32::from(self.font.get_horizontal_advance(g)))
-            })
+            .map(|ch| self.glyphs.get(ch).map_or(0, |(_, adv)| u32::from(adv)))
             .sum();
         units as f32 / self.units_per_em * size / PT_PER_MM
     }
@@ -528,7 +659,15 @@ impl Canvas<'_> {
         if s.is_empty() {
             return Ok(());
         }
-        check_glyphs(self.font, s)?;
+        let mut glyphs = Vec::with_capacity(s.len());
+        for ch in s.chars() {
+            let (gid, _) = self.glyphs.get(ch).ok_or(Error::MissingGlyph(ch as u32))?;
+            glyphs.push(Codepoint {
+                gid,
+                offset: 0.0,
+                cid: Some(ch.to_string()),
+            });
+        }
         let pos = self.point(x, baseline);
         self.ops.extend([
             Op::StartTextSection,
@@ -539,7 +678,7 @@ impl Canvas<'_> {
             Op::SetFillColor { col: rgb(color) },
             Op::SetTextCursor { pos },
             Op::ShowText {
-                items: vec![TextItem::Text(s.to_owned())],
+                items: vec![TextItem::GlyphIds(glyphs)],
             },
             Op::EndTextSection,
         ]);
@@ -672,27 +811,28 @@ impl Canvas<'_> {
         self.fill_rect(x - w / 2.0, y1, w, y2 - y1, color);
     }
 
-    /// A QR code as filled vector squares (one rectangle per horizontal run of dark modules),
-    /// drawn in module units under a scaling matrix so the content stream stays small.
-    /// `width` includes the quiet zone, which is left white.
+    /// A QR code as filled vector squares: one path holding a rectangle per horizontal run
+    /// of dark modules, filled once (no seams between rows), in module units under a scaling
+    /// matrix so the numbers stay small integers. Written straight into [`Canvas::raw`]:
+    /// printpdf's per-operation objects cost more than the whole rest of the page.
+    /// `width` includes the quiet zone, which is painted white.
     fn qr(&mut self, x: f32, top: f32, width: f32, code: &qrcode::QrCode) {
+        use std::fmt::Write as _;
         let n = code.width();
-        let total = (n + 2 * QUIET_ZONE) as f32;
-        let module_pt = width / total * PT_PER_MM;
-        let origin = self.point(
-            x + width / total * QUIET_ZONE as f32,
-            top + width - width / total * QUIET_ZONE as f32,
-        );
+        let module = width / (n + 2 * QUIET_ZONE) as f32;
+        let qz = module * QUIET_ZONE as f32;
+        let origin = self.point(x + qz, top + width - qz);
         self.fill_rect(x, top, width, width, WHITE);
-        self.ops.push(Op::SaveGraphicsState);
-        self.ops.push(Op::SetTransformationMatrix {
-            matrix: CurTransMat::Raw([module_pt, 0.0, 0.0, module_pt, origin.x.0, origin.y.0]),
-        });
-        self.ops.push(Op::SetFillColor { col: rgb(BLACK) });
+        let s = module * PT_PER_MM;
+        let raw = &mut self.raw;
+        let _ = write!(
+            raw,
+            "q\n{s:.5} 0 0 {s:.5} {:.3} {:.3} cm\n0 g\n",
+            origin.x.0, origin.y.0
+        );
         let colors = code.to_colors();
-        for row in 0..n {
-            let y = (n - 1 - row) as f32;
-            let line = &colors[row * n..(row + 1) * n];
+        for (row, line) in colors.chunks_exact(n).enumerate() {
+            let y = n - 1 - row;
             let mut col = 0;
             while col < n {
                 if line[col] == qrcode::Color::Dark {
@@ -700,21 +840,12 @@ impl Canvas<'_> {
                     while col < n && line[col] == qrcode::Color::Dark {
                         col += 1;
                     }
-                    self.ops.push(Op::DrawRectangle {
-                        rectangle: Rect {
-                            x: Pt(start as f32),
-                            y: Pt(y),
-                            width: Pt((col - start) as f32),
-                            height: Pt(1.0),
-                            mode: Some(PaintMode::Fill),
-                            winding_order: None,
-                        },
-                    });
+                    let _ = writeln!(raw, "{start} {y} {} 1 re", col - start);
                 } else {
                     col += 1;
                 }
             }
         }
-        self.ops.push(Op::RestoreGraphicsState);
+        raw.push_str("f\nQ\n");
     }
 }
