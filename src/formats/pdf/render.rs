@@ -33,36 +33,36 @@ pub struct PdfRenderer {
 struct Glyphs {
     /// Indexed by BMP code point; `(0, _)` means the font has no glyph.
     bmp: Vec<(u16, u16)>,
-    /// The few mapped characters above U+FFFF (CJK extension B and later).
-    astral: std::collections::HashMap<u32, (u16, u16)>,
+    /// The whole font, for the rare characters above U+FFFF (CJK extension B and later);
+    /// scanning those planes at start-up would double its cost.
+    full: ParsedFont,
 }
 
 impl std::fmt::Debug for Glyphs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mapped = self.bmp.iter().filter(|(g, _)| *g != 0).count() + self.astral.len();
-        write!(f, "Glyphs({mapped} characters)")
+        let mapped = self.bmp.iter().filter(|(g, _)| *g != 0).count();
+        write!(f, "Glyphs({mapped} BMP characters)")
     }
 }
 
 impl Glyphs {
-    fn read(font: &ParsedFont) -> Self {
-        let entry = |cp: u32| match font.lookup_glyph_index(cp) {
+    fn read(full: ParsedFont) -> Self {
+        let bmp = (0u32..0x1_0000).map(|cp| Self::lookup(&full, cp)).collect();
+        Glyphs { bmp, full }
+    }
+
+    fn lookup(font: &ParsedFont, cp: u32) -> (u16, u16) {
+        match font.lookup_glyph_index(cp) {
             Some(g) if g != 0 => (g, font.get_horizontal_advance(g)),
             _ => (0, 0),
-        };
-        let bmp = (0u32..0x1_0000).map(entry).collect();
-        let astral = (0x2_0000u32..0x3_0000)
-            .map(|cp| (cp, entry(cp)))
-            .filter(|(_, e)| e.0 != 0)
-            .collect();
-        Glyphs { bmp, astral }
+        }
     }
 
     /// Glyph id (non-zero) and advance, or `None` when the font lacks the character.
     fn get(&self, ch: char) -> Option<(u16, u16)> {
         let entry = match self.bmp.get(ch as usize) {
             Some(e) => *e,
-            None => self.astral.get(&(ch as u32)).copied().unwrap_or((0, 0)),
+            None => Self::lookup(&self.full, ch as u32),
         };
         (entry.0 != 0).then_some(entry)
     }
@@ -93,7 +93,7 @@ fn without_cmap(font: &[u8]) -> Option<Vec<u8>> {
         0, // endCode, pad, startCode, idDelta, idRangeOffset
     ];
     let mut out = font.to_vec();
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
     let offset = u32::try_from(out.len()).ok()?;
@@ -116,8 +116,7 @@ impl PdfRenderer {
     /// glyphs of the layout's own wording ([`Error::MissingGlyph`]).
     pub fn new(layout: Layout, font_bytes: Vec<u8>) -> Result<Self, Error> {
         let full = ParsedFont::from_bytes(&font_bytes, 0, &mut Vec::new()).ok_or(Error::Font)?;
-        let glyphs = Glyphs::read(&full);
-        drop(full);
+        let glyphs = Glyphs::read(full);
         let embed = without_cmap(&font_bytes).ok_or(Error::Font)?;
         let font = ParsedFont::from_bytes(&embed, 0, &mut Vec::new()).ok_or(Error::Font)?;
         let renderer = PdfRenderer {
