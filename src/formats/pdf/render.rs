@@ -510,12 +510,21 @@ impl PdfRenderer {
             col,
         )?;
         let mut y = n.top + 4.6 + n.line_height + 0.6;
+        // One size per language, the largest at which every line of it fits.
+        let group_size = |c: &Canvas<'_>, lines: &[String], size: f32| {
+            lines
+                .iter()
+                .map(|line| c.fitting_size(line, size, tw))
+                .fold(size, f32::min)
+        };
+        let ja_size = group_size(c, &l.text.note_ja, n.text_ja_size);
         for line in &l.text.note_ja {
-            c.text_fit(tx, y, n.text_ja_size, tw, col.text, line)?;
+            c.text(tx, y, ja_size, col.text, line)?;
             y += n.line_height;
         }
+        let en_size = group_size(c, &l.text.note_en, n.text_en_size);
         for line in &l.text.note_en {
-            c.text_fit(tx, y, n.text_en_size, tw, col.muted, line)?;
+            c.text(tx, y, en_size, col.muted, line)?;
             y += n.line_height * 0.92;
         }
 
@@ -846,5 +855,30 @@ impl Canvas<'_> {
             }
         }
         raw.push_str("f\nQ\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_font_keeps_its_glyphs_but_maps_no_characters() {
+        let bytes = std::fs::read(Layout::templates_dir().join("fonts/ipaexg.ttf")).unwrap();
+        let full = ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).unwrap();
+        let stripped = without_cmap(&bytes).unwrap();
+        let embed = ParsedFont::from_bytes(&stripped, 0, &mut Vec::new()).unwrap();
+        assert_eq!(embed.num_glyphs, full.num_glyphs);
+        let kanji = full.lookup_glyph_index('証' as u32).unwrap();
+        assert_ne!(kanji, 0);
+        assert_eq!(
+            embed.get_horizontal_advance(kanji),
+            full.get_horizontal_advance(kanji)
+        );
+        assert!(matches!(
+            embed.lookup_glyph_index('証' as u32),
+            None | Some(0)
+        ));
+        assert!(without_cmap(b"not a font").is_none());
     }
 }
