@@ -156,7 +156,15 @@ impl PdfRenderer {
     /// character has no glyph in the font, [`Error::Write`] when serialising fails.
     pub fn render(&self, doc: &CertificateDocument<'_>) -> Result<Vec<u8>, Error> {
         check_content(doc)?;
+        let issued = issue_midnight_jst(doc.issued_on)
+            .ok_or(Error::Content("the issue date is not a YYYY-MM-DD date"))?;
         let mut pdf = PdfDocument::new("COVID-19 Vaccination Certificate");
+        let info = &mut pdf.metadata.info;
+        info.creation_date = issued;
+        info.modification_date = issued;
+        info.metadata_date = issued;
+        info.producer = "vaxcert".into();
+        info.creator = "vaxcert".into();
         let font_id = pdf.add_font(&self.font);
         let mut page = Canvas {
             glyphs: &self.glyphs,
@@ -583,6 +591,30 @@ fn append_page_content(doc: &mut lopdf::Document, raw: &[u8]) -> Result<(), Erro
     Ok(())
 }
 
+/// The issue date at 00:00 in Japan, as the document's creation date (the signing time is
+/// in the signature). `None` unless the text is a real `YYYY-MM-DD` date.
+fn issue_midnight_jst(date: &str) -> Option<printpdf::OffsetDateTime> {
+    let day = crate::domain::BirthDate::parse(date).ok()?;
+    if date.len() != 10 {
+        return None;
+    }
+    let iso = day.iso();
+    let (y, m, d): (i64, i64, i64) = (
+        iso[..4].parse().ok()?,
+        iso[5..7].parse().ok()?,
+        iso[8..].parse().ok()?,
+    );
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    printpdf::OffsetDateTime::from_unix_timestamp(days * 86_400 - 9 * 3600).ok()
+}
+
 /// The rules a document must follow before it is drawn.
 fn check_content(doc: &CertificateDocument<'_>) -> Result<(), Error> {
     if doc.doses.is_empty() {
@@ -880,5 +912,14 @@ mod tests {
             None | Some(0)
         ));
         assert!(without_cmap(b"not a font").is_none());
+    }
+
+    #[test]
+    fn the_creation_date_is_midnight_in_japan_on_the_issue_date() {
+        let t = issue_midnight_jst("2026-11-22").unwrap();
+        let u = printpdf::OffsetDateTime::from_unix_timestamp(1_795_305_600 - 9 * 3600).unwrap();
+        assert_eq!(t, u);
+        assert!(issue_midnight_jst("20261122").is_none());
+        assert!(issue_midnight_jst("2026-02-30").is_none());
     }
 }
