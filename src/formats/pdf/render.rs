@@ -75,36 +75,57 @@ impl Glyphs {
     }
 }
 
-/// The font program printpdf embeds: the same bytes with an empty cmap. printpdf's subsetter
-/// rebuilds a cmap from every mapping of the source font (a third of the render time with a
-/// CJK font), and a PDF with Identity-H glyph ids and a /ToUnicode map never reads it.
-/// The empty cmap is appended and the table record pointed at it; no other table moves.
-fn without_cmap(font: &[u8]) -> Option<Vec<u8>> {
-    let u16_at = |at: usize| Some(u16::from_be_bytes(font.get(at..at + 2)?.try_into().ok()?));
-    let num_tables = usize::from(u16_at(4)?);
-    let record = (0..num_tables)
-        .map(|i| 12 + 16 * i)
-        .find(|r| font.get(*r..r + 4) == Some(b"cmap"))?;
+/// The font program printpdf embeds: the same glyphs, with an empty `cmap` and a `post`
+/// table without glyph names (version 3). printpdf's subsetter rebuilds a cmap from every
+/// mapping of the source font and reads every glyph name (together a third of the render
+/// time with a CJK font), and a PDF with Identity-H glyph ids and a /ToUnicode map needs
+/// neither. The new tables are appended and their records pointed at them; nothing moves.
+fn for_embedding(font: &[u8]) -> Option<Vec<u8>> {
     // cmap v0 with one (3,1) format-4 subtable holding only the final 0xFFFF segment.
-    let cmap: [u8; 36] = [
+    const CMAP: [u8; 36] = [
         0, 0, 0, 1, 0, 3, 0, 1, 0, 0, 0, 12, // header, one encoding record at offset 12
         0, 4, 0, 24, 0, 0, 0, 2, 0, 2, 0, 0, 0, 0, // format 4, length 24, segCountX2 2
         0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 1, 0,
         0, // endCode, pad, startCode, idDelta, idRangeOffset
     ];
+    let record = |tag: &[u8; 4]| {
+        let num_tables = usize::from(u16::from_be_bytes(font.get(4..6)?.try_into().ok()?));
+        (0..num_tables)
+            .map(|i| 12 + 16 * i)
+            .find(|r| font.get(*r..r + 4) == Some(tag.as_slice()))
+    };
+    let table = |r: usize| -> Option<&[u8]> {
+        let at = |o: usize| -> Option<usize> {
+            Some(u32::from_be_bytes(font.get(r + o..r + o + 4)?.try_into().ok()?) as usize)
+        };
+        let (offset, len) = (at(8)?, at(12)?);
+        font.get(offset..offset + len)
+    };
+    let cmap_record = record(b"cmap")?;
+    let post_record = record(b"post")?;
+    // post v3: the 32-byte header with the version set to 3.0 and no names after it.
+    let mut post = table(post_record)?.get(..32)?.to_vec();
+    post[..4].copy_from_slice(&[0, 3, 0, 0]);
+
     let mut out = font.to_vec();
-    while !out.len().is_multiple_of(4) {
-        out.push(0);
+    for (record, data) in [(cmap_record, &CMAP[..]), (post_record, &post[..])] {
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+        let offset = u32::try_from(out.len()).ok()?;
+        out.extend_from_slice(data);
+        let checksum = data
+            .chunks(4)
+            .map(|c| {
+                let mut word = [0; 4];
+                word[..c.len()].copy_from_slice(c);
+                u32::from_be_bytes(word)
+            })
+            .fold(0u32, u32::wrapping_add);
+        out[record + 4..record + 8].copy_from_slice(&checksum.to_be_bytes());
+        out[record + 8..record + 12].copy_from_slice(&offset.to_be_bytes());
+        out[record + 12..record + 16].copy_from_slice(&(data.len() as u32).to_be_bytes());
     }
-    let offset = u32::try_from(out.len()).ok()?;
-    out.extend_from_slice(&cmap);
-    let checksum = cmap
-        .chunks(4)
-        .map(|c| u32::from_be_bytes(c.try_into().unwrap_or([0; 4])))
-        .fold(0u32, u32::wrapping_add);
-    out[record + 4..record + 8].copy_from_slice(&checksum.to_be_bytes());
-    out[record + 8..record + 12].copy_from_slice(&offset.to_be_bytes());
-    out[record + 12..record + 16].copy_from_slice(&(cmap.len() as u32).to_be_bytes());
     Some(out)
 }
 
@@ -117,7 +138,7 @@ impl PdfRenderer {
     pub fn new(layout: Layout, font_bytes: Vec<u8>) -> Result<Self, Error> {
         let full = ParsedFont::from_bytes(&font_bytes, 0, &mut Vec::new()).ok_or(Error::Font)?;
         let glyphs = Glyphs::read(full);
-        let embed = without_cmap(&font_bytes).ok_or(Error::Font)?;
+        let embed = for_embedding(&font_bytes).ok_or(Error::Font)?;
         let font = ParsedFont::from_bytes(&embed, 0, &mut Vec::new()).ok_or(Error::Font)?;
         let renderer = PdfRenderer {
             layout,
@@ -895,10 +916,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_embedded_font_keeps_its_glyphs_but_maps_no_characters() {
+    fn the_embedded_font_keeps_its_glyphs_but_maps_no_characters_and_names_no_glyphs() {
         let bytes = std::fs::read(Layout::templates_dir().join("fonts/ipaexg.ttf")).unwrap();
         let full = ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).unwrap();
-        let stripped = without_cmap(&bytes).unwrap();
+        let stripped = for_embedding(&bytes).unwrap();
         let embed = ParsedFont::from_bytes(&stripped, 0, &mut Vec::new()).unwrap();
         assert_eq!(embed.num_glyphs, full.num_glyphs);
         let kanji = full.lookup_glyph_index('証' as u32).unwrap();
@@ -911,7 +932,7 @@ mod tests {
             embed.lookup_glyph_index('証' as u32),
             None | Some(0)
         ));
-        assert!(without_cmap(b"not a font").is_none());
+        assert!(for_embedding(b"not a font").is_none());
     }
 
     #[test]
