@@ -91,9 +91,7 @@ pub fn doses(n: usize) -> Vec<DoseLine<'static>> {
         .map(|(i, (date, code, lot))| DoseLine {
             seq: i as u8 + 1,
             date,
-            product: catalogue::product(code)
-                .or_else(|| catalogue::PRODUCTS.get(i))
-                .expect("catalogue product"),
+            product: catalogue::product(code).expect("catalogue product"),
             lot,
         })
         .collect()
