@@ -72,15 +72,20 @@ fn bench(c: &mut Criterion) {
         })
     });
     let issued = issuer.issue(&domestic).expect("issue");
-    c.bench_function("issue/shc_sign_deflate_only", |b| b.iter(|| issuer.issue(black_box(&domestic)).expect("issue")));
-    c.bench_function("issue/shc_qr_matrix_only", |b| b.iter(|| black_box(&issued.shc).qr().expect("qr")));
+    c.bench_function("issue/shc_sign_deflate_only", |b| {
+        b.iter(|| issuer.issue(black_box(&domestic)).expect("issue"))
+    });
+    c.bench_function("issue/shc_qr_matrix_only", |b| {
+        b.iter(|| black_box(&issued.shc).qr().expect("qr"))
+    });
     let digits = vaxcert::formats::shc::numeric(issued.shc.jws());
     let v = vaxcert::formats::qr::version(&issued.shc.qr().expect("qr"));
     c.bench_function("qr/bits_only_direct_version", |b| {
         b.iter(|| {
             let mut bits = qrcode::bits::Bits::new(qrcode::Version::Normal(v));
             bits.push_byte_data(b"shc:/").expect("b");
-            bits.push_numeric_data(black_box(digits.as_bytes())).expect("n");
+            bits.push_numeric_data(black_box(digits.as_bytes()))
+                .expect("n");
             bits.push_terminator(qrcode::EcLevel::L).expect("t");
             bits
         })
@@ -89,7 +94,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut bits = qrcode::bits::Bits::new(qrcode::Version::Normal(v));
             bits.push_byte_data(b"shc:/").expect("b");
-            bits.push_numeric_data(black_box(digits.as_bytes())).expect("n");
+            bits.push_numeric_data(black_box(digits.as_bytes()))
+                .expect("n");
             bits.push_terminator(qrcode::EcLevel::L).expect("t");
             qrcode::QrCode::with_bits(bits, qrcode::EcLevel::L).expect("qr")
         })

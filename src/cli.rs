@@ -129,6 +129,9 @@ pub struct IssueArgs {
     /// Key folder; must hold dev keys (certificates of O=vaxcert DEV).
     #[arg(long)]
     pub keys: Option<PathBuf>,
+    /// Issuing municipality printed on the PDF.
+    #[arg(long, default_value = "東京都千代田区")]
+    pub municipality_name: String,
 }
 
 /// `vaxcert keys …`
@@ -194,7 +197,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 municipality,
                 kind,
             };
-            read_and_print(reader.as_deref(), &pin, &binding, &trust, wait, json)
+            read_and_print(reader.as_deref(), &pin, &binding, &trust, wait, json).map(|_| ())
         }
         Command::Card(CardCommand::Verify { dir, trust, json }) => {
             let trust = TrustSet::parse(&trust)?;
@@ -271,7 +274,7 @@ fn read_and_print(
     trust: &TrustSet,
     wait: u64,
     json: bool,
-) -> Result<()> {
+) -> Result<card::VerifiedIdentity> {
     let clock = SystemClock;
     let challenges = Challenges::new(ChallengeKey::random(), 120);
     let challenge = challenges.issue(clock.now());
@@ -304,7 +307,7 @@ fn read_and_print(
         );
         println!("{}", identity.summary());
     }
-    Ok(())
+    Ok(identity)
 }
 
 /// The PIN from `--pin-fd`, else the terminal without echo, else a line on stdin. Never an
@@ -358,6 +361,57 @@ fn load_dir(dir: &Path) -> Result<CardFiles> {
     })
 }
 
+/// Demo: issue the verified resident's certificate (demo doses, dev keys) into `.vx/demo/`.
+fn demo_certificate(identity: &card::VerifiedIdentity) -> Result<()> {
+    use crate::certificate::{Issuer, Request};
+    let issuer = Issuer::dev()?;
+    let request = Request {
+        id: crate::domain::CertificateId::random(),
+        kind: Kind::Domestic,
+        name: identity.name().to_owned(),
+        birth_date: identity.birth_date(),
+        doses: demo_doses()?,
+        passport: None,
+        issued_at: SystemClock.now(),
+    };
+    let issued = issuer.issue(&request).map_err(|e| Coded {
+        code: e.code(),
+        message: e.to_string(),
+    })?;
+    let qr = issued.shc.qr()?;
+    let pdf = render_pdf(
+        &request,
+        &issued,
+        &qr,
+        None,
+        &crate::pki::dev::dir(),
+        "東京都千代田区",
+    )?;
+    let out = PathBuf::from(".vx/demo");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let pdf_path = out.join(format!("{}.pdf", request.id));
+    let shc_path = out.join(format!("{}.shc", request.id));
+    std::fs::write(&pdf_path, pdf)?;
+    std::fs::write(&shc_path, issued.shc.qr_text())?;
+    println!();
+    println!(
+        "Sample certificate {} (signed PDF, SMART Health Card QR version {}):",
+        request.id,
+        crate::formats::qr::version(&qr)
+    );
+    println!("  {}", pdf_path.display());
+    println!("Check it:");
+    println!("  pdfsig {}", pdf_path.display());
+    println!(
+        "  target/debug/vaxcert verify --trust-dev {}",
+        shc_path.display()
+    );
+    println!(
+        "  target/debug/vaxcert verify serve --trust-dev --listen 127.0.0.1:8080   # then open http://127.0.0.1:8080/verify"
+    );
+    Ok(())
+}
+
 /// Demo: insert a persona's virtual card, read it through pcscd, verify it, print it.
 fn demo(persona_path: &Path, slot: u8) -> Result<()> {
     let persona = crate::card_sim::Persona::load(persona_path)?;
@@ -391,14 +445,15 @@ fn demo(persona_path: &Path, slot: u8) -> Result<()> {
             "vaxcert demo: reading the virtual card of {} in {reader_name:?}",
             persona_path.display()
         );
-        read_and_print(
+        let identity = read_and_print(
             Some(&reader_name),
             &persona.pin,
             &binding,
             &trust,
             15,
             false,
-        )
+        )?;
+        demo_certificate(&identity)
     })();
     let _ = sim.kill();
     let _ = sim.wait();
@@ -421,6 +476,61 @@ fn demo_doses() -> Result<Vec<crate::certificate::DoseRecord>> {
         dose(2, "2021-06-22", "pfizer-comirnaty", "FA7338")?,
         dose(3, "2022-01-20", "moderna-spikevax", "3004734")?,
     ])
+}
+
+/// Render and sign the PDF certificate with the dev PDF key.
+fn render_pdf(
+    request: &crate::certificate::Request,
+    issued: &crate::certificate::Issued,
+    shc_qr: &crate::formats::qr::Matrix,
+    vdsnc_qr: Option<&crate::formats::qr::Matrix>,
+    keys: &Path,
+    municipality: &str,
+) -> Result<Vec<u8>> {
+    use crate::formats::pdf::{CertificateDocument, DoseLine, PdfRenderer, PdfSigner};
+    let renderer = PdfRenderer::dev_default().map_err(|e| anyhow!("{e} [{}]", e.code()))?;
+    let signer = PdfSigner::from_pem_files(
+        &keys.join("pdf/signer.key.pem"),
+        &keys.join("pdf/signer.crt.pem"),
+    )
+    .map_err(|e| anyhow!("{e} [{}]", e.code()))?;
+    let doses: Vec<DoseLine> = request
+        .doses
+        .iter()
+        .map(|d| DoseLine {
+            seq: d.seq,
+            date: &d.date,
+            product: d.product,
+            lot: &d.lot,
+        })
+        .collect();
+    let masked = request
+        .passport
+        .as_ref()
+        .map(|p| crate::formats::mrz::mask_passport(&p.number));
+    let doc = CertificateDocument {
+        kind: request.kind,
+        name_kanji: &request.name,
+        name_roman: request
+            .passport
+            .as_ref()
+            .map(|p| p.name.as_str())
+            .filter(|_| request.kind == Kind::Overseas),
+        passport_number_masked: masked.as_deref().filter(|_| request.kind == Kind::Overseas),
+        birth_date: request.birth_date,
+        doses: &doses,
+        certificate_id: request.id.as_str(),
+        issued_on: &request.issued_at.date_jst(),
+        municipality,
+        shc_qr,
+        vdsnc_qr: vdsnc_qr.filter(|_| issued.vdsnc.is_some()),
+    };
+    let pdf = renderer
+        .render(&doc)
+        .map_err(|e| anyhow!("{e} [{}]", e.code()))?;
+    signer
+        .sign(&pdf, request.issued_at)
+        .map_err(|e| anyhow!("{e} [{}]", e.code()))
 }
 
 /// `vaxcert issue`: dev keys only, demo doses, every artefact written to `--out`.
@@ -484,11 +594,24 @@ fn issue(args: &IssueArgs) -> Result<()> {
         write("smart-health-card", issued.shc.file_json().as_bytes())?,
         write("shc.png", &crate::formats::qr::png(&qr, 6)?)?,
     ];
-    if let Some(v) = &issued.vdsnc {
-        written.push(write("vds.json", v.as_bytes())?);
-        let vqr = crate::formats::qr::bytes(v.as_bytes())?;
-        written.push(write("vds.png", &crate::formats::qr::png(&vqr, 6)?)?);
-    }
+    let vqr = match &issued.vdsnc {
+        Some(v) => {
+            written.push(write("vds.json", v.as_bytes())?);
+            let vqr = crate::formats::qr::bytes(v.as_bytes())?;
+            written.push(write("vds.png", &crate::formats::qr::png(&vqr, 6)?)?);
+            Some(vqr)
+        }
+        None => None,
+    };
+    let pdf = render_pdf(
+        &request,
+        &issued,
+        &qr,
+        vqr.as_ref(),
+        &keys,
+        &args.municipality_name,
+    )?;
+    written.push(write("pdf", &pdf)?);
     println!(
         "issued certificate {} ({}) for {} — SHC QR version {}, kid {}",
         request.id,

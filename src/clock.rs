@@ -18,6 +18,23 @@ impl UnixTime {
     }
 }
 
+impl UnixTime {
+    /// The calendar date in Japan (UTC+9), `YYYY-MM-DD`: the 交付日 printed on a certificate.
+    pub fn date_jst(self) -> String {
+        // Howard Hinnant's days-to-civil.
+        let z = (self.0 + 9 * 3600).div_euclid(86_400) + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!("{y:04}-{m:02}-{d:02}")
+    }
+}
+
 impl fmt::Display for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "@{}", self.0)
@@ -64,5 +81,18 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> UnixTime {
         UnixTime(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_japan() {
+        assert_eq!(UnixTime(0).date_jst(), "1970-01-01");
+        assert_eq!(UnixTime(1_735_657_200).date_jst(), "2025-01-01"); // 2024-12-31T15:00Z
+        assert_eq!(UnixTime(1_735_657_199).date_jst(), "2024-12-31");
+        assert_eq!(UnixTime(951_782_400).date_jst(), "2000-02-29");
     }
 }

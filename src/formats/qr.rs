@@ -50,13 +50,21 @@ impl Matrix {
             .map(|m| {
                 let mut c = canvas.clone();
                 c.apply_mask(*m);
-                let dark: Vec<bool> = c.into_colors().into_iter().map(|c| c == Color::Dark).collect();
+                let dark: Vec<bool> = c
+                    .into_colors()
+                    .into_iter()
+                    .map(|c| c == Color::Dark)
+                    .collect();
                 (penalty(&dark, width), dark)
             })
             .min_by_key(|(score, _)| *score)
             .map(|(_, dark)| dark)
             .ok_or_else(|| Error::Qr("no mask".into()))?;
-        Ok(Matrix { version: v, width, dark: best })
+        Ok(Matrix {
+            version: v,
+            width,
+            dark: best,
+        })
     }
 
     /// Modules per side, without the quiet zone.
@@ -76,14 +84,23 @@ impl Matrix {
 
     /// Every module, row by row.
     pub fn to_colors(&self) -> Vec<Color> {
-        self.dark.iter().map(|d| if *d { Color::Dark } else { Color::Light }).collect()
+        self.dark
+            .iter()
+            .map(|d| if *d { Color::Dark } else { Color::Light })
+            .collect()
     }
 }
 
 /// ISO/IEC 18004 §7.8.3 penalty: N1 runs of five or more, N2 2×2 blocks, N3 finder-like
 /// 1:1:3:1:1 patterns with four light modules on a side, N4 dark/light balance.
 fn penalty(dark: &[bool], w: usize) -> u32 {
-    let at = |x: usize, y: usize, horizontal: bool| if horizontal { dark[y * w + x] } else { dark[x * w + y] };
+    let at = |x: usize, y: usize, horizontal: bool| {
+        if horizontal {
+            dark[y * w + x]
+        } else {
+            dark[x * w + y]
+        }
+    };
     let mut score = 0u32;
     for horizontal in [true, false] {
         for line in 0..w {
@@ -103,7 +120,10 @@ fn penalty(dark: &[bool], w: usize) -> u32 {
             for i in 0..w.saturating_sub(6) {
                 let p = [true, false, true, true, true, false, true];
                 if (0..7).all(|k| at(i + k, line, horizontal) == p[k]) {
-                    let light = |from: isize| (from..from + 4).all(|k| k < 0 || k as usize >= w || !at(k as usize, line, horizontal));
+                    let light = |from: isize| {
+                        (from..from + 4)
+                            .all(|k| k < 0 || k as usize >= w || !at(k as usize, line, horizontal))
+                    };
                     if light(i as isize - 4) || light(i as isize + 7) {
                         score += 40;
                     }
@@ -115,7 +135,10 @@ fn penalty(dark: &[bool], w: usize) -> u32 {
     for y in 0..w - 1 {
         for x in 0..w - 1 {
             let c = dark[y * w + x];
-            if dark[y * w + x + 1] == c && dark[(y + 1) * w + x] == c && dark[(y + 1) * w + x + 1] == c {
+            if dark[y * w + x + 1] == c
+                && dark[(y + 1) * w + x] == c
+                && dark[(y + 1) * w + x + 1] == c
+            {
                 score += 3;
             }
         }

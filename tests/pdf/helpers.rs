@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use qrcode::{EcLevel, QrCode};
 use vaxcert::catalogue;
 use vaxcert::clock::UnixTime;
 use vaxcert::domain::{BirthDate, Kind};
 use vaxcert::formats::pdf::{CertificateDocument, DoseLine, PdfRenderer, PdfSigner};
+use vaxcert::formats::qr::Matrix;
 
 /// 2026-11-22 09:30:00 UTC.
 pub const SIGNED_AT: UnixTime = UnixTime(1_795_339_800);
@@ -63,15 +63,19 @@ pub fn vdsnc_text() -> String {
     serde_json::to_string(&v).unwrap()
 }
 
-pub fn qr(text: &str) -> QrCode {
-    QrCode::with_error_correction_level(text, EcLevel::L).unwrap()
+/// The QR the issuer would draw: SHC as `shc:/` bytes + numeric, anything else in byte mode.
+pub fn qr(text: &str) -> Matrix {
+    match text.strip_prefix("shc:/") {
+        Some(digits) => vaxcert::formats::qr::shc(digits).unwrap(),
+        None => vaxcert::formats::qr::bytes(text.as_bytes()).unwrap(),
+    }
 }
 
 /// Owns everything a [`CertificateDocument`] borrows.
 pub struct Sample {
     pub kind: Kind,
-    pub shc: QrCode,
-    pub vdsnc: Option<QrCode>,
+    pub shc: Matrix,
+    pub vdsnc: Option<Matrix>,
     pub doses: Vec<DoseLine<'static>>,
 }
 
@@ -91,9 +95,7 @@ pub fn doses(n: usize) -> Vec<DoseLine<'static>> {
         .map(|(i, (date, code, lot))| DoseLine {
             seq: i as u8 + 1,
             date,
-            product: catalogue::product(code)
-                .or_else(|| catalogue::PRODUCTS.get(i))
-                .expect("catalogue product"),
+            product: catalogue::product(code).expect("catalogue product"),
             lot,
         })
         .collect()
@@ -188,10 +190,9 @@ pub fn pdfsig(pdf: &Path) -> (String, bool) {
     (text, out.status.success())
 }
 
-/// Render page 1 at `dpi` in grey and decode every QR code rqrr finds.
-pub fn decode_qrs(pdf: &Path, dpi: u32) -> Vec<String> {
-    let dir = pdf.parent().unwrap();
-    let prefix = dir.join(format!("page-{dpi}"));
+/// Render page 1 at `dpi` in grey to a PNG next to the PDF.
+pub fn render_png(pdf: &Path, dpi: u32) -> PathBuf {
+    let prefix = pdf.with_file_name(format!("page-{dpi}"));
     let out = tool(
         "pdftoppm",
         &[
@@ -209,13 +210,45 @@ pub fn decode_qrs(pdf: &Path, dpi: u32) -> Vec<String> {
         "pdftoppm: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let img = image::open(prefix.with_extension("png"))
-        .unwrap()
-        .to_luma8();
+    prefix.with_extension("png")
+}
+
+/// Every QR code rqrr finds on page 1 at `dpi`: its text and its four corners in pixels.
+pub fn qr_grids(pdf: &Path, dpi: u32) -> Vec<(String, [(i32, i32); 4])> {
+    let img = image::open(render_png(pdf, dpi)).unwrap().to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(img);
     prepared
         .detect_grids()
         .into_iter()
-        .map(|g| g.decode().expect("a QR grid that does not decode").1)
+        .map(|g| {
+            let b = g.bounds.map(|p| (p.x, p.y));
+            (g.decode().expect("a QR grid that does not decode").1, b)
+        })
+        .collect()
+}
+
+/// The texts of every QR code rqrr decodes on page 1 at `dpi`.
+pub fn decode_qrs(pdf: &Path, dpi: u32) -> Vec<String> {
+    qr_grids(pdf, dpi)
+        .into_iter()
+        .map(|(text, _)| text)
+        .collect()
+}
+
+/// The texts zbar (`zbarimg`, Debian zbar-tools) decodes on page 1 at `dpi`.
+pub fn zbar(pdf: &Path, dpi: u32) -> Vec<String> {
+    let png = render_png(pdf, dpi);
+    let out = Command::new("zbarimg")
+        .args(["-q", "--raw", "-Sdisable", "-Sqrcode.enable"])
+        .arg(&png)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run zbarimg ({e}): install it with `apt-get install zbar-tools` (./vx installs it)")
+        });
+    assert!(out.status.success(), "zbarimg found nothing at {dpi} dpi");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
         .collect()
 }

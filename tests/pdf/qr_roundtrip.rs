@@ -23,37 +23,34 @@ fn both_overseas_qrs_decode_from_a_300_dpi_render() {
 }
 
 #[test]
-fn the_qr_codes_are_at_least_40_mm_wide() {
-    // Measured in pixels: at 254 dpi one millimetre is exactly 10 pixels. The widest dark run
-    // of each code's finder-to-finder row spans the symbol without its quiet zone.
+fn each_qr_symbol_is_at_least_40_mm_wide() {
+    // rqrr's grid corners are the symbol's corners (quiet zone excluded): at 300 dpi one
+    // pixel is 25.4 / 300 mm.
     let dir = scratch("qr-size");
     let pdf = write(&dir, "overseas.pdf", &Sample::overseas().signed_pdf());
-    let out = crate::helpers::tool(
-        "pdftoppm",
-        &[
-            "-r",
-            "254",
-            "-gray",
-            "-png",
-            "-singlefile",
-            pdf.to_str().unwrap(),
-            dir.join("page").to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success());
-    let img = image::open(dir.join("page.png")).unwrap().to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare(img);
-    let grids = prepared.detect_grids();
+    let grids = crate::helpers::qr_grids(&pdf, 300);
     assert_eq!(grids.len(), 2);
-    for g in &grids {
-        let b = &g.bounds;
-        let width_px = (b[1].x - b[0].x).abs().max((b[2].x - b[3].x).abs());
-        // The symbol without the 4-module quiet zone is narrower than the printed square, so
-        // 40 mm including the quiet zone means at least about 35 mm of modules.
-        assert!(
-            width_px >= 350,
-            "QR symbol only {width_px} px (= {} mm) wide",
-            width_px / 10
-        );
+    for (content, bounds) in &grids {
+        let side = |a: usize, b: usize| {
+            let (dx, dy) = (bounds[a].0 - bounds[b].0, bounds[a].1 - bounds[b].1);
+            f64::from(dx * dx + dy * dy).sqrt() * 25.4 / 300.0
+        };
+        let width = side(0, 1).min(side(3, 2));
+        assert!(width >= 40.0, "{}…: {width:.1} mm", &content[..10]);
+    }
+}
+
+#[test]
+fn zbar_reads_both_codes_at_150_200_and_300_dpi() {
+    // A second, independent decoder over a range of resolutions: rqrr alone is fragile with
+    // version-31 symbols (it misses them at some resolutions even when cropped alone).
+    let dir = scratch("qr-zbar");
+    let pdf = write(&dir, "overseas.pdf", &Sample::overseas().signed_pdf());
+    let mut expected = vec![shc_text(), vdsnc_text()];
+    expected.sort();
+    for dpi in [150, 200, 300] {
+        let mut found = crate::helpers::zbar(&pdf, dpi);
+        found.sort();
+        assert_eq!(found, expected, "at {dpi} dpi");
     }
 }

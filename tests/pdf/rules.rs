@@ -101,3 +101,14 @@ fn a_non_font_and_a_mismatched_certificate_are_refused() {
     .unwrap_err();
     assert_eq!(err.code(), "pdf-key-invalid");
 }
+
+#[test]
+fn an_issue_date_that_is_not_a_date_is_refused() {
+    let s = Sample::domestic();
+    let mut doc = s.doc();
+    doc.issued_on = "2026-13-01";
+    assert_eq!(
+        renderer().render(&doc).unwrap_err().code(),
+        "pdf-content-invalid"
+    );
+}

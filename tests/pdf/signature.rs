@@ -58,7 +58,7 @@ fn one_changed_byte_in_either_signed_range_makes_it_invalid() {
 }
 
 #[test]
-fn openssl_verifies_the_cms_over_the_byte_range_with_ess_signing_certificate_v2() {
+fn openssl_verifies_the_cms_and_chain_over_the_byte_range_with_ess_signing_certificate_v2() {
     let pdf = Sample::domestic().signed_pdf();
     let [_, b, c, _] = byte_range(&pdf);
     let hex = std::str::from_utf8(&pdf[b + 1..c - 1])
@@ -80,6 +80,8 @@ fn openssl_verifies_the_cms_over_the_byte_range_with_ess_signing_certificate_v2(
     der.truncate(len);
     let covered = [&pdf[..b], &pdf[c..]].concat();
     let dir = scratch("sig-openssl");
+    // The chain is checked too: the signer's certificate under the dev root.
+    let root = crate::helpers::crate_path("certs/dev/pdf/root.crt.pem");
     let sig = write(&dir, "sig.der", &der);
     let content = write(&dir, "covered.bin", &covered);
     let out = tool(
@@ -94,7 +96,10 @@ fn openssl_verifies_the_cms_over_the_byte_range_with_ess_signing_certificate_v2(
             sig.to_str().unwrap(),
             "-content",
             content.to_str().unwrap(),
-            "-noverify",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-purpose",
+            "any",
             "-out",
             "/dev/null",
         ],

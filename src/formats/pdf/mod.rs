@@ -50,9 +50,9 @@ pub struct CertificateDocument<'a> {
     /// The issuing municipality's name, e.g. "東京都千代田区".
     pub municipality: &'a str,
     /// The SMART Health Card QR, built by the caller (segments, level L).
-    pub shc_qr: &'a qrcode::QrCode,
+    pub shc_qr: &'a crate::formats::qr::Matrix,
     /// Overseas only: the ICAO VDS-NC QR.
-    pub vdsnc_qr: Option<&'a qrcode::QrCode>,
+    pub vdsnc_qr: Option<&'a crate::formats::qr::Matrix>,
 }
 
 /// One row of the dose table.

@@ -2,8 +2,8 @@
 //! already carrying the empty signature field [`super::PdfSigner`] fills in.
 
 use printpdf::{
-    Color, FontId, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt,
-    Rect, Rgb, TextItem, graphics::PaintMode, matrix::CurTransMat,
+    Codepoint, Color, FontId, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions,
+    Point, Pt, Rect, Rgb, TextItem, graphics::PaintMode,
 };
 
 use super::layout::{Bilingual, HexColor, Layout};
@@ -15,14 +15,118 @@ const QUIET_ZONE: usize = 4;
 /// The smallest module the renderer accepts, in mm: 3 pixels at 300 dpi.
 const MIN_MODULE_MM: f32 = 0.254;
 const PT_PER_MM: f32 = 72.0 / 25.4;
+/// zlib level for the streams: fast, and within a few percent of the best on this content.
+const DEFLATE_LEVEL: u32 = 2;
 const WHITE: HexColor = HexColor([1.0, 1.0, 1.0]);
-const BLACK: HexColor = HexColor([0.0, 0.0, 0.0]);
 
 /// Renders certificates. Holds the parsed font and the layout, so build it once and reuse it.
 #[derive(Debug)]
 pub struct PdfRenderer {
     layout: Layout,
     font: ParsedFont,
+    glyphs: Glyphs,
+}
+
+/// Glyph id and advance width of every character the font maps, read once from its cmap:
+/// a cmap lookup costs about 0.4 µs, and the page measures and checks each character several
+/// times. Text is then written as glyph ids, so the font printpdf embeds needs no cmap at all.
+struct Glyphs {
+    /// Indexed by BMP code point; `(0, _)` means the font has no glyph.
+    bmp: Vec<(u16, u16)>,
+    /// The whole font, for the rare characters above U+FFFF (CJK extension B and later);
+    /// scanning those planes at start-up would double its cost.
+    full: ParsedFont,
+}
+
+impl std::fmt::Debug for Glyphs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mapped = self.bmp.iter().filter(|(g, _)| *g != 0).count();
+        write!(f, "Glyphs({mapped} BMP characters)")
+    }
+}
+
+impl Glyphs {
+    fn read(full: ParsedFont) -> Self {
+        let bmp = (0u32..0x1_0000).map(|cp| Self::lookup(&full, cp)).collect();
+        Glyphs { bmp, full }
+    }
+
+    fn lookup(font: &ParsedFont, cp: u32) -> (u16, u16) {
+        match font.lookup_glyph_index(cp) {
+            Some(g) if g != 0 => (g, font.get_horizontal_advance(g)),
+            _ => (0, 0),
+        }
+    }
+
+    /// Glyph id (non-zero) and advance, or `None` when the font lacks the character.
+    fn get(&self, ch: char) -> Option<(u16, u16)> {
+        let entry = match self.bmp.get(ch as usize) {
+            Some(e) => *e,
+            None => Self::lookup(&self.full, ch as u32),
+        };
+        (entry.0 != 0).then_some(entry)
+    }
+
+    fn check(&self, s: &str) -> Result<(), Error> {
+        match s.chars().find(|ch| self.get(*ch).is_none()) {
+            Some(ch) => Err(Error::MissingGlyph(ch as u32)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The font program printpdf embeds: the same glyphs, with an empty `cmap` and a `post`
+/// table without glyph names (version 3). printpdf's subsetter rebuilds a cmap from every
+/// mapping of the source font and reads every glyph name (together a third of the render
+/// time with a CJK font), and a PDF with Identity-H glyph ids and a /ToUnicode map needs
+/// neither. The new tables are appended and their records pointed at them; nothing moves.
+fn for_embedding(font: &[u8]) -> Option<Vec<u8>> {
+    // cmap v0 with one (3,1) format-4 subtable holding only the final 0xFFFF segment.
+    const CMAP: [u8; 36] = [
+        0, 0, 0, 1, 0, 3, 0, 1, 0, 0, 0, 12, // header, one encoding record at offset 12
+        0, 4, 0, 24, 0, 0, 0, 2, 0, 2, 0, 0, 0, 0, // format 4, length 24, segCountX2 2
+        0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 1, 0,
+        0, // endCode, pad, startCode, idDelta, idRangeOffset
+    ];
+    let record = |tag: &[u8; 4]| {
+        let num_tables = usize::from(u16::from_be_bytes(font.get(4..6)?.try_into().ok()?));
+        (0..num_tables)
+            .map(|i| 12 + 16 * i)
+            .find(|r| font.get(*r..r + 4) == Some(tag.as_slice()))
+    };
+    let table = |r: usize| -> Option<&[u8]> {
+        let at = |o: usize| -> Option<usize> {
+            Some(u32::from_be_bytes(font.get(r + o..r + o + 4)?.try_into().ok()?) as usize)
+        };
+        let (offset, len) = (at(8)?, at(12)?);
+        font.get(offset..offset + len)
+    };
+    let cmap_record = record(b"cmap")?;
+    let post_record = record(b"post")?;
+    // post v3: the 32-byte header with the version set to 3.0 and no names after it.
+    let mut post = table(post_record)?.get(..32)?.to_vec();
+    post[..4].copy_from_slice(&[0, 3, 0, 0]);
+
+    let mut out = font.to_vec();
+    for (record, data) in [(cmap_record, &CMAP[..]), (post_record, &post[..])] {
+        while !out.len().is_multiple_of(4) {
+            out.push(0);
+        }
+        let offset = u32::try_from(out.len()).ok()?;
+        out.extend_from_slice(data);
+        let checksum = data
+            .chunks(4)
+            .map(|c| {
+                let mut word = [0; 4];
+                word[..c.len()].copy_from_slice(c);
+                u32::from_be_bytes(word)
+            })
+            .fold(0u32, u32::wrapping_add);
+        out[record + 4..record + 8].copy_from_slice(&checksum.to_be_bytes());
+        out[record + 8..record + 12].copy_from_slice(&offset.to_be_bytes());
+        out[record + 12..record + 16].copy_from_slice(&(data.len() as u32).to_be_bytes());
+    }
+    Some(out)
 }
 
 impl PdfRenderer {
@@ -32,8 +136,15 @@ impl PdfRenderer {
     /// [`Error::Font`] when the bytes are not a TrueType/OpenType font, or the font lacks the
     /// glyphs of the layout's own wording ([`Error::MissingGlyph`]).
     pub fn new(layout: Layout, font_bytes: Vec<u8>) -> Result<Self, Error> {
-        let font = ParsedFont::from_bytes(&font_bytes, 0, &mut Vec::new()).ok_or(Error::Font)?;
-        let renderer = PdfRenderer { layout, font };
+        let full = ParsedFont::from_bytes(&font_bytes, 0, &mut Vec::new()).ok_or(Error::Font)?;
+        let glyphs = Glyphs::read(full);
+        let embed = for_embedding(&font_bytes).ok_or(Error::Font)?;
+        let font = ParsedFont::from_bytes(&embed, 0, &mut Vec::new()).ok_or(Error::Font)?;
+        let renderer = PdfRenderer {
+            layout,
+            font,
+            glyphs,
+        };
         renderer.check_wording()?;
         Ok(renderer)
     }
@@ -66,18 +177,27 @@ impl PdfRenderer {
     /// character has no glyph in the font, [`Error::Write`] when serialising fails.
     pub fn render(&self, doc: &CertificateDocument<'_>) -> Result<Vec<u8>, Error> {
         check_content(doc)?;
+        let issued = issue_midnight_jst(doc.issued_on)
+            .ok_or(Error::Content("the issue date is not a YYYY-MM-DD date"))?;
         let mut pdf = PdfDocument::new("COVID-19 Vaccination Certificate");
+        let info = &mut pdf.metadata.info;
+        info.creation_date = issued;
+        info.modification_date = issued;
+        info.metadata_date = issued;
+        info.producer = "vaxcert".into();
+        info.creator = "vaxcert".into();
         let font_id = pdf.add_font(&self.font);
         let mut page = Canvas {
-            ops: Vec::with_capacity(4096),
-            font: &self.font,
+            glyphs: &self.glyphs,
+            ops: Vec::with_capacity(1024),
+            raw: String::with_capacity(96 * 1024),
             font_id,
             page_height: self.layout.page.height,
             units_per_em: f32::from(self.font.pdf_font_metrics.units_per_em.max(1)),
         };
         self.draw(&mut page, doc)?;
         let l = &self.layout;
-        let ops = page.ops;
+        let (ops, raw) = (page.ops, page.raw);
         pdf.with_pages(vec![PdfPage::new(
             printpdf::Mm(l.page.width),
             printpdf::Mm(l.page.height),
@@ -91,7 +211,8 @@ impl PdfRenderer {
         };
         let mut warnings = Vec::new();
         let mut lo = pdf.to_lopdf_document(&opts, &mut warnings);
-        lo.compress();
+        append_page_content(&mut lo, raw.as_bytes())?;
+        compress_streams(&mut lo)?;
         sign::add_signature_field(&mut lo)
     }
 
@@ -128,7 +249,7 @@ impl PdfRenderer {
         all.extend(t.note_ja.iter().map(String::as_str));
         all.extend(t.note_en.iter().map(String::as_str));
         for s in all {
-            check_glyphs(&self.font, s)?;
+            self.glyphs.check(s)?;
         }
         Ok(())
     }
@@ -351,8 +472,8 @@ impl PdfRenderer {
             c.vline(x, table_top, top, 0.3, col.rule);
         }
 
-        // QR codes: a headed band centred in the space between the table and the note, with
-        // the codes' bottoms aligned so their labels line up.
+        // QR codes: a headed band centred in the space between the table and the note; the
+        // codes are centred on each other and their labels share one baseline.
         let q = &l.qr;
         let free = l.note.top - top - 2.0 * q.space;
         let band_top = top + q.space + ((free - band) / 2.0).max(0.0);
@@ -363,7 +484,7 @@ impl PdfRenderer {
             q.shc_width
         };
         let bottom = band_top + q.heading_gap + tallest;
-        let mut codes: Vec<(&qrcode::QrCode, f32, &Bilingual)> =
+        let mut codes: Vec<(&crate::formats::qr::Matrix, f32, &Bilingual)> =
             vec![(doc.shc_qr, q.shc_width, &l.text.qr_shc)];
         if let Some(v) = doc.vdsnc_qr {
             codes.push((v, q.vdsnc_width, &l.text.qr_vdsnc));
@@ -378,8 +499,13 @@ impl PdfRenderer {
                     "a QR code is too dense for its printed width",
                 ));
             }
-            c.qr(x, bottom - w, w, code);
-            c.stroke_rect(x, bottom - w, w, w, q.frame, col.rule);
+            // Centred on the tallest code: no finder pattern of one code lines up with one of
+            // the other, which made rqrr pair them up wrongly and miss a code.
+            let top = bottom - tallest + (tallest - w) / 2.0;
+            c.qr(x, top, w, code);
+            if q.frame > 0.0 {
+                c.stroke_rect(x, top, w, w, q.frame, col.rule);
+            }
             let cx = x + w / 2.0;
             c.text_centered(
                 cx,
@@ -413,12 +539,21 @@ impl PdfRenderer {
             col,
         )?;
         let mut y = n.top + 4.6 + n.line_height + 0.6;
+        // One size per language, the largest at which every line of it fits.
+        let group_size = |c: &Canvas<'_>, lines: &[String], size: f32| {
+            lines
+                .iter()
+                .map(|line| c.fitting_size(line, size, tw))
+                .fold(size, f32::min)
+        };
+        let ja_size = group_size(c, &l.text.note_ja, n.text_ja_size);
         for line in &l.text.note_ja {
-            c.text_fit(tx, y, n.text_ja_size, tw, col.text, line)?;
+            c.text(tx, y, ja_size, col.text, line)?;
             y += n.line_height;
         }
+        let en_size = group_size(c, &l.text.note_en, n.text_en_size);
         for line in &l.text.note_en {
-            c.text_fit(tx, y, n.text_en_size, tw, col.muted, line)?;
+            c.text(tx, y, en_size, col.muted, line)?;
             y += n.line_height * 0.92;
         }
 
@@ -427,6 +562,78 @@ impl PdfRenderer {
         c.text_fit_centered(center, f.y, f.size, width, col.muted, &l.text.footer)?;
         Ok(())
     }
+}
+
+/// Deflate every stream that has no filter yet. lopdf's `compress` uses the best (slowest)
+/// level, which took 70 % of the render time on the QR content for a few percent of size.
+fn compress_streams(doc: &mut lopdf::Document) -> Result<(), Error> {
+    use std::io::Write as _;
+    for object in doc.objects.values_mut() {
+        if let lopdf::Object::Stream(stream) = object
+            && stream.allows_compression
+            && stream.dict.get(b"Filter").is_err()
+        {
+            let mut z = flate2::write::ZlibEncoder::new(
+                Vec::with_capacity(stream.content.len() / 3),
+                flate2::Compression::new(DEFLATE_LEVEL),
+            );
+            z.write_all(&stream.content)
+                .map_err(|e| Error::Write(e.to_string()))?;
+            let packed = z.finish().map_err(|e| Error::Write(e.to_string()))?;
+            if packed.len() < stream.content.len() {
+                stream.dict.set("Filter", "FlateDecode");
+                stream.set_content(packed);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Append already-written content to the (single, uncompressed) page content stream.
+fn append_page_content(doc: &mut lopdf::Document, raw: &[u8]) -> Result<(), Error> {
+    let page = *doc
+        .get_pages()
+        .values()
+        .next()
+        .ok_or(Error::Write("no page".into()))?;
+    let contents = doc
+        .get_dictionary(page)
+        .and_then(|d| d.get(b"Contents"))
+        .and_then(lopdf::Object::as_reference)
+        .map_err(|e| Error::Write(e.to_string()))?;
+    let stream = doc
+        .get_object_mut(contents)
+        .and_then(lopdf::Object::as_stream_mut)
+        .map_err(|e| Error::Write(e.to_string()))?;
+    let mut content = std::mem::take(&mut stream.content);
+    content.push(b'\n');
+    content.extend_from_slice(raw);
+    stream.set_content(content);
+    Ok(())
+}
+
+/// The issue date at 00:00 in Japan, as the document's creation date (the signing time is
+/// in the signature). `None` unless the text is a real `YYYY-MM-DD` date.
+fn issue_midnight_jst(date: &str) -> Option<printpdf::OffsetDateTime> {
+    let day = crate::domain::BirthDate::parse(date).ok()?;
+    if date.len() != 10 {
+        return None;
+    }
+    let iso = day.iso();
+    let (y, m, d): (i64, i64, i64) = (
+        iso[..4].parse().ok()?,
+        iso[5..7].parse().ok()?,
+        iso[8..].parse().ok()?,
+    );
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    printpdf::OffsetDateTime::from_unix_timestamp(days * 86_400 - 9 * 3600).ok()
 }
 
 /// The rules a document must follow before it is drawn.
@@ -461,19 +668,6 @@ fn check_content(doc: &CertificateDocument<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-fn check_glyphs(font: &ParsedFont, s: &str) -> Result<(), Error> {
-    for ch in s.chars() {
-        if ch == ' ' {
-            continue;
-        }
-        match font.lookup_glyph_index(ch as u32) {
-            Some(g) if g != 0 => {}
-            _ => return Err(Error::MissingGlyph(ch as u32)),
-        }
-    }
-    Ok(())
-}
-
 fn rgb(c: HexColor) -> Color {
     Color::Rgb(Rgb {
         r: c.0[0],
@@ -489,8 +683,10 @@ fn mm(v: f32) -> Pt {
 
 /// The page being drawn: printpdf ops in top-left millimetre coordinates.
 struct Canvas<'f> {
+    glyphs: &'f Glyphs,
     ops: Vec<Op>,
-    font: &'f ParsedFont,
+    /// Content drawn after `ops`, already in PDF syntax (the QR codes).
+    raw: String,
     font_id: FontId,
     page_height: f32,
     units_per_em: f32,
@@ -508,11 +704,7 @@ impl Canvas<'_> {
     fn width(&self, s: &str, size: f32) -> f32 {
         let units: u32 = s
             .chars()
-            .map(|ch| {
-                self.font
-                    .lookup_glyph_index(ch as u32)
-                    .map_or(0, |g| u32::from(self.font.get_horizontal_advance(g)))
-            })
+            .map(|ch| self.glyphs.get(ch).map_or(0, |(_, adv)| u32::from(adv)))
             .sum();
         units as f32 / self.units_per_em * size / PT_PER_MM
     }
@@ -528,7 +720,15 @@ impl Canvas<'_> {
         if s.is_empty() {
             return Ok(());
         }
-        check_glyphs(self.font, s)?;
+        let mut glyphs = Vec::with_capacity(s.len());
+        for ch in s.chars() {
+            let (gid, _) = self.glyphs.get(ch).ok_or(Error::MissingGlyph(ch as u32))?;
+            glyphs.push(Codepoint {
+                gid,
+                offset: 0.0,
+                cid: Some(ch.to_string()),
+            });
+        }
         let pos = self.point(x, baseline);
         self.ops.extend([
             Op::StartTextSection,
@@ -539,7 +739,7 @@ impl Canvas<'_> {
             Op::SetFillColor { col: rgb(color) },
             Op::SetTextCursor { pos },
             Op::ShowText {
-                items: vec![TextItem::Text(s.to_owned())],
+                items: vec![TextItem::GlyphIds(glyphs)],
             },
             Op::EndTextSection,
         ]);
@@ -672,27 +872,28 @@ impl Canvas<'_> {
         self.fill_rect(x - w / 2.0, y1, w, y2 - y1, color);
     }
 
-    /// A QR code as filled vector squares (one rectangle per horizontal run of dark modules),
-    /// drawn in module units under a scaling matrix so the content stream stays small.
-    /// `width` includes the quiet zone, which is left white.
-    fn qr(&mut self, x: f32, top: f32, width: f32, code: &qrcode::QrCode) {
+    /// A QR code as filled vector squares: one path holding a rectangle per horizontal run
+    /// of dark modules, filled once (no seams between rows), in module units under a scaling
+    /// matrix so the numbers stay small integers. Written straight into [`Canvas::raw`]:
+    /// printpdf's per-operation objects cost more than the whole rest of the page.
+    /// `width` includes the quiet zone, which is painted white.
+    fn qr(&mut self, x: f32, top: f32, width: f32, code: &crate::formats::qr::Matrix) {
+        use std::fmt::Write as _;
         let n = code.width();
-        let total = (n + 2 * QUIET_ZONE) as f32;
-        let module_pt = width / total * PT_PER_MM;
-        let origin = self.point(
-            x + width / total * QUIET_ZONE as f32,
-            top + width - width / total * QUIET_ZONE as f32,
-        );
+        let module = width / (n + 2 * QUIET_ZONE) as f32;
+        let qz = module * QUIET_ZONE as f32;
+        let origin = self.point(x + qz, top + width - qz);
         self.fill_rect(x, top, width, width, WHITE);
-        self.ops.push(Op::SaveGraphicsState);
-        self.ops.push(Op::SetTransformationMatrix {
-            matrix: CurTransMat::Raw([module_pt, 0.0, 0.0, module_pt, origin.x.0, origin.y.0]),
-        });
-        self.ops.push(Op::SetFillColor { col: rgb(BLACK) });
+        let s = module * PT_PER_MM;
+        let raw = &mut self.raw;
+        let _ = write!(
+            raw,
+            "q\n{s:.5} 0 0 {s:.5} {:.3} {:.3} cm\n0 g\n",
+            origin.x.0, origin.y.0
+        );
         let colors = code.to_colors();
-        for row in 0..n {
-            let y = (n - 1 - row) as f32;
-            let line = &colors[row * n..(row + 1) * n];
+        for (row, line) in colors.chunks_exact(n).enumerate() {
+            let y = n - 1 - row;
             let mut col = 0;
             while col < n {
                 if line[col] == qrcode::Color::Dark {
@@ -700,21 +901,46 @@ impl Canvas<'_> {
                     while col < n && line[col] == qrcode::Color::Dark {
                         col += 1;
                     }
-                    self.ops.push(Op::DrawRectangle {
-                        rectangle: Rect {
-                            x: Pt(start as f32),
-                            y: Pt(y),
-                            width: Pt((col - start) as f32),
-                            height: Pt(1.0),
-                            mode: Some(PaintMode::Fill),
-                            winding_order: None,
-                        },
-                    });
+                    let _ = writeln!(raw, "{start} {y} {} 1 re", col - start);
                 } else {
                     col += 1;
                 }
             }
         }
-        self.ops.push(Op::RestoreGraphicsState);
+        raw.push_str("f\nQ\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_font_keeps_its_glyphs_but_maps_no_characters_and_names_no_glyphs() {
+        let bytes = std::fs::read(Layout::templates_dir().join("fonts/ipaexg.ttf")).unwrap();
+        let full = ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).unwrap();
+        let stripped = for_embedding(&bytes).unwrap();
+        let embed = ParsedFont::from_bytes(&stripped, 0, &mut Vec::new()).unwrap();
+        assert_eq!(embed.num_glyphs, full.num_glyphs);
+        let kanji = full.lookup_glyph_index('証' as u32).unwrap();
+        assert_ne!(kanji, 0);
+        assert_eq!(
+            embed.get_horizontal_advance(kanji),
+            full.get_horizontal_advance(kanji)
+        );
+        assert!(matches!(
+            embed.lookup_glyph_index('証' as u32),
+            None | Some(0)
+        ));
+        assert!(for_embedding(b"not a font").is_none());
+    }
+
+    #[test]
+    fn the_creation_date_is_midnight_in_japan_on_the_issue_date() {
+        let t = issue_midnight_jst("2026-11-22").unwrap();
+        let u = printpdf::OffsetDateTime::from_unix_timestamp(1_795_305_600 - 9 * 3600).unwrap();
+        assert_eq!(t, u);
+        assert!(issue_midnight_jst("20261122").is_none());
+        assert!(issue_midnight_jst("2026-02-30").is_none());
     }
 }

@@ -337,11 +337,7 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 
 /// The position of `needle` if it occurs exactly once.
 fn find_once(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let mut found = hay
-        .windows(needle.len())
-        .enumerate()
-        .filter(|(_, w)| *w == needle)
-        .map(|(i, _)| i);
+    let mut found = memchr::memmem::find_iter(hay, needle);
     let first = found.next()?;
     found.next().is_none().then_some(first)
 }
@@ -349,8 +345,8 @@ fn find_once(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// The `<` of the zero-filled `/Contents` string in the signature dictionary after `from`.
 fn find_contents(pdf: &[u8], from: usize) -> Option<usize> {
     let key = b"/Contents";
-    let k = from + pdf[from..].windows(key.len()).position(|w| w == key)?;
-    let lt = k + key.len() + pdf[k + key.len()..].iter().position(|b| *b == b'<')?;
+    let k = from + memchr::memmem::find(&pdf[from..], key)?;
+    let lt = k + key.len() + memchr::memchr(b'<', &pdf[k + key.len()..])?;
     let body = pdf.get(lt + 1..lt + 1 + 2 * RESERVED)?;
     let close = *pdf.get(lt + 1 + 2 * RESERVED)?;
     (body.iter().all(|b| *b == b'0') && close == b'>').then_some(lt)
