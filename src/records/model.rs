@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
@@ -166,69 +165,8 @@ impl CouponType {
     }
 }
 
-/// The 32 symbols of certificate IDs (Crockford's base32: no I, L, O, U).
-pub const CERTIFICATE_ID_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-/// A certificate ID: 12 symbols of [`CERTIFICATE_ID_ALPHABET`], random (60 bits).
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CertificateId(String);
-
-impl CertificateId {
-    /// Parse (upper case only).
-    ///
-    /// # Errors
-    /// [`Error::Invalid`].
-    pub fn parse(s: &str) -> Result<Self> {
-        if s.len() == 12 && s.bytes().all(|b| CERTIFICATE_ID_ALPHABET.contains(&b)) {
-            Ok(CertificateId(s.to_owned()))
-        } else {
-            Err(Error::Invalid {
-                what: "certificate ID",
-            })
-        }
-    }
-
-    /// A fresh random ID; uniqueness is enforced by the global `certificate_id` table.
-    pub(in crate::records) fn random() -> Self {
-        let mut rng = rand::rng();
-        CertificateId(
-            (0..12)
-                .map(|_| CERTIFICATE_ID_ALPHABET[rng.random_range(0..32)] as char)
-                .collect(),
-        )
-    }
-
-    /// The 12 symbols.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for CertificateId {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        Self::parse(&s)
-    }
-}
-
-impl From<CertificateId> for String {
-    fn from(c: CertificateId) -> String {
-        c.0
-    }
-}
-
-impl fmt::Display for CertificateId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for CertificateId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CertificateId({})", self.0)
-    }
-}
+/// Certificate IDs are the domain type, shared with the issuing pipeline (VDS-NC UVCI).
+pub use crate::domain::CertificateId;
 
 /// Passport data stored with an issuance (DESIGN §4) and reused by the kiosk.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
