@@ -52,6 +52,15 @@ pub enum Command {
     Issue(IssueArgs),
     /// The record system: municipalities, CSV imports, staff, audit log.
     Records(crate::records::cli::RecordsArgs),
+    /// The public app gateway.
+    #[command(subcommand)]
+    App(crate::app::cli::AppCommand),
+    /// The kiosk issuance center.
+    #[command(subcommand)]
+    Center(crate::center::cli::CenterCommand),
+    /// Load tools (DEV ONLY): `bench issue` drives the app gateway.
+    #[command(subcommand)]
+    Bench(crate::load::BenchCommand),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -240,6 +249,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Issue(args) => issue(&args),
         Command::Demo { persona, slot } => demo(&persona, slot),
         Command::Records(args) => crate::records::cli::run(args),
+        Command::App(c) => crate::app::cli::run(c),
+        Command::Center(c) => crate::center::cli::run(c),
+        Command::Bench(c) => crate::load::run(c),
     }
 }
 
