@@ -57,6 +57,15 @@ pub enum Command {
     Trust(crate::verify::cli::TrustCommand),
     /// The record system: municipalities, CSV imports, staff, audit log.
     Records(crate::records::cli::RecordsArgs),
+    /// The public app gateway.
+    #[command(subcommand)]
+    App(crate::app::cli::AppCommand),
+    /// The kiosk issuance center.
+    #[command(subcommand)]
+    Center(crate::center::cli::CenterCommand),
+    /// Load tools (DEV ONLY): `bench issue` drives the app gateway.
+    #[command(subcommand)]
+    Bench(crate::load::BenchCommand),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -250,6 +259,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => crate::verify::cli::run_verify(args),
         Command::Trust(cmd) => crate::verify::cli::run_trust(cmd),
         Command::Records(args) => crate::records::cli::run(args),
+        Command::App(c) => crate::app::cli::run(c),
+        Command::Center(c) => crate::center::cli::run(c),
+        Command::Bench(c) => crate::load::run(c),
     }
 }
 

@@ -15,15 +15,18 @@
 //!
 //! Dependencies point down: roles use libraries, never each other.
 
+pub mod app;
 pub mod card;
 pub mod card_sim;
 pub mod catalogue;
+pub mod center;
 pub mod certificate;
 pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod formats;
 pub mod http;
+pub mod load;
 pub mod pki;
 pub mod protocol;
 pub mod records;

@@ -1,5 +1,9 @@
-//! HTTP plumbing shared by every role: problem documents and nothing domain-specific.
+//! HTTP plumbing shared by every role: problem documents, TLS listeners and clients (mTLS with
+//! the peer's certificate visible to handlers); nothing domain-specific.
 
 mod problem;
+mod response;
+pub mod tls;
 
 pub use problem::Problem;
+pub use response::{shutdown_signal, trace_id, trace_request};

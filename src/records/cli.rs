@@ -57,6 +57,19 @@ pub enum RecordsCommand {
     Audit(AuditCommand),
     /// DEV ONLY: demo municipalities, residents for every persona, doses, a counter login.
     SeedDemo,
+    /// Serve the internal API to the two gateways over mTLS (see README "Issuance channels").
+    Serve(super::serve::cli::ServeArgs),
+    /// Revoke a certificate: mark it in the database, audit the reason, add its rid to the CRL.
+    Revoke {
+        /// The 12-character certificate ID.
+        certificate_id: String,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+        /// Where jwks.json and crl/ are published (as given to `records serve`).
+        #[arg(long, default_value = "vaxcert-publication")]
+        publication_dir: PathBuf,
+    },
 }
 
 /// `vaxcert records municipality …`
@@ -129,6 +142,9 @@ async fn run_async(args: RecordsArgs) -> Result<()> {
     let records = Records::open(&settings, Arc::new(SystemClock))
         .await
         .map_err(coded)?;
+    if let RecordsCommand::Serve(serve) = args.command {
+        return super::serve::cli::run(records, serve).await;
+    }
     let r = command(&records, args.command).await;
     records.close().await.map_err(coded)?;
     r
@@ -208,6 +224,30 @@ async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
             super::seed::demo(records, &mut std::io::stdout())
                 .await
                 .map_err(coded)?;
+        }
+        RecordsCommand::Revoke {
+            certificate_id,
+            reason,
+            publication_dir,
+        } => {
+            let id = super::CertificateId::parse(&certificate_id).map_err(coded)?;
+            let r = records
+                .revoke_by_id(&id, &reason, &publication_dir)
+                .await
+                .map_err(|e| -> anyhow::Error {
+                    Coded {
+                        code: e.code(),
+                        message: e.to_string(),
+                    }
+                    .into()
+                })?;
+            println!(
+                "certificate {} ({}) revoked; rid {} added to CRL {} (version {})",
+                r.certificate_id, r.municipality, r.rid, r.kid, r.crl_version
+            );
+        }
+        RecordsCommand::Serve(_) => {
+            anyhow::bail!("records serve owns the database handle; it is dispatched in run")
         }
     }
     Ok(())

@@ -698,7 +698,7 @@ impl Records {
 }
 
 /// `YYYYMMDD` of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
-fn civil_from_days(z: i64) -> String {
+pub(in crate::records) fn civil_from_days(z: i64) -> String {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -291,6 +291,21 @@ impl Records {
         issuance: &NewIssuance,
         actor: &str,
     ) -> Result<IssuedCertificate> {
+        let rid = issuance.rid.clone();
+        self.record_issuance_with(municipality, atena, issuance, actor, &|_| rid.clone())
+            .await
+    }
+
+    /// As [`Records::record_issuance`], with the SHC `rid` derived from the new certificate ID
+    /// (the issuance service records before it signs).
+    pub(in crate::records) async fn record_issuance_with(
+        &self,
+        municipality: &MunicipalityCode,
+        atena: &AtenaNo,
+        issuance: &NewIssuance,
+        actor: &str,
+        rid_for: &(dyn Fn(&str) -> String + Sync),
+    ) -> Result<IssuedCertificate> {
         if self.resident(municipality, atena).await?.is_none() {
             return Err(Error::NoSuchResident);
         }
@@ -311,11 +326,12 @@ impl Records {
                 let n = sqlx::query("INSERT INTO certificate_id (id, municipality) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
                     .bind(id.as_str()).bind(municipality.as_str()).execute(&mut *tx).await?.rows_affected();
                 if n == 1 {
+                    let rid = rid_for(id.as_str());
                     sqlx::query("INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at) \
                                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)")
                         .bind(municipality.as_str()).bind(id.as_str()).bind(atena.as_str()).bind(at.0)
                         .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
-                        .bind(&issuance.key_id).bind(&issuance.rid).bind(&card_key_hash)
+                        .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
                         .execute(&mut *tx).await?;
                     tx.commit().await?;
                 }

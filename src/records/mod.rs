@@ -15,16 +15,19 @@
 //! No plaintext MyNumber ever reaches SQL: it is hashed and encrypted in `keys` first.
 //! Internals are `pub(in crate::records)`, so only this module touches the database.
 
+pub mod api_client;
 mod audit;
 pub mod cli;
 pub mod config;
 mod db;
 mod error;
 mod import;
+pub mod issuance;
 mod keys;
 mod lookup;
 pub mod model;
 pub mod seed;
+pub mod serve;
 mod staff;
 mod totp;
 
@@ -32,10 +35,13 @@ use std::sync::Arc;
 
 use sqlx::Row;
 
+/// The gateways' mTLS client of the internal API.
+pub use api_client as api;
 pub use audit::{AuditEntry, AuditReport};
 pub use config::{KeyPaths, RecordsSettings};
 pub use error::{Column, Error, Result};
 pub use import::{ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};
+pub use issuance::{IssuanceService, IssuanceSettings, IssueFor};
 pub use keys::RecordKeys;
 pub use lookup::{Dose, IssuanceRecord, IssuedCertificate, NewIssuance, Resident};
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};

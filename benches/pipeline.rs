@@ -1,0 +1,134 @@
+//! The server-side issuance pipeline per core, without HTTP: `IssuanceService::preview` (all
+//! five evidence steps, the used set in SQLite, the lookup, the sealed token) then
+//! `IssuanceService::issue` (token claim, issuance row + audit entry, SHC; with `pdf`, the
+//! rendered and PAdES-signed PDF). The card's signature is made in the untimed set-up.
+//!
+//! Run: `cargo bench --bench pipeline`. Throughput per core = 1 / time per iteration.
+
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use vaxcert::card::challenge::{Binding, Challenges, sha256_digest_info};
+use vaxcert::card::{CardEvidence, TrustSet};
+use vaxcert::card_sim::Persona;
+use vaxcert::card_sim::image::CardImage;
+use vaxcert::certificate::Issuer;
+use vaxcert::clock::SystemClock;
+use vaxcert::domain::{Channel, Kind, MunicipalityCode};
+use vaxcert::formats::pdf::{PdfRenderer, PdfSigner};
+use vaxcert::pki::dev;
+use vaxcert::protocol::{InternalPreviewRequest, PreviewRequest};
+use vaxcert::records::{IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings};
+
+fn service(rt: &tokio::runtime::Runtime, dir: &std::path::Path, pdf: bool) -> IssuanceService {
+    rt.block_on(async {
+        let url = format!("sqlite://{}", dir.join(format!("bench-{pdf}.db")).display());
+        let records = Records::open(
+            &RecordsSettings::new(&url, KeyPaths::dev()),
+            Arc::new(SystemClock),
+        )
+        .await
+        .expect("records");
+        vaxcert::records::seed::demo(&records, &mut std::io::sink())
+            .await
+            .expect("seed");
+        let d = dev::dir();
+        let x5c = vec![
+            vaxcert::pki::x509::to_der(
+                &vaxcert::pki::x509::load(&d.join("shc/issuer.crt.pem")).unwrap(),
+            )
+            .unwrap(),
+        ];
+        IssuanceService::new(
+            Arc::new(records),
+            Issuer::dev().expect("dev issuer"),
+            Arc::new(PdfRenderer::dev_default().expect("renderer")),
+            Arc::new(
+                PdfSigner::from_pem_files(
+                    &d.join("pdf/signer.key.pem"),
+                    &d.join("pdf/signer.crt.pem"),
+                )
+                .expect("pdf signer"),
+            ),
+            Challenges::new(dev::challenge_key().expect("challenge key"), 120),
+            TrustSet::parse("dev").expect("trust"),
+            Arc::new(SystemClock),
+            IssuanceSettings {
+                challenge_ttl_secs: 120,
+                token_ttl_secs: 120,
+                publication_dir: dir.join(format!("publication-{pdf}")),
+                pdf,
+            },
+            &x5c,
+        )
+        .expect("service")
+    })
+}
+
+fn pipeline(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let persona = Persona::load(&dev::dir().join("personas/default.toml")).expect("persona");
+    let img = CardImage::build(
+        &persona,
+        &dev::DevIssuer::load().expect("dev issuer"),
+        dev::load_rsa_key(&persona.card_key_path()).expect("card key"),
+    );
+    let binding = Binding {
+        channel: Channel::App,
+        terminal_id: "bench".into(),
+        municipality: MunicipalityCode::parse("131016").expect("code"),
+        kind: Kind::Domestic,
+    };
+    let mut g = c.benchmark_group("pipeline");
+    g.sample_size(20);
+    for pdf in [false, true] {
+        let svc = service(&rt, dir.path(), pdf);
+        let name = if pdf {
+            "preview_issue_pdf"
+        } else {
+            "preview_issue"
+        };
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let challenge = svc.challenge().challenge;
+                    let signature = img
+                        .sign_digest_info(&sha256_digest_info(&binding.digest(&challenge)))
+                        .expect("sign");
+                    InternalPreviewRequest {
+                        channel: Channel::App,
+                        terminal_id: "bench".into(),
+                        request: PreviewRequest {
+                            municipality: binding.municipality.clone(),
+                            kind: Kind::Domestic,
+                            evidence: CardEvidence {
+                                files: img.card_files(),
+                                challenge,
+                                challenge_signature: signature,
+                            },
+                            passport_mrz: None,
+                            device_id: Some("bench".into()),
+                        },
+                    }
+                },
+                |req| {
+                    rt.block_on(async {
+                        let p = svc.preview(&req).await.expect("preview");
+                        svc.issue(&p.preview_token, Channel::App)
+                            .await
+                            .expect("issue")
+                    })
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);

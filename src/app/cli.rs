@@ -1,0 +1,88 @@
+//! `vaxcert app serve`: the public gateway's command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use super::{Server, Settings};
+use crate::cli::Coded;
+use crate::http::tls::{ClientAuth, ServerTls};
+
+/// `vaxcert app …`
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Serve the public app API (stateless; relays to records over mTLS).
+    Serve(ServeArgs),
+}
+
+/// `vaxcert app serve …`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Public address (port 0 picks one, printed on start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Records' internal API.
+    #[arg(long, default_value = "https://127.0.0.1:8443")]
+    pub records_url: String,
+    /// TLS folder: app-server.{crt,key}.pem, server-ca.crt.pem, app-gateway.{crt,key}.pem
+    /// (default: the dev ones in certs/dev/tls/).
+    #[arg(long)]
+    pub tls_dir: Option<PathBuf>,
+    /// Serve plain HTTP (behind a TLS-terminating proxy).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Requests per second per client address (bursts of twice that).
+    #[arg(long, default_value_t = 20)]
+    pub rate_limit: u32,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+/// Run the gateway until Ctrl-C / SIGTERM.
+///
+/// # Errors
+/// Start-up failures, with a stable code.
+pub fn run(command: AppCommand) -> Result<()> {
+    let AppCommand::Serve(args) = command;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut s = Settings::dev(args.listen, &args.records_url);
+        if let Some(d) = &args.tls_dir {
+            s.tls = Some(ServerTls {
+                cert: d.join("app-server.crt.pem"),
+                key: d.join("app-server.key.pem"),
+                client_auth: ClientAuth::None,
+            });
+            s.records_tls.server_ca = d.join("server-ca.crt.pem");
+            s.records_tls.cert = Some(d.join("app-gateway.crt.pem"));
+            s.records_tls.key = Some(d.join("app-gateway.key.pem"));
+        }
+        if args.plain_http {
+            s.tls = None;
+        }
+        s.rate_per_sec = args.rate_limit;
+        s.publication_ttl = Duration::from_secs(60);
+        let server = Server::build(&s).await.map_err(|e| Coded {
+            code: match e.code() {
+                "listen-failed" => "listen-failed",
+                "tls-pem" => "tls-pem",
+                _ => "config",
+            },
+            message: e.to_string(),
+        })?;
+        let scheme = if s.tls.is_some() { "https" } else { "http" };
+        println!(
+            "app gateway: listening on {scheme}://{}",
+            server.local_addr()
+        );
+        server.run_until_stopped().await?;
+        Ok(())
+    })
+}

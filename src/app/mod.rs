@@ -1,0 +1,343 @@
+//! `vaxcert app serve`: the public, stateless app gateway (DESIGN §2, §7). It checks what it
+//! can without secrets (the passport MRZ's check digits, the device id), rate-limits per
+//! client, and relays to records over mTLS with its pinned client certificate. It holds no
+//! database and no keys and writes no files; JWKS and CRLs are cached in memory from records.
+//!
+//! ```text
+//! POST /v1/challenges                  → ChallengeResponse
+//! POST /v1/previews                    PreviewRequest (+ optional TD3 MRZ) → PreviewResponse
+//! POST /v1/certificates                CertificateRequest → CertificateResponse (SHC, VDS-NC, PDF)
+//! GET  /.well-known/jwks.json          cached from records
+//! GET  /.well-known/crl/{kid}.json     cached from records
+//! ```
+//!
+//! The verifier (`/verify`, `POST /v1/verify`, branch `verifier`) is mounted by the lead: see
+//! the marked spot in [`router`].
+
+pub mod cli;
+mod ratelimit;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use crate::domain::Channel;
+use crate::formats::mrz::Td3Mrz;
+use crate::http::Problem;
+use crate::http::tls::{ClientTls, Peer, ServerTls, TlsError, TlsListener};
+use crate::protocol::{CertificateRequest, InternalPreviewRequest, PreviewRequest};
+use crate::records::api::{self, Client};
+
+pub use ratelimit::RateLimit;
+
+/// Settings of the app gateway.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen (port 0 allowed).
+    pub listen: SocketAddr,
+    /// Public HTTPS identity; `None` serves plain HTTP (behind a TLS-terminating proxy, or tests).
+    pub tls: Option<ServerTls>,
+    /// Records' internal API, e.g. `https://127.0.0.1:8443`.
+    pub records_url: String,
+    /// The gateway's mTLS identity towards records.
+    pub records_tls: ClientTls,
+    /// Requests per second per client address, with a burst of twice that.
+    pub rate_per_sec: u32,
+    /// How long JWKS and CRLs are cached.
+    pub publication_ttl: Duration,
+}
+
+impl Settings {
+    /// DEV ONLY: records' and the gateway's TLS material under `certs/dev/tls/`, HTTPS with the
+    /// dev `app-server` certificate.
+    pub fn dev(listen: SocketAddr, records_url: &str) -> Self {
+        let d = crate::pki::dev::dir().join("tls");
+        Settings {
+            listen,
+            tls: Some(ServerTls {
+                cert: d.join("app-server.crt.pem"),
+                key: d.join("app-server.key.pem"),
+                client_auth: crate::http::tls::ClientAuth::None,
+            }),
+            records_url: records_url.to_owned(),
+            records_tls: ClientTls {
+                server_ca: d.join("server-ca.crt.pem"),
+                cert: Some(d.join("app-gateway.crt.pem")),
+                key: Some(d.join("app-gateway.key.pem")),
+            },
+            rate_per_sec: 20,
+            publication_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    records: Client,
+    cache: Arc<Mutex<HashMap<String, (tokio::time::Instant, serde_json::Value)>>>,
+    ttl: Duration,
+}
+
+enum Bound {
+    Tls(TlsListener),
+    Plain(tokio::net::TcpListener),
+}
+
+/// A bound app gateway.
+pub struct Server {
+    bound: Bound,
+    local: SocketAddr,
+    router: Router,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "app::Server({})", self.local)
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// TLS material or the listen address.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The records client.
+    #[error(transparent)]
+    Records(#[from] api::Error),
+}
+
+impl Error {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &str {
+        match self {
+            Error::Tls(e) => e.code(),
+            Error::Records(e) => e.code(),
+        }
+    }
+}
+
+impl Server {
+    /// Bind the public listener and build the records client.
+    ///
+    /// # Errors
+    /// [`Error`].
+    pub async fn build(settings: &Settings) -> Result<Self, Error> {
+        let records = Client::new(&settings.records_url, &settings.records_tls)?;
+        let state = AppState {
+            records,
+            cache: Arc::default(),
+            ttl: settings.publication_ttl,
+        };
+        let router = router(state, RateLimit::new(settings.rate_per_sec));
+        let (bound, local) = match &settings.tls {
+            Some(tls) => {
+                let l = TlsListener::bind(settings.listen, tls.config()?).await?;
+                let a = l.local_addr().map(|p| p.addr).unwrap_or(settings.listen);
+                (Bound::Tls(l), a)
+            }
+            None => {
+                let bind_err = |e: std::io::Error| TlsError::Bind {
+                    addr: settings.listen.to_string(),
+                    reason: e.to_string(),
+                };
+                let l = tokio::net::TcpListener::bind(settings.listen)
+                    .await
+                    .map_err(bind_err)?;
+                let a = l.local_addr().map_err(bind_err)?;
+                (Bound::Plain(l), a)
+            }
+        };
+        Ok(Server {
+            bound,
+            local,
+            router,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Serve until `shutdown` completes.
+    ///
+    /// # Errors
+    /// I/O errors of the server loop.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let svc = self.router.into_make_service_with_connect_info::<Peer>();
+        match self.bound {
+            Bound::Tls(l) => axum::serve(l, svc).with_graceful_shutdown(shutdown).await,
+            Bound::Plain(l) => axum::serve(l, svc).with_graceful_shutdown(shutdown).await,
+        }
+    }
+
+    /// Serve until Ctrl-C / SIGTERM.
+    ///
+    /// # Errors
+    /// I/O errors of the server loop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(crate::http::shutdown_signal()).await
+    }
+}
+
+fn router(state: AppState, limit: RateLimit) -> Router {
+    let api = Router::new()
+        .route("/v1/challenges", post(challenge))
+        .route("/v1/previews", post(preview))
+        .route("/v1/certificates", post(certificate))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/crl/{kid}", get(crl))
+        .with_state(state);
+    // VERIFIER: the lead merges `verify::router()` (/verify, POST /v1/verify) here.
+    api.layer(axum::middleware::from_fn_with_state(
+        limit,
+        ratelimit::limit,
+    ))
+    .layer(axum::middleware::from_fn(no_store))
+    .layer(axum::middleware::from_fn(crate::http::trace_request))
+}
+
+async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut r = next.run(req).await;
+    r.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    r
+}
+
+fn relay_err(e: api::Error) -> Problem {
+    match &e {
+        api::Error::Problem(_) => {}
+        _ => tracing::error!(error = %e, "records unreachable"),
+    }
+    e.to_problem()
+}
+
+async fn challenge(State(s): State<AppState>) -> Result<Response, Problem> {
+    let c = s.records.challenge().await.map_err(relay_err)?;
+    Ok(Json(c).into_response())
+}
+
+fn bad_request(code: &str, en: &str, ja: &str) -> Problem {
+    Problem::new(400, code, en, ja)
+}
+
+/// The device id the app binds into the card signature: 1–64 ASCII letters, digits, `-`, `_`.
+fn device_id(req: &PreviewRequest) -> Result<String, Problem> {
+    match req.device_id.as_deref() {
+        Some(d)
+            if !d.is_empty()
+                && d.len() <= 64
+                && d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Ok(d.to_owned())
+        }
+        _ => Err(bad_request(
+            "device-id-invalid",
+            "The app must send its device id (1-64 letters, digits, - or _).",
+            "アプリの端末 ID が正しくありません。",
+        )),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn preview(
+    State(s): State<AppState>,
+    Json(req): Json<PreviewRequest>,
+) -> Result<Response, Problem> {
+    let terminal_id = device_id(&req)?;
+    if let Some(mrz) = &req.passport_mrz {
+        // Checked here too, so a bad MRZ costs records nothing.
+        Td3Mrz::parse(mrz).map_err(|e| {
+            bad_request(e.code(), &e.to_string(), "旅券の MRZ が正しくありません。")
+        })?;
+    }
+    let internal = InternalPreviewRequest {
+        channel: Channel::App,
+        terminal_id,
+        request: req,
+    };
+    let p = s.records.preview(&internal).await.map_err(relay_err)?;
+    Ok(Json(p).into_response())
+}
+
+#[tracing::instrument(skip_all)]
+async fn certificate(
+    State(s): State<AppState>,
+    Json(req): Json<CertificateRequest>,
+) -> Result<Response, Problem> {
+    if req.preview_token.len() > 4096 {
+        return Err(bad_request(
+            "preview-token-invalid",
+            "the preview token is invalid",
+            "確認の有効期限が切れたか、無効です。",
+        ));
+    }
+    let c = s.records.certificate(&req).await.map_err(relay_err)?;
+    Ok(Json(c).into_response())
+}
+
+impl AppState {
+    async fn cached<F, Fut>(&self, key: &str, fetch: F) -> Result<Response, Problem>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<serde_json::Value, api::Error>>,
+    {
+        let now = tokio::time::Instant::now();
+        let hit = self.cache.lock().ok().and_then(|c| {
+            c.get(key)
+                .filter(|(at, _)| now < *at)
+                .map(|(_, v)| v.clone())
+        });
+        let v = match hit {
+            Some(v) => v,
+            None => {
+                let v = fetch().await.map_err(relay_err)?;
+                if let Ok(mut c) = self.cache.lock() {
+                    c.insert(key.to_owned(), (now + self.ttl, v.clone()));
+                }
+                v
+            }
+        };
+        let mut r = Json(v).into_response();
+        let max_age = format!("public, max-age={}", self.ttl.as_secs());
+        if let Ok(h) = HeaderValue::from_str(&max_age) {
+            r.headers_mut().insert(header::CACHE_CONTROL, h);
+        }
+        r.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        Ok(r)
+    }
+}
+
+async fn jwks(State(s): State<AppState>) -> Result<Response, Problem> {
+    let records = s.records.clone();
+    s.cached("jwks", || async move { records.jwks().await })
+        .await
+}
+
+async fn crl(
+    State(s): State<AppState>,
+    UrlPath(file): UrlPath<String>,
+) -> Result<Response, Problem> {
+    let kid = file.strip_suffix(".json").unwrap_or(&file).to_owned();
+    let records = s.records.clone();
+    let key = format!("crl/{kid}");
+    s.cached(&key, || async move { records.crl(&kid).await })
+        .await
+}

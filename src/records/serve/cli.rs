@@ -1,0 +1,123 @@
+//! `vaxcert records serve`: open the record system, assemble the issuance service from the
+//! configured keys, bind the internal API and run until stopped; the audit head is sealed at
+//! shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::{ServeSettings, Server};
+use crate::card::TrustSet;
+use crate::card::challenge::{ChallengeKey, Challenges};
+use crate::certificate::Issuer;
+use crate::cli::Coded;
+use crate::clock::SystemClock;
+use crate::formats::pdf::{PdfRenderer, PdfSigner};
+use crate::records::{IssuanceService, IssuanceSettings, Records};
+
+/// `vaxcert records serve …`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Internal API address (mTLS; port 0 picks one, printed on start).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Where jwks.json and crl/ are written (created if missing).
+    #[arg(long, default_value = "vaxcert-publication")]
+    pub publication_dir: PathBuf,
+    /// Trusted J-LIS CA keys: 5000033 (production), 6000033 (JPKI test cards), dev.
+    #[arg(long, default_value = "5000033")]
+    pub trust: String,
+    /// TLS folder: records.{crt,key}.pem, gateway-ca.crt.pem, app-gateway.crt.pem,
+    /// center.crt.pem (default: the dev ones in certs/dev/tls/).
+    #[arg(long)]
+    pub tls_dir: Option<PathBuf>,
+    /// Challenge HMAC key file (64 hex digits; default: the dev key).
+    #[arg(long)]
+    pub challenge_key: Option<PathBuf>,
+    /// Challenge and preview-token lifetime in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub ttl: i64,
+    /// Do not render PDFs (the SHC and VDS-NC are still signed).
+    #[arg(long)]
+    pub no_pdf: bool,
+}
+
+fn coded(code: &'static str, e: impl std::fmt::Display) -> anyhow::Error {
+    Coded {
+        code,
+        message: e.to_string(),
+    }
+    .into()
+}
+
+/// Run the internal API until Ctrl-C / SIGTERM, then seal the audit head.
+///
+/// # Errors
+/// Start-up failures, with a stable code.
+pub async fn run(records: Records, args: ServeArgs) -> Result<()> {
+    let records = Arc::new(records);
+    let trust = TrustSet::parse(&args.trust).map_err(|e| coded("trust", e))?;
+    let key = match &args.challenge_key {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            ChallengeKey::from_hex(&text)
+                .ok_or_else(|| coded("config", format!("{}: not 64 hex digits", p.display())))?
+        }
+        None => crate::pki::dev::challenge_key().map_err(|e| coded(e.code(), e))?,
+    };
+    // Only dev keys exist so far (DESIGN §5: `issue` refuses non-dev keys); PKCS#11 comes later.
+    let issuer = Issuer::dev().map_err(|e| coded(e.code(), e))?;
+    let x5c = vec![
+        crate::pki::x509::to_der(
+            &crate::pki::x509::load(&crate::pki::dev::dir().join("shc/issuer.crt.pem"))
+                .map_err(|e| coded(e.code(), e))?,
+        )
+        .map_err(|e| coded(e.code(), e))?,
+    ];
+    let pdf_dir = crate::pki::dev::dir().join("pdf");
+    let renderer = PdfRenderer::dev_default().map_err(|e| coded(e.code(), e))?;
+    let pdf_signer = PdfSigner::from_pem_files(
+        &pdf_dir.join("signer.key.pem"),
+        &pdf_dir.join("signer.crt.pem"),
+    )
+    .map_err(|e| coded(e.code(), e))?;
+    let service = IssuanceService::new(
+        records.clone(),
+        issuer,
+        Arc::new(renderer),
+        Arc::new(pdf_signer),
+        Challenges::new(key, args.ttl),
+        trust,
+        Arc::new(SystemClock),
+        IssuanceSettings {
+            challenge_ttl_secs: args.ttl,
+            token_ttl_secs: args.ttl,
+            publication_dir: args.publication_dir.clone(),
+            pdf: !args.no_pdf,
+        },
+        &x5c,
+    )
+    .map_err(|e| coded(e.code(), e))?;
+    let mut settings = ServeSettings::dev(args.listen);
+    if let Some(d) = &args.tls_dir {
+        settings.server_cert = d.join("records.crt.pem");
+        settings.server_key = d.join("records.key.pem");
+        settings.gateway_ca = d.join("gateway-ca.crt.pem");
+        settings.app_client_cert = d.join("app-gateway.crt.pem");
+        settings.center_client_cert = d.join("center.crt.pem");
+    }
+    let server = Server::build(&settings, Arc::new(service))
+        .await
+        .map_err(|e| coded(e.code(), e))?;
+    println!("records: internal API on https://{}", server.local_addr());
+    let r = server.run_until_stopped().await;
+    match Arc::try_unwrap(records) {
+        Ok(rec) => rec.close().await.map_err(|e| coded(e.code(), e))?,
+        Err(_) => tracing::warn!("records still shared at shutdown; audit head not sealed"),
+    }
+    r.context("internal API server failed")
+}

@@ -1,0 +1,285 @@
+//! `vaxcert records serve`: the records internal API (DESIGN §2, §7). The only stateful
+//! process, never internet-facing. mTLS accepts only the two gateways' pinned client
+//! certificates (from the gateway CA, never the kiosk CA); the certificate says which gateway
+//! called, and so which channel the request may claim.
+//!
+//! ```text
+//! POST /internal/v1/challenges     → ChallengeResponse
+//! POST /internal/v1/previews       InternalPreviewRequest → PreviewResponse (evidence verified)
+//! POST /internal/v1/certificates   CertificateRequest → CertificateResponse
+//! GET  /internal/v1/municipalities (the center gets participating ones only)
+//! GET  /internal/v1/jwks, /internal/v1/crl/{kid}
+//! ```
+//!
+//! The counter UI runs on its own internal listener (branch `channels-counter`): see the
+//! marked spot in [`Server::build`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path as UrlPath, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+pub mod cli;
+
+use super::issuance::IssuanceService;
+use crate::domain::Channel;
+use crate::http::Problem;
+use crate::http::tls::{ClientAuth, Peer, ServerTls, TlsError, TlsListener, load_certs};
+use crate::protocol::{
+    CertificateRequest, CertificateResponse, ChallengeResponse, InternalPreviewRequest,
+    MunicipalityEntry, PreviewResponse,
+};
+
+/// Settings of the internal API listener.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Where to listen (port 0 allowed).
+    pub listen: SocketAddr,
+    /// Records' server certificate and key.
+    pub server_cert: PathBuf,
+    /// Its key.
+    pub server_key: PathBuf,
+    /// The CA that issued the gateways' client certificates.
+    pub gateway_ca: PathBuf,
+    /// The app gateway's exact client certificate.
+    pub app_client_cert: PathBuf,
+    /// The center's exact client certificate.
+    pub center_client_cert: PathBuf,
+}
+
+impl ServeSettings {
+    /// DEV ONLY: the TLS material under `certs/dev/tls/`.
+    pub fn dev(listen: SocketAddr) -> Self {
+        let d = crate::pki::dev::dir().join("tls");
+        ServeSettings {
+            listen,
+            server_cert: d.join("records.crt.pem"),
+            server_key: d.join("records.key.pem"),
+            gateway_ca: d.join("gateway-ca.crt.pem"),
+            app_client_cert: d.join("app-gateway.crt.pem"),
+            center_client_cert: d.join("center.crt.pem"),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    service: Arc<IssuanceService>,
+    app_cert: Arc<Vec<u8>>,
+    center_cert: Arc<Vec<u8>>,
+}
+
+impl AppState {
+    /// Which gateway called: the pinned certificate decides the channel.
+    fn channel(&self, peer: &Peer) -> Result<Channel, Problem> {
+        match peer.cert.as_deref() {
+            Some(c) if c == self.app_cert.as_slice() => Ok(Channel::App),
+            Some(c) if c == self.center_cert.as_slice() => Ok(Channel::Kiosk),
+            _ => Err(Problem::new(
+                403,
+                "client-not-allowed",
+                "This client may not call records.",
+                "この接続元は許可されていません。",
+            )),
+        }
+    }
+}
+
+/// A bound records server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TlsListener,
+    local: SocketAddr,
+    router: Router,
+}
+
+impl Server {
+    /// Bind the internal API listener.
+    ///
+    /// # Errors
+    /// [`TlsError`] for unusable TLS material or a busy address.
+    pub async fn build(
+        settings: &ServeSettings,
+        service: Arc<IssuanceService>,
+    ) -> Result<Self, TlsError> {
+        let tls = ServerTls {
+            cert: settings.server_cert.clone(),
+            key: settings.server_key.clone(),
+            client_auth: ClientAuth::Pinned {
+                ca: settings.gateway_ca.clone(),
+                certs: vec![
+                    settings.app_client_cert.clone(),
+                    settings.center_client_cert.clone(),
+                ],
+            },
+        };
+        let listener = TlsListener::bind(settings.listen, tls.config()?).await?;
+        let local = listener
+            .local_addr()
+            .map(|p| p.addr)
+            .unwrap_or(settings.listen);
+        let state = AppState {
+            service,
+            app_cert: Arc::new(load_certs(&settings.app_client_cert)?.remove(0).to_vec()),
+            center_cert: Arc::new(load_certs(&settings.center_client_cert)?.remove(0).to_vec()),
+        };
+        // COUNTER: the counter UI (branch channels-counter, `records::counter::router`) binds
+        // its own internal listener here, sharing `service` for `issue_for_resident`.
+        Ok(Server {
+            listener,
+            local,
+            router: router(state),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Serve until `shutdown` completes.
+    ///
+    /// # Errors
+    /// I/O errors of the server loop.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<Peer>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+
+    /// Serve until the process is stopped (Ctrl-C / SIGTERM).
+    ///
+    /// # Errors
+    /// I/O errors of the server loop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(crate::http::shutdown_signal()).await
+    }
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/internal/v1/challenges", post(challenge))
+        .route("/internal/v1/previews", post(preview))
+        .route("/internal/v1/certificates", post(certificate))
+        .route("/internal/v1/municipalities", get(municipalities))
+        .route("/internal/v1/jwks", get(jwks))
+        .route("/internal/v1/crl/{kid}", get(crl))
+        .layer(axum::middleware::from_fn(crate::http::trace_request))
+        .with_state(state)
+}
+
+fn fail<E>(e: E) -> Problem
+where
+    E: Into<super::issuance::Error>,
+{
+    let e = e.into();
+    let trace = crate::http::trace_id();
+    let p = e.to_problem(&trace);
+    if p.code == "internal" {
+        tracing::error!(trace_id = %trace, error = %e, "records request failed");
+    } else {
+        tracing::info!(code = %p.code, "records request refused");
+    }
+    p
+}
+
+async fn challenge(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+) -> Result<Json<ChallengeResponse>, Problem> {
+    s.channel(&peer)?;
+    Ok(Json(s.service.challenge()))
+}
+
+#[tracing::instrument(skip_all)]
+async fn preview(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    Json(req): Json<InternalPreviewRequest>,
+) -> Result<Json<PreviewResponse>, Problem> {
+    let channel = s.channel(&peer)?;
+    if req.channel != channel {
+        return Err(Problem::new(
+            403,
+            "channel-not-allowed",
+            "This gateway may not request for that channel.",
+            "この経路からは申請できません。",
+        ));
+    }
+    s.service.preview(&req).await.map(Json).map_err(fail)
+}
+
+#[tracing::instrument(skip_all)]
+async fn certificate(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    Json(req): Json<CertificateRequest>,
+) -> Result<Json<CertificateResponse>, Problem> {
+    let channel = s.channel(&peer)?;
+    s.service
+        .issue(&req.preview_token, channel)
+        .await
+        .map(|a| Json(a.into()))
+        .map_err(fail)
+}
+
+async fn municipalities(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+) -> Result<Json<Vec<MunicipalityEntry>>, Problem> {
+    let channel = s.channel(&peer)?;
+    s.service
+        .municipalities(channel)
+        .await
+        .map(Json)
+        .map_err(fail)
+}
+
+fn read_published(path: &std::path::Path) -> Result<Json<serde_json::Value>, Problem> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|_| Problem::new(404, "not-found", "Not published.", "公開されていません。"))?;
+    serde_json::from_str(&text).map(Json).map_err(|e| {
+        let trace = crate::http::trace_id();
+        tracing::error!(trace_id = %trace, error = %e, path = %path.display(), "bad publication file");
+        Problem::internal(&trace)
+    })
+}
+
+async fn jwks(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    s.channel(&peer)?;
+    read_published(&s.service.publication_dir().join("jwks.json"))
+}
+
+async fn crl(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    UrlPath(kid): UrlPath<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    s.channel(&peer)?;
+    let kid = kid.trim_end_matches(".json");
+    if kid.is_empty()
+        || !kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Problem::new(
+            404,
+            "not-found",
+            "No such key.",
+            "見つかりません。",
+        ));
+    }
+    read_published(&s.service.publication_dir().join(format!("crl/{kid}.json")))
+}

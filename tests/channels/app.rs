@@ -1,0 +1,210 @@
+//! The app channel the way a phone drives it: challenge → read the card through PC/SC, the
+//! card signing the challenge bound to this request → preview → certificate; the SHC verifies
+//! under our published JWKS and the PDF under `pdfsig`.
+
+use base64::Engine;
+use vaxcert::domain::{Channel, Kind};
+
+use crate::helpers::*;
+
+const DEVICE: &str = "phone-test-0001";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_issues_a_domestic_certificate_that_verifies() {
+    let stack = Stack::spawn().await;
+    let card = tokio::task::spawn_blocking(|| SimCard::insert("default"))
+        .await
+        .unwrap();
+    let c = client(None);
+
+    let ch = post(
+        &c,
+        &format!("{}/v1/challenges", stack.app_url),
+        &serde_json::json!({}),
+    )
+    .await
+    .ok();
+    let evidence = read_card(
+        card.reader_name(),
+        persona_pin("default"),
+        ch["challenge"].as_str().unwrap(),
+        binding(Channel::App, DEVICE, "131016", Kind::Domestic),
+    )
+    .await
+    .unwrap();
+    let preview = post(
+        &c,
+        &format!("{}/v1/previews", stack.app_url),
+        &preview_body(
+            "131016",
+            Kind::Domestic,
+            evidence.clone(),
+            None,
+            Some(DEVICE),
+        ),
+    )
+    .await
+    .ok();
+    assert_eq!(preview["certificate"]["name"], "山田\u{3000}太郎");
+    assert_eq!(preview["certificate"]["birth_date"], "1985-04-01");
+    assert_eq!(preview["certificate"]["doses"].as_array().unwrap().len(), 3);
+    assert_eq!(preview["certificate"]["municipality_name"], "千代田区");
+    assert!(
+        !preview.to_string().contains("123456789018"),
+        "no MyNumber in the preview"
+    );
+
+    // The same evidence again: the challenge was used.
+    post(
+        &c,
+        &format!("{}/v1/previews", stack.app_url),
+        &preview_body("131016", Kind::Domestic, evidence, None, Some(DEVICE)),
+    )
+    .await
+    .assert_problem("challenge-reused");
+
+    let token = preview["preview_token"].as_str().unwrap();
+    let cert = post(
+        &c,
+        &format!("{}/v1/certificates", stack.app_url),
+        &serde_json::json!({ "preview_token": token }),
+    )
+    .await
+    .ok();
+    let jwks = get(&c, &format!("{}/.well-known/jwks.json", stack.app_url))
+        .await
+        .ok();
+    let payload = verify_shc(cert["shc"].as_str().unwrap(), &jwks);
+    let bundle = &payload["vc"]["credentialSubject"]["fhirBundle"];
+    assert_eq!(bundle["entry"][0]["resource"]["birthDate"], "1985-04-01");
+    assert_eq!(
+        bundle["entry"].as_array().unwrap().len(),
+        4,
+        "patient + 3 doses"
+    );
+    assert!(cert.get("vdsnc").is_none(), "domestic: no VDS-NC");
+
+    let pdf = base64::engine::general_purpose::STANDARD
+        .decode(cert["pdf_base64"].as_str().unwrap())
+        .unwrap();
+    let verdict = pdfsig(&pdf, stack.dir.path());
+    assert!(verdict.contains("Signature is Valid"), "{verdict}");
+    assert!(
+        !pdf.windows(12).any(|w| w == b"123456789018"),
+        "no MyNumber in the PDF"
+    );
+
+    // The CRL for the key is published too.
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+    let crl = get(&c, &format!("{}/.well-known/crl/{kid}.json", stack.app_url))
+        .await
+        .ok();
+    assert_eq!(crl["kid"], kid);
+
+    // A token redeems once.
+    post(
+        &c,
+        &format!("{}/v1/certificates", stack.app_url),
+        &serde_json::json!({ "preview_token": token }),
+    )
+    .await
+    .assert_problem("preview-token-reused");
+    drop(card);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_issues_an_overseas_certificate_from_the_passport_mrz() {
+    let stack = Stack::spawn().await;
+    let card = tokio::task::spawn_blocking(|| SimCard::insert("default"))
+        .await
+        .unwrap();
+    let c = client(None);
+    let ch = post(
+        &c,
+        &format!("{}/v1/challenges", stack.app_url),
+        &serde_json::json!({}),
+    )
+    .await
+    .ok();
+    let evidence = read_card(
+        card.reader_name(),
+        persona_pin("default"),
+        ch["challenge"].as_str().unwrap(),
+        binding(Channel::App, DEVICE, "131016", Kind::Overseas),
+    )
+    .await
+    .unwrap();
+    drop(card);
+    let preview = post(
+        &c,
+        &format!("{}/v1/previews", stack.app_url),
+        &preview_body(
+            "131016",
+            Kind::Overseas,
+            evidence,
+            Some(MRZ_YAMADA),
+            Some(DEVICE),
+        ),
+    )
+    .await
+    .ok();
+    assert_eq!(preview["certificate"]["name_roman"], "YAMADA TARO");
+    let masked = preview["certificate"]["passport_number_masked"]
+        .as_str()
+        .unwrap();
+    assert!(!masked.contains("1234567"), "{masked}");
+    let cert = post(
+        &c,
+        &format!("{}/v1/certificates", stack.app_url),
+        &serde_json::json!({ "preview_token": preview["preview_token"] }),
+    )
+    .await
+    .ok();
+    let vdsnc: serde_json::Value =
+        serde_json::from_str(cert["vdsnc"].as_str().expect("overseas: a VDS-NC")).unwrap();
+    assert_eq!(vdsnc["data"]["msg"]["uvci"], cert["certificate_id"]);
+    let jwks = get(&c, &format!("{}/.well-known/jwks.json", stack.app_url))
+        .await
+        .ok();
+    verify_shc(cert["shc"].as_str().unwrap(), &jwks);
+    let pdf = base64::engine::general_purpose::STANDARD
+        .decode(cert["pdf_base64"].as_str().unwrap())
+        .unwrap();
+    assert!(pdfsig(&pdf, stack.dir.path()).contains("Signature is Valid"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_mrz_check_digit_is_refused_at_the_gateway() {
+    let stack = Stack::spawn().await;
+    let c = client(None);
+    let ch = post(
+        &c,
+        &format!("{}/v1/challenges", stack.app_url),
+        &serde_json::json!({}),
+    )
+    .await
+    .ok();
+    // Evidence is never looked at: the MRZ fails first.
+    let evidence = vaxcert::card::CardEvidence {
+        files: vaxcert::card::CardFiles {
+            ef0001: vec![0; 17],
+            ef0002: vec![],
+            ef0003: vec![],
+            ef0004: vec![],
+            ef0007: vec![],
+        },
+        challenge: vaxcert::card::challenge::Challenge::from_base64(
+            ch["challenge"].as_str().unwrap(),
+        )
+        .unwrap(),
+        challenge_signature: vec![0; 256],
+    };
+    let bad = MRZ_YAMADA.replace("TK12345671", "TK12345672");
+    post(
+        &c,
+        &format!("{}/v1/previews", stack.app_url),
+        &preview_body("131016", Kind::Overseas, evidence, Some(&bad), Some(DEVICE)),
+    )
+    .await
+    .assert_problem("mrz-check-digit");
+}

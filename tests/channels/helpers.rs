@@ -1,0 +1,440 @@
+//! The issuance stack in-process: records (SQLite, demo data, dev keys) behind its mTLS
+//! internal API, the app gateway and the center on `127.0.0.1:0`, an injectable clock, and
+//! clients that talk to them the way a phone and a kiosk would.
+
+#![allow(dead_code)] // shared by several test files; each uses a part
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::signature::Verifier;
+use serde_json::Value;
+use vaxcert::card::TrustSet;
+use vaxcert::card::challenge::{Binding, Challenges};
+use vaxcert::card::reader::Reader;
+use vaxcert::card::{CardEvidence, Pin};
+use vaxcert::certificate::Issuer;
+use vaxcert::clock::{Clock, FixedClock, SystemClock};
+use vaxcert::domain::{Channel, Kind, MunicipalityCode};
+use vaxcert::formats::pdf::{PdfRenderer, PdfSigner};
+use vaxcert::http::tls::ClientTls;
+use vaxcert::protocol::PreviewRequest;
+use vaxcert::records::{IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings};
+
+pub const MRZ_YAMADA: &str =
+    "P<JPNYAMADA<<TARO<<<<<<<<<<<<<<<<<<<<<<<<<<<\nTK12345671JPN8504010M3001019<<<<<<<<<<<<<<02";
+
+pub fn crate_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn tls_dir() -> PathBuf {
+    crate_path("certs/dev/tls")
+}
+
+pub fn persona_pin(name: &str) -> Pin {
+    vaxcert::card_sim::Persona::load(&crate_path(&format!("certs/dev/personas/{name}.toml")))
+        .unwrap()
+        .pin
+}
+
+/// A running stack; everything stops when it is dropped.
+pub struct Stack {
+    pub dir: tempfile::TempDir,
+    pub db_path: PathBuf,
+    pub clock: Arc<FixedClock>,
+    pub records_url: String,
+    pub app_url: String,
+    pub center_url: String,
+    pub records: Arc<Records>,
+    _stop: tokio::sync::watch::Sender<()>,
+}
+
+fn dev_service(
+    records: Arc<Records>,
+    clock: Arc<FixedClock>,
+    publication: &Path,
+) -> IssuanceService {
+    let dev = crate_path("certs/dev");
+    let x5c = vec![
+        vaxcert::pki::x509::to_der(
+            &vaxcert::pki::x509::load(&dev.join("shc/issuer.crt.pem")).unwrap(),
+        )
+        .unwrap(),
+    ];
+    IssuanceService::new(
+        records,
+        Issuer::dev().unwrap(),
+        Arc::new(PdfRenderer::dev_default().unwrap()),
+        Arc::new(
+            PdfSigner::from_pem_files(
+                &dev.join("pdf/signer.key.pem"),
+                &dev.join("pdf/signer.crt.pem"),
+            )
+            .unwrap(),
+        ),
+        Challenges::new(vaxcert::pki::dev::challenge_key().unwrap(), 120),
+        TrustSet::parse("dev").unwrap(),
+        clock,
+        IssuanceSettings {
+            challenge_ttl_secs: 120,
+            token_ttl_secs: 120,
+            publication_dir: publication.to_owned(),
+            pdf: true,
+        },
+        &x5c,
+    )
+    .unwrap()
+}
+
+impl Stack {
+    pub async fn spawn() -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("records.db");
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let settings =
+            RecordsSettings::new(&format!("sqlite://{}", db_path.display()), KeyPaths::dev());
+        let records = Arc::new(Records::open(&settings, clock.clone()).await.unwrap());
+        vaxcert::records::seed::demo(&records, &mut std::io::sink())
+            .await
+            .unwrap();
+        let service = Arc::new(dev_service(
+            records.clone(),
+            clock.clone(),
+            &dir.path().join("publication"),
+        ));
+        let (stop, _) = tokio::sync::watch::channel(());
+        let stopped = |rx: tokio::sync::watch::Receiver<()>| async move {
+            let mut rx = rx;
+            let _ = rx.changed().await;
+        };
+        let rec = vaxcert::records::serve::Server::build(
+            &vaxcert::records::serve::ServeSettings::dev("127.0.0.1:0".parse().unwrap()),
+            service,
+        )
+        .await
+        .unwrap();
+        let records_url = format!("https://{}", rec.local_addr());
+        tokio::spawn(rec.run_until(stopped(stop.subscribe())));
+
+        let mut app_settings =
+            vaxcert::app::Settings::dev("127.0.0.1:0".parse().unwrap(), &records_url);
+        app_settings.rate_per_sec = 10_000;
+        let app = vaxcert::app::Server::build(&app_settings).await.unwrap();
+        let app_url = format!("https://{}", app.local_addr());
+        tokio::spawn(app.run_until(stopped(stop.subscribe())));
+
+        let center = vaxcert::center::Server::build(
+            &vaxcert::center::Settings::dev(
+                "127.0.0.1:0".parse().unwrap(),
+                &records_url,
+                TrustSet::parse("dev").unwrap(),
+            ),
+            clock.clone(),
+        )
+        .await
+        .unwrap();
+        let center_url = format!("https://{}", center.local_addr());
+        tokio::spawn(center.run_until(stopped(stop.subscribe())));
+        Stack {
+            dir,
+            db_path,
+            clock,
+            records_url,
+            app_url,
+            center_url,
+            records,
+            _stop: stop,
+        }
+    }
+}
+
+/// An HTTPS client trusting the dev server CA, with an optional client certificate from
+/// `certs/dev/tls/NAME.{crt,key}.pem`.
+pub fn client(cert: Option<&str>) -> reqwest::Client {
+    let d = tls_dir();
+    let tls = ClientTls {
+        server_ca: d.join("server-ca.crt.pem"),
+        cert: cert.map(|c| d.join(format!("{c}.crt.pem"))),
+        key: cert.map(|c| d.join(format!("{c}.key.pem"))),
+    };
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls.config().unwrap())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// A JSON answer: status and body.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    #[track_caller]
+    pub fn ok(self) -> Value {
+        assert_eq!(self.status, 200, "{}", self.body);
+        self.body
+    }
+
+    #[track_caller]
+    pub fn assert_problem(&self, code: &str) {
+        assert_eq!(
+            self.body["code"], code,
+            "status {}: {}",
+            self.status, self.body
+        );
+        assert!(self.status >= 400, "{}", self.status);
+    }
+}
+
+pub async fn post(c: &reqwest::Client, url: &str, body: &Value) -> Answer {
+    let r = c.post(url).json(body).send().await.unwrap();
+    let status = r.status().as_u16();
+    let body = r.json().await.unwrap_or(Value::Null);
+    Answer { status, body }
+}
+
+pub async fn get(c: &reqwest::Client, url: &str) -> Answer {
+    let r = c.get(url).send().await.unwrap();
+    let status = r.status().as_u16();
+    let body = r.json().await.unwrap_or(Value::Null);
+    Answer { status, body }
+}
+
+/// Read the card in `reader` with `pin`, the card signing `challenge` bound to this request —
+/// what the phone app does between `/v1/challenges` and `/v1/previews`.
+pub async fn read_card(
+    reader_name: String,
+    pin: Pin,
+    challenge: &str,
+    binding: Binding,
+) -> Result<CardEvidence, vaxcert::card::Error> {
+    let challenge = vaxcert::card::challenge::Challenge::from_base64(challenge).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let reader = Reader::open(Some(&reader_name))?;
+        let (files, signature) =
+            reader.read_and_sign(&pin, &binding.digest(&challenge), Duration::from_secs(15))?;
+        Ok(CardEvidence {
+            files,
+            challenge,
+            challenge_signature: signature,
+        })
+    })
+    .await
+    .unwrap()
+}
+
+pub fn binding(channel: Channel, terminal: &str, municipality: &str, kind: Kind) -> Binding {
+    Binding {
+        channel,
+        terminal_id: terminal.into(),
+        municipality: MunicipalityCode::parse(municipality).unwrap(),
+        kind,
+    }
+}
+
+pub fn preview_body(
+    municipality: &str,
+    kind: Kind,
+    evidence: CardEvidence,
+    mrz: Option<&str>,
+    device: Option<&str>,
+) -> Value {
+    serde_json::to_value(PreviewRequest {
+        municipality: MunicipalityCode::parse(municipality).unwrap(),
+        kind,
+        evidence,
+        passport_mrz: mrz.map(str::to_owned),
+        device_id: device.map(str::to_owned),
+    })
+    .unwrap()
+}
+
+/// `shc:/digits` → the JWS.
+pub fn jws_from_numeric(text: &str) -> String {
+    let digits = text.strip_prefix("shc:/").expect("shc:/ prefix");
+    digits
+        .as_bytes()
+        .chunks(2)
+        .map(|p| (((p[0] - b'0') * 10 + (p[1] - b'0')) + 45) as char)
+        .collect()
+}
+
+/// Verify a compact JWS against the JWKS (by `kid`) and return the inflated payload.
+pub fn verify_shc(shc: &str, jwks: &Value) -> Value {
+    let jws = jws_from_numeric(shc);
+    let parts: Vec<&str> = jws.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the SHC's kid is in our JWKS");
+    let mut sec1 = vec![4u8];
+    sec1.extend(URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap());
+    sec1.extend(URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap());
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).unwrap();
+    let sig =
+        p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+        .expect("ES256 signature verifies under our JWKS");
+    let deflated = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
+    let mut out = Vec::new();
+    use std::io::Read;
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// `pdfsig`'s verdict on a PDF (poppler-utils).
+pub fn pdfsig(pdf: &[u8], dir: &Path) -> String {
+    let p = dir.join("certificate.pdf");
+    std::fs::write(&p, pdf).unwrap();
+    let out = std::process::Command::new("pdfsig")
+        .arg(&p)
+        .output()
+        .expect("pdfsig (poppler-utils) is installed: run ./vx setup");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// Rows per table in the SQLite database.
+pub fn row_counts(db: &Path) -> std::collections::BTreeMap<String, i64> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys,json; c=sqlite3.connect(sys.argv[1]); t=[r[0] for r in c.execute(\"select name from sqlite_master where type='table' and name not like 'sqlite_%' and name not like '_sqlx%'\")]; print(json.dumps({n: c.execute(f'select count(*) from \"{n}\"').fetchone()[0] for n in t}))",
+        ])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn vaxcert() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vaxcert"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+/// Exclusive use of one vpcd reader slot (the same file locks as `tests/card`).
+pub struct Slot {
+    pub n: u8,
+    _lock: std::fs::File,
+}
+
+pub fn slot() -> Slot {
+    assert!(
+        Path::new("/run/pcscd/pcscd.comm").exists(),
+        "pcscd is not running: run the tests through `./vx test`, which starts pcscd with vpcd"
+    );
+    let dir = std::env::temp_dir();
+    loop {
+        for n in 0..2u8 {
+            let f = std::fs::File::create(dir.join(format!("vaxcert-vpcd-slot-{n}.lock"))).unwrap();
+            if f.try_lock().is_ok() {
+                return Slot { n, _lock: f };
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Slot {
+    pub fn reader_name(&self) -> String {
+        format!("Virtual PCD 00 {:02}", self.n)
+    }
+}
+
+/// A persona's virtual card in a vpcd slot; pulled out on drop.
+pub struct SimCard {
+    pub slot: Slot,
+    child: std::process::Child,
+}
+
+impl SimCard {
+    pub fn insert(persona: &str) -> Self {
+        use std::process::Stdio;
+        let slot = slot();
+        let reader = Reader::open(Some(&slot.reader_name())).unwrap();
+        let _ = reader.wait(false, Duration::from_secs(5));
+        let spawn = || {
+            vaxcert()
+                .args([
+                    "card-sim",
+                    "--until-stdin-closes",
+                    "--slot",
+                    &slot.n.to_string(),
+                ])
+                .arg("--persona")
+                .arg(crate_path(&format!("certs/dev/personas/{persona}.toml")))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut child = spawn();
+        for _ in 0..4 {
+            if reader.wait(true, Duration::from_secs(3)).is_ok() {
+                return SimCard { slot, child };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(500));
+            child = spawn();
+        }
+        panic!("the virtual card did not appear in {}", slot.reader_name());
+    }
+
+    pub fn reader_name(&self) -> String {
+        self.slot.reader_name()
+    }
+}
+
+impl Drop for SimCard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Ok(r) = Reader::open(Some(&self.slot.reader_name())) {
+            let _ = r.wait(false, Duration::from_secs(10));
+        }
+    }
+}
+
+/// Evidence built in-process from a persona's committed dev card key (no reader): for the
+/// refusal tests, which are about the servers, not PC/SC.
+pub fn evidence_for(persona: &str, challenge: &str, binding: &Binding) -> CardEvidence {
+    use vaxcert::card::challenge::sha256_digest_info;
+    let p = vaxcert::card_sim::Persona::load(&crate_path(&format!(
+        "certs/dev/personas/{persona}.toml"
+    )))
+    .unwrap();
+    let key = vaxcert::pki::dev::load_rsa_key(&p.card_key_path()).unwrap();
+    let img = vaxcert::card_sim::image::CardImage::build(
+        &p,
+        &vaxcert::pki::dev::DevIssuer::load().unwrap(),
+        key,
+    );
+    let challenge = vaxcert::card::challenge::Challenge::from_base64(challenge).unwrap();
+    let signature = img
+        .sign_digest_info(&sha256_digest_info(&binding.digest(&challenge)))
+        .unwrap();
+    CardEvidence {
+        files: img.card_files(),
+        challenge,
+        challenge_signature: signature,
+    }
+}

@@ -1,0 +1,7 @@
+//! The issuance channels end to end: records' internal API, the app gateway and the center,
+//! with virtual cards read through the real pcscd + vpcd stack.
+
+mod app;
+mod helpers;
+mod no_persistence;
+mod refusals;

@@ -1,0 +1,268 @@
+//! No persistence, proven: the app gateway and the center run under bubblewrap with the whole
+//! filesystem read-only, 20 issuances go through each, and afterwards the records database has
+//! gained only issuance rows, audit entries and used challenges; no process's log holds a
+//! test MyNumber or card bytes.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use vaxcert::domain::{Channel, Kind};
+
+use crate::helpers::*;
+
+/// A served role: its process and the address it printed.
+struct Role {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        // SIGTERM first, so records seals its audit head.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(mut cmd: std::process::Command, log: std::path::PathBuf) -> Role {
+    let mut child = cmd
+        .env("VAXCERT_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start a role");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no address in {line:?}; log: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })
+        .to_owned();
+    Role { child, url }
+}
+
+fn bwrap(args: &[&str]) -> std::process::Command {
+    let probe = std::process::Command::new("bwrap")
+        .args([
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "true",
+        ])
+        .status();
+    assert!(
+        matches!(probe, Ok(s) if s.success()),
+        "bubblewrap must run: apt-get install -y bubblewrap (./vx setup installs it)"
+    );
+    let mut c = std::process::Command::new("bwrap");
+    c.args([
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--die-with-parent",
+        "--",
+    ])
+    .arg(env!("CARGO_BIN_EXE_vaxcert"))
+    .args(args)
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[test]
+fn app_and_center_under_a_read_only_filesystem_persist_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("records.db");
+    let url = format!("sqlite://{}", db.display());
+    let publication = dir.path().join("publication");
+    let seed = vaxcert()
+        .args(["records", "--database-url", &url, "seed-demo"])
+        .output()
+        .unwrap();
+    assert!(
+        seed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+
+    let records = start(
+        {
+            let mut c = vaxcert();
+            c.args([
+                "records",
+                "--database-url",
+                &url,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--trust",
+                "dev",
+                "--publication-dir",
+            ])
+            .arg(&publication);
+            c
+        },
+        dir.path().join("records.log"),
+    );
+    let app = start(
+        bwrap(&[
+            "app",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--records-url",
+            &records.url,
+            "--rate-limit",
+            "1000",
+        ]),
+        dir.path().join("app.log"),
+    );
+    let center = start(
+        bwrap(&[
+            "center",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--records-url",
+            &records.url,
+            "--trust",
+            "dev",
+        ]),
+        dir.path().join("center.log"),
+    );
+    let before = row_counts(&db);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let phone = client(None);
+        let kiosk = client(Some("kiosk-01"));
+        for i in 0..20 {
+            let device = format!("phone-{i:02}");
+            let ch = post(
+                &phone,
+                &format!("{}/v1/challenges", app.url),
+                &serde_json::json!({}),
+            )
+            .await
+            .ok();
+            let b = binding(Channel::App, &device, "131016", Kind::Domestic);
+            let ev = evidence_for("default", ch["challenge"].as_str().unwrap(), &b);
+            let p = post(
+                &phone,
+                &format!("{}/v1/previews", app.url),
+                &preview_body("131016", Kind::Domestic, ev, None, Some(&device)),
+            )
+            .await
+            .ok();
+            let c = post(
+                &phone,
+                &format!("{}/v1/certificates", app.url),
+                &serde_json::json!({"preview_token": p["preview_token"]}),
+            )
+            .await
+            .ok();
+            assert!(c["shc"].as_str().unwrap().starts_with("shc:/"));
+
+            let ch = post(
+                &kiosk,
+                &format!("{}/v1/kiosk/challenges", center.url),
+                &serde_json::json!({}),
+            )
+            .await
+            .ok();
+            let b = binding(Channel::Kiosk, "kiosk-01", "401307", Kind::Domestic);
+            let ev = evidence_for("kyusei", ch["challenge"].as_str().unwrap(), &b);
+            let p = post(
+                &kiosk,
+                &format!("{}/v1/kiosk/previews", center.url),
+                &preview_body("401307", Kind::Domestic, ev, None, None),
+            )
+            .await
+            .ok();
+            let c = post(
+                &kiosk,
+                &format!("{}/v1/kiosk/certificates", center.url),
+                &serde_json::json!({"preview_token": p["preview_token"]}),
+            )
+            .await
+            .ok();
+            assert!(!c["pdf_base64"].as_str().unwrap().is_empty());
+        }
+    });
+    drop(app);
+    drop(center);
+    drop(records);
+
+    let after = row_counts(&db);
+    let mut grew: BTreeMap<String, i64> = BTreeMap::new();
+    for (t, n) in &after {
+        let d = n - before.get(t).copied().unwrap_or(0);
+        if d != 0 {
+            grew.insert(t.clone(), d);
+        }
+    }
+    assert_eq!(grew.remove("issuance"), Some(40), "{grew:?}");
+    assert_eq!(grew.remove("certificate_id"), Some(40), "{grew:?}");
+    // 40 challenges + 40 preview tokens.
+    assert_eq!(grew.remove("used_challenge"), Some(80), "{grew:?}");
+    assert!(
+        grew.remove("audit_log").unwrap_or(0) >= 80,
+        "a lookup and an issuance each"
+    );
+    grew.remove("audit_checkpoint");
+    assert!(grew.is_empty(), "nothing else was written: {grew:?}");
+
+    let secrets = ["123456789018", "567890123457", "456789012346"];
+    for name in ["records.log", "app.log", "center.log"] {
+        let log = std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(!log.is_empty() || name != "app.log", "{name} was captured");
+        for s in secrets {
+            assert!(!log.contains(s), "{name} holds a test MyNumber");
+        }
+        let ef0001 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            evidence_for(
+                "default",
+                &vaxcert::card::challenge::Challenges::new(
+                    vaxcert::pki::dev::challenge_key().unwrap(),
+                    120,
+                )
+                .issue(vaxcert::clock::UnixTime(0))
+                .to_base64(),
+                &binding(Channel::App, "x", "131016", Kind::Domestic),
+            )
+            .files
+            .ef0001,
+        );
+        assert!(!log.contains(&ef0001), "{name} holds card bytes");
+    }
+}

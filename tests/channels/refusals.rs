@@ -1,0 +1,288 @@
+//! What the channels refuse, each with its own code: TLS identities at the handshake, used or
+//! expired challenges, used preview tokens, tampered cards, municipalities and residents that
+//! may not be served.
+
+use vaxcert::domain::{Channel, Kind};
+
+use crate::helpers::*;
+
+const DEVICE: &str = "phone-test-0002";
+const KIOSK: &str = "kiosk-01";
+
+async fn app_challenge(stack: &Stack) -> String {
+    post(
+        &client(None),
+        &format!("{}/v1/challenges", stack.app_url),
+        &serde_json::json!({}),
+    )
+    .await
+    .ok()["challenge"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn kiosk_challenge(stack: &Stack, c: &reqwest::Client) -> String {
+    post(
+        c,
+        &format!("{}/v1/kiosk/challenges", stack.center_url),
+        &serde_json::json!({}),
+    )
+    .await
+    .ok()["challenge"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_without_a_client_certificate_is_refused_at_the_handshake() {
+    let stack = Stack::spawn().await;
+    let r = client(None)
+        .get(format!("{}/v1/kiosk/municipalities", stack.center_url))
+        .send()
+        .await;
+    assert!(r.is_err(), "no HTTP answer without a certificate: {r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_certificate_presented_by_a_kiosk_is_refused_at_the_handshake() {
+    let stack = Stack::spawn().await;
+    for cert in ["app-gateway", "center"] {
+        let r = client(Some(cert))
+            .get(format!("{}/v1/kiosk/municipalities", stack.center_url))
+            .send()
+            .await;
+        assert!(r.is_err(), "{cert} at the center: {r:?}");
+    }
+    // And the other way: records takes only the two pinned gateway certificates.
+    for cert in [Some("kiosk-01"), None] {
+        let r = client(cert)
+            .post(format!("{}/internal/v1/challenges", stack.records_url))
+            .json(&serde_json::json!({}))
+            .send()
+            .await;
+        assert!(r.is_err(), "{cert:?} at records: {r:?}");
+    }
+    let ok = get(
+        &client(Some(KIOSK)),
+        &format!("{}/v1/kiosk/municipalities", stack.center_url),
+    )
+    .await
+    .ok();
+    let codes: Vec<&str> = ok
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["131016", "401307"],
+        "participating municipalities only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_and_expired_challenges_are_refused() {
+    let stack = Stack::spawn().await;
+    let c = client(None);
+    let b = binding(Channel::App, DEVICE, "131016", Kind::Domestic);
+    let ch = app_challenge(&stack).await;
+    let ev = evidence_for("default", &ch, &b);
+    let url = format!("{}/v1/previews", stack.app_url);
+    post(
+        &c,
+        &url,
+        &preview_body("131016", Kind::Domestic, ev.clone(), None, Some(DEVICE)),
+    )
+    .await
+    .ok();
+    post(
+        &c,
+        &url,
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .assert_problem("challenge-reused");
+
+    let ch = app_challenge(&stack).await;
+    let ev = evidence_for("default", &ch, &b);
+    stack.clock.advance(121);
+    post(
+        &c,
+        &url,
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .assert_problem("challenge-expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_token_redeems_once_and_expires() {
+    let stack = Stack::spawn().await;
+    let c = client(None);
+    let b = binding(Channel::App, DEVICE, "131016", Kind::Domestic);
+    let url = format!("{}/v1/previews", stack.app_url);
+    let certs = format!("{}/v1/certificates", stack.app_url);
+    let ev = evidence_for("default", &app_challenge(&stack).await, &b);
+    let p = post(
+        &c,
+        &url,
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .ok();
+    let body = serde_json::json!({ "preview_token": p["preview_token"] });
+    post(&c, &certs, &body).await.ok();
+    post(&c, &certs, &body)
+        .await
+        .assert_problem("preview-token-reused");
+
+    let ev = evidence_for("default", &app_challenge(&stack).await, &b);
+    let p = post(
+        &c,
+        &url,
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .ok();
+    stack.clock.advance(121);
+    post(
+        &c,
+        &certs,
+        &serde_json::json!({ "preview_token": p["preview_token"] }),
+    )
+    .await
+    .assert_problem("preview-token-expired");
+
+    let mut forged = p["preview_token"].as_str().unwrap().to_owned();
+    forged.replace_range(20..21, if &forged[20..21] == "A" { "B" } else { "A" });
+    post(&c, &certs, &serde_json::json!({ "preview_token": forged }))
+        .await
+        .assert_problem("preview-token-invalid");
+    // A token from the app cannot be redeemed through the kiosk center.
+    let ev = evidence_for("default", &app_challenge(&stack).await, &b);
+    let p = post(
+        &c,
+        &url,
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .ok();
+    post(
+        &client(Some(KIOSK)),
+        &format!("{}/v1/kiosk/certificates", stack.center_url),
+        &serde_json::json!({ "preview_token": p["preview_token"] }),
+    )
+    .await
+    .assert_problem("preview-token-channel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_card_is_refused_by_the_center_and_by_records() {
+    let stack = Stack::spawn().await;
+    let k = client(Some(KIOSK));
+    let b = binding(Channel::Kiosk, KIOSK, "131016", Kind::Domestic);
+    let mut ev = evidence_for("default", &kiosk_challenge(&stack, &k).await, &b);
+    let last = ev.files.ef0002.len() - 1;
+    ev.files.ef0002[last] ^= 0x01;
+    post(
+        &k,
+        &format!("{}/v1/kiosk/previews", stack.center_url),
+        &preview_body("131016", Kind::Domestic, ev, None, None),
+    )
+    .await
+    .assert_problem("card-attributes-tampered");
+
+    let a = binding(Channel::App, DEVICE, "131016", Kind::Domestic);
+    let mut ev = evidence_for("default", &app_challenge(&stack).await, &a);
+    ev.files.ef0001[5] ^= 0x01;
+    post(
+        &client(None),
+        &format!("{}/v1/previews", stack.app_url),
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .assert_problem("card-mynumber-tampered");
+
+    // A signature made for one device does not serve another.
+    let ev = evidence_for("default", &app_challenge(&stack).await, &a);
+    post(
+        &client(None),
+        &format!("{}/v1/previews", stack.app_url),
+        &preview_body("131016", Kind::Domestic, ev, None, Some("another-phone")),
+    )
+    .await
+    .assert_problem("card-signature-mismatch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kiosk_serves_participating_municipalities_and_known_passports_only() {
+    let stack = Stack::spawn().await;
+    let k = client(Some(KIOSK));
+    let previews = format!("{}/v1/kiosk/previews", stack.center_url);
+    // 𠮷田 一郎 lives in 大阪市 (271004), which does not take part in kiosk issuance.
+    let b = binding(Channel::Kiosk, KIOSK, "271004", Kind::Domestic);
+    let ev = evidence_for("yoshi", &kiosk_challenge(&stack, &k).await, &b);
+    post(
+        &k,
+        &previews,
+        &preview_body("271004", Kind::Domestic, ev, None, None),
+    )
+    .await
+    .assert_problem("municipality-not-participating");
+
+    let b = binding(Channel::Kiosk, KIOSK, "131016", Kind::Overseas);
+    let ev = evidence_for("default", &kiosk_challenge(&stack, &k).await, &b);
+    post(
+        &k,
+        &previews,
+        &preview_body("131016", Kind::Overseas, ev, None, None),
+    )
+    .await
+    .assert_problem("overseas-needs-passport-history");
+
+    // The kiosk works for a domestic certificate.
+    let b = binding(Channel::Kiosk, KIOSK, "131016", Kind::Domestic);
+    let ev = evidence_for("default", &kiosk_challenge(&stack, &k).await, &b);
+    let p = post(
+        &k,
+        &previews,
+        &preview_body("131016", Kind::Domestic, ev, None, None),
+    )
+    .await
+    .ok();
+    post(
+        &k,
+        &format!("{}/v1/kiosk/certificates", stack.center_url),
+        &serde_json::json!({ "preview_token": p["preview_token"] }),
+    )
+    .await
+    .ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_who_moved_out_is_sent_to_the_new_municipality() {
+    let stack = Stack::spawn().await;
+    let m = vaxcert::domain::MunicipalityCode::parse("131016").unwrap();
+    stack
+        .records
+        .import_targets(
+            "1002,234567890121,0000000002,鈴木,花子,スズキ,ハナコ,19920715,2,1\n".as_bytes(),
+            &m,
+            "test",
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    let b = binding(Channel::App, DEVICE, "131016", Kind::Domestic);
+    let ev = evidence_for("long-address", &app_challenge(&stack).await, &b);
+    post(
+        &client(None),
+        &format!("{}/v1/previews", stack.app_url),
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .assert_problem("resident-moved-out");
+}
