@@ -52,6 +52,8 @@ pub enum Command {
     Issue(IssueArgs),
     /// The record system: municipalities, CSV imports, staff, audit log.
     Records(crate::records::cli::RecordsArgs),
+    /// The kiosk terminal agent: touch-screen UI on localhost, card reader, center over mTLS.
+    Kiosk(crate::kiosk::cli::KioskArgs),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -240,6 +242,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Issue(args) => issue(&args),
         Command::Demo { persona, slot } => demo(&persona, slot),
         Command::Records(args) => crate::records::cli::run(args),
+        Command::Kiosk(args) => crate::kiosk::cli::run(args),
     }
 }
 

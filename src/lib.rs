@@ -23,6 +23,7 @@ pub mod clock;
 pub mod domain;
 pub mod formats;
 pub mod http;
+pub mod kiosk;
 pub mod pki;
 pub mod protocol;
 pub mod records;
