@@ -66,6 +66,8 @@ pub enum Command {
     /// Load tools (DEV ONLY): `bench issue` drives the app gateway.
     #[command(subcommand)]
     Bench(crate::load::BenchCommand),
+    /// The kiosk terminal agent: touch-screen UI on localhost, card reader, center over mTLS.
+    Kiosk(crate::kiosk::cli::KioskArgs),
     /// The demo: a virtual card read through pcscd and verified end to end.
     Demo {
         /// Persona to insert.
@@ -262,6 +264,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::App(c) => crate::app::cli::run(c),
         Command::Center(c) => crate::center::cli::run(c),
         Command::Bench(c) => crate::load::run(c),
+        Command::Kiosk(args) => crate::kiosk::cli::run(args),
     }
 }
 

@@ -27,6 +27,7 @@ pub mod domain;
 pub mod formats;
 pub mod http;
 pub mod load;
+pub mod kiosk;
 pub mod pki;
 pub mod protocol;
 pub mod records;

@@ -1,0 +1,89 @@
+//! `vaxcert kiosk`: command-line settings for the terminal agent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::{CenterClient, Printer, Server, Settings};
+
+/// `vaxcert kiosk …`
+#[derive(Debug, clap::Args)]
+pub struct KioskArgs {
+    /// Local UI address; loopback only.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub listen: SocketAddr,
+    /// The issuance center, `https://host:port`.
+    #[arg(long, default_value = "https://127.0.0.1:8443")]
+    pub center: String,
+    /// CA that signed the center's server certificate.
+    #[arg(long, default_value = "certs/dev/tls/server-ca.crt.pem")]
+    pub center_ca: PathBuf,
+    /// This kiosk's client certificate (its CN is the terminal id).
+    #[arg(long, default_value = "certs/dev/tls/kiosk-01.crt.pem")]
+    pub cert: PathBuf,
+    /// Its private key.
+    #[arg(long, default_value = "certs/dev/tls/kiosk-01.key.pem")]
+    pub key: PathBuf,
+    /// PC/SC reader name (default: the first reader).
+    #[arg(long)]
+    pub reader: Option<String>,
+    /// Write certificates as PDFs into this directory instead of printing (tests, demo).
+    #[arg(long, conflicts_with = "printer")]
+    pub print_dir: Option<PathBuf>,
+    /// CUPS destination for `lp` (default: the default printer).
+    #[arg(long)]
+    pub printer: Option<String>,
+}
+
+/// Run the agent until stopped.
+///
+/// # Errors
+/// Set-up failures (TLS files, certificate, bind) with their cause.
+pub fn run(args: KioskArgs) -> Result<()> {
+    let center = CenterClient::new(&args.center, &args.center_ca, &args.cert, &args.key)?;
+    let terminal_id = common_name(&args.cert)?;
+    let printer = match args.print_dir {
+        Some(dir) => {
+            anyhow::ensure!(dir.is_dir(), "--print-dir {} is not a directory", dir.display());
+            Printer::Dir(dir)
+        }
+        None => Printer::Lp {
+            destination: args.printer,
+        },
+    };
+    let settings = Settings {
+        listen: args.listen,
+        center,
+        terminal_id,
+        reader: args.reader,
+        printer,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    rt.block_on(async {
+        let server = Server::build(settings).await?;
+        let addr = server.local_addr()?;
+        // Tests and the demo read this line to find the port.
+        println!("kiosk listening on http://{addr}/");
+        tracing::info!(%addr, "kiosk agent started");
+        server.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+/// The CN of the kiosk's client certificate: the terminal id the card signature binds and the
+/// center reads from the TLS handshake.
+fn common_name(cert: &std::path::Path) -> Result<String> {
+    use der::DecodePem;
+    let pem = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+    let c = x509_cert::Certificate::from_pem(&pem)
+        .with_context(|| format!("{} is not a PEM certificate", cert.display()))?;
+    let subject = c.tbs_certificate().subject().to_string();
+    subject
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("CN=").map(str::to_owned))
+        .with_context(|| format!("{} has no CN", cert.display()))
+}

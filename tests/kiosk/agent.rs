@@ -1,0 +1,108 @@
+//! The agent on its own: loopback only, no-store everywhere, card presence through real pcscd,
+//! and clear answers when the center is unreachable.
+
+use crate::helpers::{SimCard, curl, kiosk, slot, tmpdir, vaxcert};
+
+/// Nothing listens here: the center is unreachable for these tests.
+const NO_CENTER: &str = "https://127.0.0.1:9";
+
+#[test]
+fn refuses_to_listen_beyond_loopback() {
+    let print = tmpdir();
+    let out = vaxcert()
+        .args(["kiosk", "--listen", "0.0.0.0:0", "--center", NO_CENTER])
+        .arg("--print-dir")
+        .arg(print.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("loopback only"), "{err}");
+}
+
+#[test]
+fn a_missing_client_certificate_is_a_clear_set_up_error() {
+    let print = tmpdir();
+    let out = vaxcert()
+        .args(["kiosk", "--listen", "127.0.0.1:0", "--cert", "certs/dev/tls/nope.crt.pem"])
+        .arg("--print-dir")
+        .arg(print.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope.crt.pem"), "{err}");
+}
+
+#[test]
+fn every_response_says_no_store_and_the_ui_is_served() {
+    let print = tmpdir();
+    let (_agent, url) = kiosk(NO_CENTER, print.path(), "Virtual PCD 00 00");
+    for path in ["/", "/kiosk.js", "/kiosk.css", "/api/municipalities"] {
+        let r = curl(&[&format!("{url}{path}")]);
+        assert!(
+            r.to_ascii_lowercase().contains("cache-control: no-store"),
+            "{path}: {r}"
+        );
+    }
+    let index = curl(&[&format!("{url}/")]);
+    assert!(index.contains("マイナンバーカード") && index.contains("My Number Card"));
+}
+
+#[test]
+fn an_unreachable_center_is_a_problem_document_not_a_hang() {
+    let print = tmpdir();
+    let (_agent, url) = kiosk(NO_CENTER, print.path(), "Virtual PCD 00 00");
+    let r = curl(&[&format!("{url}/api/municipalities")]);
+    assert!(r.starts_with("HTTP/1.1 503"), "{r}");
+    assert!(r.contains("\"code\":\"center-unreachable\""), "{r}");
+    assert!(r.contains("交付センター"), "{r}");
+}
+
+#[test]
+fn confirm_without_a_preview_is_refused() {
+    let print = tmpdir();
+    let (_agent, url) = kiosk(NO_CENTER, print.path(), "Virtual PCD 00 00");
+    let r = curl(&["-X", "POST", &format!("{url}/api/confirm")]);
+    assert!(r.starts_with("HTTP/1.1 409"), "{r}");
+    assert!(r.contains("\"code\":\"no-preview\""), "{r}");
+    assert_eq!(std::fs::read_dir(print.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_malformed_pin_never_leaves_the_agent() {
+    let print = tmpdir();
+    let (agent, url) = kiosk(NO_CENTER, print.path(), "Virtual PCD 00 00");
+    let r = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data",
+        r#"{"municipality":"131016","kind":"domestic","pin":"12a4"}"#,
+        &format!("{url}/api/read"),
+    ]);
+    assert!(r.starts_with("HTTP/1.1 4"), "{r}");
+    assert!(!agent.output().contains("12a4"), "the PIN was logged");
+}
+
+#[test]
+fn card_presence_follows_the_reader() {
+    let print = tmpdir();
+    let s = slot();
+    let reader = s.reader_name();
+    let (agent, url) = kiosk(NO_CENTER, print.path(), &reader);
+    let present = |want: bool| {
+        let r = curl(&[&format!("{url}/api/card")]);
+        assert!(
+            r.contains(&format!("\"present\":{want}")),
+            "{r}\n{}",
+            agent.output()
+        );
+    };
+    present(false);
+    let mut card = SimCard::insert("default", s);
+    present(true);
+    card.pull_out();
+    present(false);
+}

@@ -1,0 +1,175 @@
+//! The kiosk channel end to end: records and the center (mTLS), the agent, the virtual card
+//! in a vpcd reader, and headless Chromium clicking through the UI — a wrong PIN first, then
+//! the right one. The printed PDF verifies with `pdfsig`; its SHC verifies against our JWKS;
+//! only participating municipalities were offered.
+//!
+//! MERGE POINT: `records serve` and `center serve` come from branch `channels-server`; the
+//! argument names in `records()` and `center()` below are the ones that branch must offer (or
+//! be adjusted here at merge).
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::signature::Verifier;
+use serde_json::Value;
+
+use crate::helpers::{Proc, SimCard, kiosk, run_browser, slot, tmpdir, url_in, vaxcert};
+
+/// A seeded SQLite records database and `records serve` on it.
+fn records(dir: &Path) -> (Proc, String) {
+    let db = format!("sqlite://{}", dir.join("records.db").display());
+    let seed = vaxcert()
+        .args(["records", "--database-url", &db, "seed-demo"])
+        .output()
+        .unwrap();
+    assert!(
+        seed.status.success(),
+        "seed-demo: {}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+    let mut cmd = vaxcert();
+    cmd.args(["records", "--database-url", &db, "serve", "--listen", "127.0.0.1:0"])
+        .arg("--publish-dir")
+        .arg(dir.join("publish"));
+    let (p, line) = Proc::start(cmd, "records", "records listening on");
+    (p, url_in(&line))
+}
+
+/// `center serve` relaying to `records`.
+fn center(records: &str) -> (Proc, String) {
+    let mut cmd = vaxcert();
+    cmd.args(["center", "serve", "--listen", "127.0.0.1:0", "--records", records]);
+    let (p, line) = Proc::start(cmd, "center", "center listening on");
+    (p, url_in(&line))
+}
+
+/// Render the PDF's page and decode its QR codes with rqrr (an independent decoder).
+fn qr_texts(pdf: &Path) -> Vec<String> {
+    let prefix = pdf.with_extension("page");
+    let out = Command::new("pdftoppm")
+        .args(["-r", "150", "-gray", "-png", "-singlefile"])
+        .arg(pdf)
+        .arg(&prefix)
+        .output()
+        .expect("poppler-utils is installed (./vx setup)");
+    assert!(out.status.success(), "pdftoppm failed");
+    let img = image::open(prefix.with_extension("png")).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(img);
+    prepared
+        .detect_grids()
+        .into_iter()
+        .filter_map(|g| g.decode().ok().map(|(_, t)| t))
+        .collect()
+}
+
+/// Verify an `shc:/` QR text against the published JWKS; returns the JWS header.
+fn verify_shc(text: &str, jwks: &Value) -> Value {
+    let digits = text.strip_prefix("shc:/").expect("shc:/ prefix");
+    let jws: String = digits
+        .as_bytes()
+        .chunks(2)
+        .map(|p| (((p[0] - b'0') * 10 + (p[1] - b'0')) + 45) as char)
+        .collect();
+    let parts: Vec<&str> = jws.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the SHC's kid is in our JWKS");
+    let mut sec1 = vec![4u8];
+    sec1.extend(URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap());
+    sec1.extend(URL_SAFE_NO_PAD.decode(key["y"].as_str().unwrap()).unwrap());
+    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).unwrap();
+    let sig = p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+    vk.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+        .expect("the SHC signature verifies");
+    header
+}
+
+#[test]
+fn a_resident_gets_a_verified_certificate_after_one_wrong_pin() {
+    let dir = tmpdir();
+    let print = dir.path().join("print");
+    let shots = dir.path().join("shots");
+    std::fs::create_dir_all(&print).unwrap();
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let (records_proc, records_url) = records(dir.path());
+    let (center_proc, center_url) = center(&records_url);
+    let s = slot();
+    let reader = s.reader_name();
+    let _card = SimCard::insert("default", s);
+    let (agent, kiosk_url) = kiosk(&center_url, &print, &reader);
+
+    let (ok, seen, raw) = run_browser(
+        "kiosk.mjs",
+        &[
+            ("KIOSK_URL", &kiosk_url),
+            ("MUNICIPALITY", "131016"),
+            ("WRONG_PIN", "9999"),
+            ("RIGHT_PIN", "1234"),
+            ("KIND", "domestic"),
+            ("SHOTS", shots.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        ok,
+        "the browser flow failed: {raw}\n--- agent\n{}\n--- center\n{}\n--- records\n{}",
+        agent.output(),
+        center_proc.output(),
+        records_proc.output()
+    );
+
+    // Only participating municipalities were offered (seed: 大阪市 271004 does not take part).
+    let offered: Vec<&str> = seen["municipalities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["131016", "401307"], "{seen}");
+    assert_eq!(seen["cacheControl"], "no-store");
+    // The wrong PIN showed the tries left (the persona starts with 3).
+    let tries = seen["triesMessage"].as_str().unwrap();
+    assert!(tries.contains("あと2回") && tries.contains("2 tries left"), "{tries}");
+    // The preview shows the resident and never the MyNumber.
+    let preview = seen["preview"].as_str().unwrap();
+    assert!(preview.contains("山田"), "{preview}");
+    assert!(!preview.contains("123456789018"), "{preview}");
+
+    // Exactly one certificate printed; it is signed and its SHC verifies against our JWKS.
+    let pdfs: Vec<_> = std::fs::read_dir(&print)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .collect();
+    assert_eq!(pdfs.len(), 1, "{pdfs:?}");
+    let sig = Command::new("pdfsig").arg(&pdfs[0]).output().unwrap();
+    let sig_text = String::from_utf8_lossy(&sig.stdout);
+    assert!(sig.status.success(), "pdfsig: {sig_text}");
+    assert!(sig_text.contains("Signature is Valid"), "{sig_text}");
+    let jwks: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("publish/jwks.json"))
+            .or_else(|_| std::fs::read_to_string("certs/dev/shc/jwks.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let shc: Vec<String> = qr_texts(&pdfs[0])
+        .into_iter()
+        .filter(|t| t.starts_with("shc:/"))
+        .collect();
+    assert_eq!(shc.len(), 1, "one SHC QR on the page");
+    let header = verify_shc(&shc[0], &jwks);
+    assert_eq!(header["alg"], "ES256");
+
+    // Nothing secret in the agent's log.
+    let log = agent.output();
+    for secret in ["123456789018", "\"pin\"", "RIGHT_PIN"] {
+        assert!(!log.contains(secret), "the agent logged {secret:?}");
+    }
+}

@@ -1,0 +1,6 @@
+//! The kiosk agent through its public interfaces: the `vaxcert kiosk` process, its local HTTP
+//! API, real pcscd with the virtual card, and headless Chromium for the end-to-end flow.
+
+mod agent;
+mod e2e;
+mod helpers;
