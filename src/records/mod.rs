@@ -18,6 +18,7 @@
 mod audit;
 pub mod cli;
 pub mod config;
+pub mod counter;
 mod db;
 mod error;
 mod import;
