@@ -19,6 +19,7 @@ pub mod api_client;
 mod audit;
 pub mod cli;
 pub mod config;
+pub mod counter;
 mod db;
 mod error;
 mod import;

@@ -1,0 +1,757 @@
+//! The counter's handlers and templates. Each handler finds the session first (or sends the
+//! browser to the login page), checks the form's CSRF token, calls the record system scoped
+//! to the session's municipality, and renders a template from `templates/counter/`.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{Extension, Form, Path, Query, State as S};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::{Environment, context};
+use serde::{Deserialize, Serialize};
+
+use super::session::{self, LOGIN_CSRF_COOKIE, Lookup, SESSION_COOKIE, Session};
+use super::{Error, State};
+use crate::domain::{BirthDate, Kind, MunicipalityCode, Sex};
+use crate::formats::mrz::{Td3Mrz, mask_passport};
+use crate::records::audit::AuditEntry;
+use crate::records::{
+    AtenaNo, KenNo, PassportData, ResidentStatus, ResidentView, SearchQuery, StaffSession,
+};
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, src) in [
+            (
+                "base.html",
+                include_str!("../../../templates/counter/base.html"),
+            ),
+            (
+                "login.html",
+                include_str!("../../../templates/counter/login.html"),
+            ),
+            (
+                "search.html",
+                include_str!("../../../templates/counter/search.html"),
+            ),
+            (
+                "resident.html",
+                include_str!("../../../templates/counter/resident.html"),
+            ),
+            (
+                "preview.html",
+                include_str!("../../../templates/counter/preview.html"),
+            ),
+            (
+                "error.html",
+                include_str!("../../../templates/counter/error.html"),
+            ),
+        ] {
+            // The templates are compiled into the binary and covered by the tests.
+            env.add_template(name, src)
+                .expect("counter templates are valid minijinja");
+        }
+        env
+    })
+}
+
+fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+    match env().get_template(name).and_then(|t| t.render(ctx)) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "counter template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response()
+        }
+    }
+}
+
+fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Csrf => StatusCode::FORBIDDEN,
+        Error::Mrz(_) | Error::MrzBirthDate | Error::Input(_) | Error::NeedsPassport => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Error::Records(r) => match r.code() {
+            "resident-not-found" => StatusCode::NOT_FOUND,
+            "forbidden" => StatusCode::FORBIDDEN,
+            "login-failed" | "totp-replay" => StatusCode::UNAUTHORIZED,
+            "login-throttled" => StatusCode::TOO_MANY_REQUESTS,
+            "resident-moved-out" | "resident-deceased" | "no-vaccinations" | "invalid" => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        Error::IssuanceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Bind(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn error_ctx(e: &Error) -> minijinja::Value {
+    context! { code => e.code(), ja => e.message_ja(), en => e.to_string() }
+}
+
+fn error_page(e: &Error, sess: Option<&Session>) -> Response {
+    render(
+        status_of(e),
+        "error.html",
+        context! { error => error_ctx(e), staff => sess.map(staff_ctx), csrf => sess.map(|s| s.csrf.clone()) },
+    )
+}
+
+fn staff_ctx(s: &Session) -> minijinja::Value {
+    context! {
+        login => s.staff.login(),
+        municipality => s.staff.municipality().as_str(),
+        role => s.staff.role().as_str(),
+        may_issue => s.staff.may_issue(),
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn set_cookie(state: &State, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if state.settings.secure_cookies {
+        c.push_str("; Secure");
+    }
+    if let Some(a) = max_age {
+        c.push_str(&format!("; Max-Age={a}"));
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+/// The caller's session, or a redirect to the login page.
+fn current(state: &State, headers: &HeaderMap) -> Result<(String, Session), Response> {
+    let Some(id) = cookie(headers, SESSION_COOKIE) else {
+        return Err(Redirect::to("/login").into_response());
+    };
+    match state
+        .sessions
+        .touch(&id, state.clock.now(), state.settings.idle_timeout_secs)
+    {
+        Lookup::Live(s) => Ok((id, s)),
+        Lookup::Expired => Err((
+            [(
+                header::SET_COOKIE,
+                set_cookie(state, SESSION_COOKIE, "", Some(0)),
+            )],
+            Redirect::to("/login?expired=1"),
+        )
+            .into_response()),
+        Lookup::Missing => Err(Redirect::to("/login").into_response()),
+    }
+}
+
+fn check_csrf(s: &Session, token: &str) -> Result<(), Error> {
+    if session::same(&s.csrf, token) {
+        Ok(())
+    } else {
+        Err(Error::Csrf)
+    }
+}
+
+fn actor(s: &StaffSession) -> String {
+    format!("staff:{}/{}", s.municipality(), s.login())
+}
+
+async fn audit(state: &State, s: &StaffSession, action: &str, subject: Option<&str>) {
+    let e = AuditEntry::system(&actor(s), s.municipality(), action, subject, "ok");
+    if let Err(e) = state.records.audit(&e).await {
+        tracing::error!(code = e.code(), "counter audit entry failed");
+    }
+}
+
+/// Headers on every counter response: nothing cached, no framing by others, no referrer.
+pub(super) async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'self'; form-action 'self'",
+        ),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// The stylesheet.
+pub(super) async fn css() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../../templates/counter/counter.css"),
+    )
+        .into_response()
+}
+
+/// `/`: the search page when logged in, else the login page.
+pub(super) async fn root(S(state): S<State>, headers: HeaderMap) -> Response {
+    match current(&state, &headers) {
+        Ok(_) => Redirect::to("/search").into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginQuery {
+    #[serde(default)]
+    expired: Option<String>,
+}
+
+fn login_page(state: &State, status: StatusCode, error: Option<&Error>, expired: bool) -> Response {
+    let token = session::token();
+    let mut r = render(
+        status,
+        "login.html",
+        context! { csrf => token.clone(), error => error.map(error_ctx), expired => expired },
+    );
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(state, LOGIN_CSRF_COOKIE, &token, Some(30 * 60)),
+    );
+    r
+}
+
+/// `GET /login`.
+pub(super) async fn login_form(S(state): S<State>, Query(q): Query<LoginQuery>) -> Response {
+    login_page(&state, StatusCode::OK, None, q.expired.is_some())
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginForm {
+    csrf: String,
+    municipality: String,
+    login: String,
+    password: String,
+    totp: String,
+}
+
+/// `POST /login`: password + TOTP through [`crate::records::Records::login`].
+pub(super) async fn login(
+    S(state): S<State>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let echoed = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if echoed.is_empty() || !session::same(&echoed, &f.csrf) {
+        return login_page(&state, StatusCode::FORBIDDEN, Some(&Error::Csrf), false);
+    }
+    let Ok(code) = MunicipalityCode::parse(f.municipality.trim()) else {
+        return login_page(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&Error::Input("municipality code (6 digits)")),
+            false,
+        );
+    };
+    let address = peer.map_or_else(
+        || "unknown".to_owned(),
+        |Extension(ConnectInfo(a))| a.ip().to_string(),
+    );
+    match state
+        .records
+        .login(&code, f.login.trim(), &f.password, f.totp.trim(), &address)
+        .await
+    {
+        Ok(staff) => {
+            let id = state.sessions.open(staff, state.clock.now());
+            let mut r = Redirect::to("/search").into_response();
+            let h = r.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(&state, SESSION_COOKIE, &id, None),
+            );
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(&state, LOGIN_CSRF_COOKIE, "", Some(0)),
+            );
+            r
+        }
+        Err(e) => {
+            let e = Error::Records(e);
+            login_page(&state, status_of(&e), Some(&e), false)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /logout`.
+pub(super) async fn logout(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let (id, s) = match current(&state, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(e) = check_csrf(&s, &f.csrf) {
+        return error_page(&e, Some(&s));
+    }
+    state.sessions.close(&id);
+    (
+        [(
+            header::SET_COOKIE,
+            set_cookie(&state, SESSION_COOKIE, "", Some(0)),
+        )],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+#[derive(Serialize)]
+struct Row {
+    atena: String,
+    name: String,
+    kana: String,
+    birth_date: String,
+    sex: &'static str,
+    ken_no: String,
+    status: &'static str,
+}
+
+fn sex_label(s: Sex) -> &'static str {
+    match s {
+        Sex::Male => "男 Male",
+        Sex::Female => "女 Female",
+        _ => "不明 Unknown",
+    }
+}
+
+fn status_label(s: ResidentStatus) -> &'static str {
+    match s {
+        ResidentStatus::Resident => "住民 Resident",
+        ResidentStatus::MovedOut => "転出 Moved out",
+        ResidentStatus::Deceased => "死亡 Deceased",
+    }
+}
+
+fn row(r: &crate::records::Resident) -> Row {
+    Row {
+        atena: r.atena.as_str().to_owned(),
+        name: format!("{} {}", r.family_kanji, r.given_kanji),
+        kana: format!("{} {}", r.family_kana, r.given_kana),
+        birth_date: r.birth_date.iso(),
+        sex: sex_label(r.sex),
+        ken_no: r.ken_no.as_str().to_owned(),
+        status: status_label(r.status),
+    }
+}
+
+async fn search_page(
+    state: &State,
+    s: &Session,
+    status: StatusCode,
+    results: Option<Vec<Row>>,
+    form: &SearchForm,
+    error: Option<&Error>,
+) -> Response {
+    let count = match state.records.count_residents(&s.staff).await {
+        Ok(n) => n,
+        Err(e) => return error_page(&Error::Records(e), Some(s)),
+    };
+    render(
+        status,
+        "search.html",
+        context! {
+            staff => staff_ctx(s), csrf => s.csrf.clone(), count => count,
+            results => results, form => form, error => error.map(error_ctx),
+        },
+    )
+}
+
+/// `GET /search`: the search form and the municipality's resident count (audited).
+pub(super) async fn search_form(S(state): S<State>, headers: HeaderMap) -> Response {
+    let (_, s) = match current(&state, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    audit(&state, &s.staff, "counter-dashboard", None).await;
+    search_page(
+        &state,
+        &s,
+        StatusCode::OK,
+        None,
+        &SearchForm::default(),
+        None,
+    )
+    .await
+}
+
+#[derive(Deserialize, Serialize, Default)]
+pub(super) struct SearchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    by: String,
+    #[serde(default)]
+    atena: String,
+    #[serde(default)]
+    ken_no: String,
+    #[serde(default)]
+    family: String,
+    #[serde(default)]
+    given: String,
+    #[serde(default)]
+    birth_date: String,
+}
+
+impl SearchForm {
+    fn query(&self) -> Result<SearchQuery, Error> {
+        match self.by.as_str() {
+            "atena" => AtenaNo::parse(self.atena.trim())
+                .map(SearchQuery::Atena)
+                .map_err(|_| Error::Input("宛名番号 / resident number")),
+            "ken" => KenNo::parse(self.ken_no.trim())
+                .map(SearchQuery::KenNo)
+                .map_err(|_| Error::Input("券番号 / coupon number (10 digits)")),
+            "name" => {
+                let birth_date = BirthDate::parse(self.birth_date.trim())
+                    .map_err(|_| Error::Input("生年月日 / birth date (YYYY-MM-DD)"))?;
+                if self.family.trim().is_empty() || self.given.trim().is_empty() {
+                    return Err(Error::Input("姓・名 / family and given name"));
+                }
+                Ok(SearchQuery::NameBirth {
+                    family: self.family.trim().to_owned(),
+                    given: self.given.trim().to_owned(),
+                    birth_date,
+                })
+            }
+            _ => Err(Error::Input("search type")),
+        }
+    }
+}
+
+/// `POST /search`: search the session's municipality (audited by the record system).
+pub(super) async fn search(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Form(f): Form<SearchForm>,
+) -> Response {
+    let (_, s) = match current(&state, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(e) = check_csrf(&s, &f.csrf) {
+        return error_page(&e, Some(&s));
+    }
+    let q = match f.query() {
+        Ok(q) => q,
+        Err(e) => return search_page(&state, &s, status_of(&e), None, &f, Some(&e)).await,
+    };
+    match state.records.search(&s.staff, &q).await {
+        Ok(found) => {
+            let rows = found.iter().map(row).collect();
+            search_page(&state, &s, StatusCode::OK, Some(rows), &f, None).await
+        }
+        Err(e) => error_page(&Error::Records(e), Some(&s)),
+    }
+}
+
+#[derive(Serialize)]
+struct DoseRow {
+    dose: u32,
+    date: String,
+    product_ja: &'static str,
+    product_en: &'static str,
+    lot: String,
+    venue: String,
+}
+
+#[derive(Serialize)]
+struct PassportRow {
+    romanised_name: String,
+    nationality: String,
+    passport_masked: String,
+    former_name: Option<String>,
+}
+
+fn passport_row(p: &PassportData) -> PassportRow {
+    PassportRow {
+        romanised_name: p.romanised_name.clone(),
+        nationality: p.nationality.clone(),
+        passport_masked: mask_passport(&p.passport_number),
+        former_name: p.former_name.clone(),
+    }
+}
+
+fn view_ctx(v: &ResidentView) -> minijinja::Value {
+    let doses: Vec<DoseRow> = v
+        .doses
+        .iter()
+        .map(|d| DoseRow {
+            dose: d.dose,
+            date: d.date.iso(),
+            product_ja: d.product.name_ja,
+            product_en: d.product.name_en,
+            lot: d.lot.clone(),
+            venue: d.venue.clone(),
+        })
+        .collect();
+    let issuances: Vec<_> = v
+        .issuances
+        .iter()
+        .map(|(id, at, channel, kind, revoked)| {
+            context! { id => id, at => at, channel => channel, kind => kind, revoked => revoked.is_some() }
+        })
+        .collect();
+    context! {
+        resident => row(&v.resident),
+        issuable => v.resident.status == ResidentStatus::Resident && !v.doses.is_empty(),
+        my_number => v.my_number.as_ref().map(ToString::to_string),
+        doses => doses,
+        issuances => issuances,
+    }
+}
+
+fn session_passport<'a>(s: &'a Session, atena: &AtenaNo) -> Option<&'a PassportData> {
+    s.passport
+        .as_ref()
+        .filter(|(a, _)| a == atena)
+        .map(|(_, p)| p)
+}
+
+async fn resident_page(
+    state: &State,
+    s: &Session,
+    atena: &AtenaNo,
+    error: Option<&Error>,
+    mrz: &str,
+) -> Response {
+    let v = match state.records.view(&s.staff, atena).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&Error::Records(e), Some(s)),
+    };
+    render(
+        error.map_or(StatusCode::OK, status_of),
+        "resident.html",
+        context! {
+            staff => staff_ctx(s), csrf => s.csrf.clone(), view => view_ctx(&v),
+            passport => session_passport(s, atena).map(passport_row),
+            error => error.map(error_ctx), mrz => mrz,
+        },
+    )
+}
+
+fn parse_atena(raw: &str, s: &Session) -> Result<AtenaNo, Response> {
+    AtenaNo::parse(raw)
+        .map_err(|_| error_page(&Error::Input("宛名番号 / resident number"), Some(s)))
+}
+
+/// `GET /residents/{atena}`: the record view (audited by the record system).
+pub(super) async fn resident(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(atena): Path<String>,
+) -> Response {
+    let (_, s) = match current(&state, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let atena = match parse_atena(&atena, &s) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    resident_page(&state, &s, &atena, None, "").await
+}
+
+#[derive(Deserialize)]
+pub(super) struct PassportForm {
+    csrf: String,
+    mrz: String,
+    #[serde(default)]
+    former_name: String,
+}
+
+/// `POST /residents/{atena}/passport`: paste the MRZ; every check digit and the birth date
+/// against the record are checked before it is kept in the session.
+pub(super) async fn passport(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(atena): Path<String>,
+    Form(f): Form<PassportForm>,
+) -> Response {
+    let (id, s) = match current(&state, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(e) = check_csrf(&s, &f.csrf) {
+        return error_page(&e, Some(&s));
+    }
+    let atena = match parse_atena(&atena, &s) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mrz = match Td3Mrz::parse(&f.mrz.replace('\r', "")) {
+        Ok(m) => m,
+        Err(e) => return resident_page(&state, &s, &atena, Some(&Error::Mrz(e)), &f.mrz).await,
+    };
+    let v = match state.records.view(&s.staff, &atena).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&Error::Records(e), Some(&s)),
+    };
+    if v.resident.birth_date.compact()[2..] != mrz.birth_date {
+        return resident_page(&state, &s, &atena, Some(&Error::MrzBirthDate), &f.mrz).await;
+    }
+    let former = f.former_name.trim();
+    if former.chars().count() > 50 || former.chars().any(char::is_control) {
+        return resident_page(
+            &state,
+            &s,
+            &atena,
+            Some(&Error::Input("旧姓 / former name")),
+            &f.mrz,
+        )
+        .await;
+    }
+    state.sessions.set_passport(
+        &id,
+        atena.clone(),
+        PassportData {
+            romanised_name: mrz.full_name(),
+            nationality: mrz.nationality.clone(),
+            passport_number: mrz.passport_number.clone(),
+            former_name: (!former.is_empty()).then(|| former.to_owned()),
+        },
+    );
+    Redirect::to(&format!("/residents/{}#preview", atena.as_str())).into_response()
+}
+
+#[derive(Deserialize)]
+pub(super) struct KindForm {
+    csrf: String,
+    kind: String,
+}
+
+fn kind_of(s: &str) -> Result<Kind, Error> {
+    match s {
+        "domestic" => Ok(Kind::Domestic),
+        "overseas" => Ok(Kind::Overseas),
+        _ => Err(Error::Input("kind")),
+    }
+}
+
+/// `POST /residents/{atena}/preview`: what the certificate will say (audited).
+pub(super) async fn preview(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(atena): Path<String>,
+    Form(f): Form<KindForm>,
+) -> Response {
+    let (_, s) = match current(&state, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(e) = check_csrf(&s, &f.csrf) {
+        return error_page(&e, Some(&s));
+    }
+    let atena = match parse_atena(&atena, &s) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let kind = match kind_of(&f.kind) {
+        Ok(k) => k,
+        Err(e) => return error_page(&e, Some(&s)),
+    };
+    let passport = session_passport(&s, &atena);
+    if kind == Kind::Overseas && passport.is_none() {
+        return resident_page(&state, &s, &atena, Some(&Error::NeedsPassport), "").await;
+    }
+    let v = match state.records.view(&s.staff, &atena).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&Error::Records(e), Some(&s)),
+    };
+    let refusal = match v.resident.status {
+        ResidentStatus::MovedOut => Some(crate::records::Error::MovedOut(
+            s.staff.municipality().clone(),
+        )),
+        ResidentStatus::Deceased => Some(crate::records::Error::Deceased),
+        ResidentStatus::Resident if v.doses.is_empty() => Some(crate::records::Error::NoDoses(
+            s.staff.municipality().clone(),
+        )),
+        ResidentStatus::Resident => None,
+    };
+    if let Some(e) = refusal {
+        return error_page(&Error::Records(e), Some(&s));
+    }
+    audit(&state, &s.staff, "counter-preview", Some(atena.as_str())).await;
+    render(
+        StatusCode::OK,
+        "preview.html",
+        context! {
+            staff => staff_ctx(&s), csrf => s.csrf.clone(), view => view_ctx(&v),
+            kind => kind.as_str(),
+            passport => if kind == Kind::Overseas { passport.map(passport_row) } else { None },
+        },
+    )
+}
+
+/// `POST /residents/{atena}/issue`: sign and record the certificate, then open the print
+/// page.
+pub(super) async fn issue(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(atena): Path<String>,
+    Form(f): Form<KindForm>,
+) -> Response {
+    let (_, s) = match current(&state, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(e) = check_csrf(&s, &f.csrf) {
+        return error_page(&e, Some(&s));
+    }
+    if !s.staff.may_issue() {
+        return error_page(&Error::Records(crate::records::Error::Forbidden), Some(&s));
+    }
+    let atena = match parse_atena(&atena, &s) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if let Err(e) = kind_of(&f.kind) {
+        return error_page(&e, Some(&s));
+    }
+    // MERGE(channels-server): call `records::issuance::issue_for_resident(municipality,
+    // &atena, kind, passport, Channel::Counter, actor)` here, keep the PDF in the session and
+    // redirect to the print page. Until that branch lands the counter refuses, audited.
+    let e = AuditEntry::system(
+        &actor(&s.staff),
+        s.staff.municipality(),
+        "counter-issue",
+        Some(atena.as_str()),
+        "issuance-unavailable",
+    );
+    if let Err(e) = state.records.audit(&e).await {
+        return error_page(&Error::Records(e), Some(&s));
+    }
+    error_page(&Error::IssuanceUnavailable, Some(&s))
+}

@@ -1,0 +1,57 @@
+// Drives the counter UI in headless Chromium: log in with TOTP (computed here from the seeded
+// secret), search by 宛名番号, open the record, paste an MRZ, preview the overseas certificate.
+// Env: COUNTER_URL, MUNICIPALITY, LOGIN, PASSWORD, TOTP_SECRET_HEX, MRZ, SHOTS (screenshot dir).
+import { createHmac } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
+const url = env('COUNTER_URL');
+const shots = env('SHOTS');
+
+function totp(hex) {
+  const step = Math.floor(Date.now() / 1000 / 30);
+  const msg = Buffer.alloc(8);
+  msg.writeBigInt64BE(BigInt(step));
+  const h = createHmac('sha1', Buffer.from(hex, 'hex')).update(msg).digest();
+  const off = h[19] & 0x0f;
+  const bin = ((h[off] & 0x7f) << 24) | (h[off + 1] << 16) | (h[off + 2] << 8) | h[off + 3];
+  return String(bin % 1000000).padStart(6, '0');
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  await page.goto(`${url}/login`);
+  await page.screenshot({ path: `${shots}/1-login.png`, fullPage: true });
+  await page.fill('input[name=municipality]', env('MUNICIPALITY'));
+  await page.fill('input[name=login]', env('LOGIN'));
+  await page.fill('input[name=password]', env('PASSWORD'));
+  await page.fill('input[name=totp]', totp(env('TOTP_SECRET_HEX')));
+  await Promise.all([page.waitForURL(`${url}/search`), page.click('form[action="/login"] button')]);
+
+  await page.fill('#search-atena input[name=atena]', '1001');
+  await Promise.all([page.waitForSelector('#results'), page.click('#search-atena button')]);
+  await page.screenshot({ path: `${shots}/2-search.png`, fullPage: true });
+  await Promise.all([page.waitForURL(`${url}/residents/1001`), page.click('#results a >> nth=0')]);
+
+  await page.fill('#mrz-form textarea[name=mrz]', env('MRZ'));
+  await Promise.all([page.waitForSelector('#passport'), page.click('#mrz-form button')]);
+  await page.screenshot({ path: `${shots}/3-resident.png`, fullPage: true });
+  const roman = await page.textContent('#passport dd >> nth=0');
+  if (roman.trim() !== 'YAMADA TARO') throw new Error(`romanised name on the record page: ${roman}`);
+
+  await Promise.all([page.waitForSelector('#certificate-preview'), page.click('#preview-overseas')]);
+  await page.screenshot({ path: `${shots}/4-preview.png`, fullPage: true });
+  const previewRoman = (await page.textContent('#preview-roman')).trim();
+  const previewPassport = (await page.textContent('#preview-passport')).trim();
+  if (previewRoman !== 'YAMADA TARO') throw new Error(`preview name: ${previewRoman}`);
+  if (previewPassport !== 'TK*****67') throw new Error(`preview passport: ${previewPassport}`);
+  console.log(JSON.stringify({ ok: true, previewRoman, previewPassport }));
+} finally {
+  await browser.close();
+}

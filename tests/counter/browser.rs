@@ -1,0 +1,73 @@
+//! Real headless Chromium (playwright-core, /usr/bin/chromium) against a standalone counter
+//! listener: TOTP login, search, record, MRZ paste, overseas preview. Screenshots land in
+//! `$CARGO_TARGET_TMPDIR/counter-shots/`.
+
+use std::path::Path;
+use std::process::Command;
+
+use vaxcert::clock::{Clock, SystemClock};
+use vaxcert::records::counter::Server;
+
+use crate::helpers::{Counter, mrz};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_logs_in_with_totp_searches_pastes_mrz_and_previews() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run `npm ci` in tests/browser (./vx setup does)"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Chromium is missing: apt-get install -y chromium fonts-ipaexfont-gothic"
+    );
+    // The browser computes the TOTP from the wall clock, so the counter's clock stands there.
+    let c = Counter::start_at(SystemClock.now(), false).await;
+    let server = Server::build("127.0.0.1:0".parse().unwrap(), c.state.clone())
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.run_until_stopped());
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("counter-shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let s = &c.chiyoda;
+    let out = tokio::task::spawn_blocking({
+        let (dir, shots, s_pw, s_hex) = (
+            browser_dir.clone(),
+            shots.clone(),
+            s.password.clone(),
+            hex::encode(&s.secret),
+        );
+        move || {
+            Command::new("node")
+                .arg("counter.mjs")
+                .current_dir(dir)
+                .env("COUNTER_URL", format!("http://{addr}"))
+                .env("MUNICIPALITY", "131016")
+                .env("LOGIN", "clerk-a")
+                .env("PASSWORD", s_pw)
+                .env("TOTP_SECRET_HEX", s_hex)
+                .env("MRZ", mrz("YAMADA", "TARO", "TK1234567", "850401", 'M'))
+                .env("SHOTS", shots)
+                .output()
+                .expect("node is missing: apt-get install -y nodejs npm")
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "counter.mjs failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"previewPassport\":\"TK*****67\""));
+    let tail = c.records.audit_tail(1000).await.unwrap();
+    for action in ["login", "search", "view", "counter-preview"] {
+        assert!(
+            tail.iter()
+                .any(|e| e.action == action && e.actor == "staff:131016/clerk-a"),
+            "no {action} audit entry"
+        );
+    }
+}

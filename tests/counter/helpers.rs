@@ -1,0 +1,273 @@
+//! Shared set-up: a fresh SQLite record system seeded with the demo data, one clerk in
+//! 千代田区 (131016) and one in 福岡市 (401307), the counter router over a fixed clock, and a
+//! small browser: a cookie jar plus the CSRF token of the last page.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use hmac::{KeyInit, Mac};
+use rand::RngExt;
+use tower::ServiceExt;
+use vaxcert::clock::{Clock, FixedClock, UnixTime};
+use vaxcert::domain::MunicipalityCode;
+use vaxcert::formats::mrz::check_digit;
+use vaxcert::records::counter::{self, Settings};
+use vaxcert::records::{KeyPaths, Records, RecordsSettings, Role, seed};
+
+/// 2027-01-15T08:00:00Z.
+pub const NOW: UnixTime = UnixTime(1_800_000_000);
+pub const CHIYODA: &str = "131016";
+pub const FUKUOKA: &str = "401307";
+
+pub struct Staff {
+    pub municipality: &'static str,
+    pub login: &'static str,
+    pub password: String,
+    pub secret: Vec<u8>,
+}
+
+pub struct Counter {
+    pub app: Router,
+    pub state: counter::State,
+    pub clock: Arc<FixedClock>,
+    pub records: Arc<Records>,
+    pub chiyoda: Staff,
+    pub fukuoka: Staff,
+}
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    const A: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buf, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in s.bytes() {
+        let v = A.iter().position(|&a| a == c).expect("base32") as u32;
+        buf = (buf << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            out.push((buf >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    out
+}
+
+/// RFC 6238 TOTP (SHA-1, 6 digits, 30 s), computed independently of the crate.
+pub fn totp(secret: &[u8], now: UnixTime) -> String {
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
+    mac.update(&(now.0 / 30).to_be_bytes());
+    let h = mac.finalize().into_bytes();
+    let off = usize::from(h[19] & 0x0F);
+    let bin = u32::from_be_bytes([h[off] & 0x7F, h[off + 1], h[off + 2], h[off + 3]]);
+    format!("{:06}", bin % 1_000_000)
+}
+
+/// A valid TD3 MRZ with every check digit computed.
+pub fn mrz(surname: &str, given: &str, number: &str, birth_yymmdd: &str, sex: char) -> String {
+    let mut l1 = format!("P<JPN{surname}<<{given}");
+    while l1.len() < 44 {
+        l1.push('<');
+    }
+    let mut num = number.to_owned();
+    while num.len() < 9 {
+        num.push('<');
+    }
+    let personal = "<".repeat(14);
+    let part = format!(
+        "{num}{}JPN{birth_yymmdd}{}{sex}320101{}{personal}{}",
+        check_digit(&num),
+        check_digit(birth_yymmdd),
+        check_digit("320101"),
+        check_digit(&personal)
+    );
+    let composite = format!("{}{}{}", &part[0..10], &part[13..20], &part[21..43]);
+    format!("{l1}\n{part}{}", check_digit(&composite))
+}
+
+impl Counter {
+    pub async fn start() -> Self {
+        Self::start_at(NOW, true).await
+    }
+
+    /// A counter whose fixed clock stands at `at`; `secure` marks cookies `Secure`.
+    pub async fn start_at(at: UnixTime, secure: bool) -> Self {
+        let mut rng = rand::rng();
+        let name: String = (0..12)
+            .map(|_| (b'a' + rng.random_range(0..26u8)) as char)
+            .collect();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("counter")
+            .join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("records.db").display());
+        let clock = Arc::new(FixedClock::at(at));
+        let records = Records::open(&RecordsSettings::new(&url, KeyPaths::dev()), clock.clone())
+            .await
+            .unwrap();
+        seed::demo(&records, &mut std::io::sink()).await.unwrap();
+        let mut staff = |m: &'static str, login: &'static str| {
+            let records = &records;
+            async move {
+                let new = records
+                    .add_staff(&MunicipalityCode::parse(m).unwrap(), login, Role::Clerk)
+                    .await
+                    .unwrap();
+                Staff {
+                    municipality: m,
+                    login,
+                    password: new.password.to_string(),
+                    secret: base32_decode(&new.totp_secret_base32),
+                }
+            }
+        };
+        let chiyoda = staff(CHIYODA, "clerk-a").await;
+        let fukuoka = staff(FUKUOKA, "clerk-b").await;
+        let records = Arc::new(records);
+        let state = counter::State::new(
+            records.clone(),
+            clock.clone(),
+            Settings {
+                secure_cookies: secure,
+                ..Settings::default()
+            },
+        );
+        Counter {
+            app: counter::router(state.clone()),
+            state,
+            clock,
+            records,
+            chiyoda,
+            fukuoka,
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser {
+            app: self.app.clone(),
+            jar: HashMap::new(),
+            csrf: String::new(),
+        }
+    }
+
+    pub fn code(&self, s: &Staff) -> String {
+        totp(&s.secret, self.clock.now())
+    }
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+pub struct Browser {
+    app: Router,
+    pub jar: HashMap<String, String>,
+    /// The CSRF token of the last page that had a form.
+    pub csrf: String,
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+impl Browser {
+    async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
+        let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let req = req
+            .header(header::COOKIE, cookies.join("; "))
+            .body(body)
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies: Vec<String> = resp
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let (kv, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() || attrs.contains("Max-Age=0") {
+                self.jar.remove(k);
+            } else {
+                self.jar.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20)
+            .await
+            .unwrap();
+        let body = String::from_utf8(bytes.to_vec()).unwrap();
+        if let Some(i) = body.find("name=\"csrf\" value=\"") {
+            let rest = &body[i + 19..];
+            self.csrf = rest[..rest.find('"').unwrap()].to_owned();
+        }
+        Page {
+            status,
+            location,
+            set_cookies,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        self.send(Request::get(path), Body::empty()).await
+    }
+
+    /// POST a form; `csrf` is added from the last page unless the fields carry their own.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut pairs: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect();
+        if !fields.iter().any(|(k, _)| *k == "csrf") {
+            pairs.push(format!("csrf={}", enc(&self.csrf)));
+        }
+        self.send(
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+            Body::from(pairs.join("&")),
+        )
+        .await
+    }
+
+    /// Log in with password and the given TOTP code.
+    pub async fn login_with(&mut self, s: &Staff, code: &str) -> Page {
+        self.get("/login").await;
+        self.post(
+            "/login",
+            &[
+                ("municipality", s.municipality),
+                ("login", s.login),
+                ("password", &s.password),
+                ("totp", code),
+            ],
+        )
+        .await
+    }
+
+    /// Log in and land on the search page.
+    pub async fn login(&mut self, c: &Counter, s: &Staff) -> Page {
+        let p = self.login_with(s, &c.code(s)).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        assert_eq!(p.location.as_deref(), Some("/search"));
+        let page = self.get("/search").await;
+        assert_eq!(page.status, StatusCode::OK);
+        page
+    }
+}

@@ -1,0 +1,10 @@
+//! Counter UI tests at the HTTP level: the router driven request by request with a cookie
+//! jar, on a fresh SQLite record system with the demo data and a fixed clock.
+#![allow(unreachable_pub)] // helpers are shared between this binary's modules only
+
+mod browser;
+mod csrf;
+mod flow;
+mod helpers;
+mod isolation;
+mod session;

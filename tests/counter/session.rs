@@ -1,0 +1,89 @@
+//! Sessions: secure cookies, the 15-minute idle timeout on the injected clock, TOTP replay
+//! refused, logout.
+
+use axum::http::StatusCode;
+
+use crate::helpers::Counter;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_cookie_is_httponly_samesite_strict_and_secure() {
+    let c = Counter::start().await;
+    let mut b = c.browser();
+    let p = b.login_with(&c.chiyoda, &c.code(&c.chiyoda)).await;
+    let cookie = p
+        .set_cookies
+        .iter()
+        .find(|s| s.starts_with("vx_counter="))
+        .expect("session cookie");
+    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie} lacks {attr}");
+    }
+    let page = b.get("/search").await;
+    assert!(page.body.contains("clerk-a"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_for_15_minutes_logs_out() {
+    let c = Counter::start().await;
+    let mut b = c.browser();
+    b.login(&c, &c.chiyoda).await;
+    // Activity within the window keeps the session alive.
+    c.clock.advance(14 * 60);
+    assert_eq!(b.get("/search").await.status, StatusCode::OK);
+    c.clock.advance(14 * 60);
+    assert_eq!(b.get("/residents/1001").await.status, StatusCode::OK);
+    // Then 15 minutes and a second of nothing.
+    c.clock.advance(15 * 60 + 1);
+    let p = b.get("/residents/1001").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location.as_deref(), Some("/login?expired=1"));
+    // The session is gone for good, not just this once.
+    let p = b.get("/search").await;
+    assert_eq!(p.location.as_deref(), Some("/login"));
+    let p = b.get("/login?expired=1").await;
+    assert!(p.body.contains("15 minutes without activity"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_totp_code_is_accepted_once() {
+    let c = Counter::start().await;
+    let code = c.code(&c.chiyoda);
+    let mut first = c.browser();
+    assert_eq!(
+        first.login_with(&c.chiyoda, &code).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mut second = c.browser();
+    let p = second.login_with(&c.chiyoda, &code).await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.body.contains("data-code=\"totp-replay\""), "{}", p.body);
+    assert!(!second.jar.contains_key("vx_counter"));
+    // The next step's code works.
+    c.clock.advance(30);
+    let p = second.login_with(&c.chiyoda, &c.code(&c.chiyoda)).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_and_logout() {
+    let c = Counter::start().await;
+    let mut b = c.browser();
+    b.get("/login").await;
+    let p = b
+        .post(
+            "/login",
+            &[
+                ("municipality", "131016"),
+                ("login", "clerk-a"),
+                ("password", "wrong"),
+                ("totp", &c.code(&c.chiyoda)),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.body.contains("data-code=\"login-failed\""));
+    b.login(&c, &c.chiyoda).await;
+    let p = b.post("/logout", &[]).await;
+    assert_eq!(p.location.as_deref(), Some("/login"));
+    assert_eq!(b.get("/search").await.location.as_deref(), Some("/login"));
+}
