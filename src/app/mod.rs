@@ -17,6 +17,7 @@
 pub mod cli;
 mod ratelimit;
 
+use axum::serve::Listener as _;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -174,7 +175,7 @@ impl Server {
     /// I/O errors of the server loop.
     pub async fn run_until(
         self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let svc = self.router.into_make_service_with_connect_info::<Peer>();
         match self.bound {
@@ -294,7 +295,7 @@ impl AppState {
     async fn cached<F, Fut>(&self, key: &str, fetch: F) -> Result<Response, Problem>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<serde_json::Value, api::Error>>,
+        Fut: Future<Output = Result<serde_json::Value, api::Error>>,
     {
         let now = tokio::time::Instant::now();
         let hit = self.cache.lock().ok().and_then(|c| {

@@ -17,6 +17,7 @@
 
 pub mod cli;
 
+use axum::serve::Listener as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -162,7 +163,7 @@ impl Server {
     /// I/O errors of the server loop.
     pub async fn run_until(
         self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         axum::serve(
             self.listener,

@@ -24,25 +24,25 @@ use vaxcert::http::tls::ClientTls;
 use vaxcert::protocol::PreviewRequest;
 use vaxcert::records::{IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings};
 
-pub const MRZ_YAMADA: &str =
+pub(crate) const MRZ_YAMADA: &str =
     "P<JPNYAMADA<<TARO<<<<<<<<<<<<<<<<<<<<<<<<<<<\nTK12345671JPN8504010M3001019<<<<<<<<<<<<<<02";
 
-pub fn crate_path(rel: &str) -> PathBuf {
+pub(crate) fn crate_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-pub fn tls_dir() -> PathBuf {
+pub(crate) fn tls_dir() -> PathBuf {
     crate_path("certs/dev/tls")
 }
 
-pub fn persona_pin(name: &str) -> Pin {
+pub(crate) fn persona_pin(name: &str) -> Pin {
     vaxcert::card_sim::Persona::load(&crate_path(&format!("certs/dev/personas/{name}.toml")))
         .unwrap()
         .pin
 }
 
 /// A running stack; everything stops when it is dropped.
-pub struct Stack {
+pub(crate) struct Stack {
     pub dir: tempfile::TempDir,
     pub db_path: PathBuf,
     pub clock: Arc<FixedClock>,
@@ -91,7 +91,7 @@ fn dev_service(
 }
 
 impl Stack {
-    pub async fn spawn() -> Stack {
+    pub(crate) async fn spawn() -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("records.db");
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
@@ -154,7 +154,7 @@ impl Stack {
 
 /// An HTTPS client trusting the dev server CA, with an optional client certificate from
 /// `certs/dev/tls/NAME.{crt,key}.pem`.
-pub fn client(cert: Option<&str>) -> reqwest::Client {
+pub(crate) fn client(cert: Option<&str>) -> reqwest::Client {
     let d = tls_dir();
     let tls = ClientTls {
         server_ca: d.join("server-ca.crt.pem"),
@@ -169,20 +169,20 @@ pub fn client(cert: Option<&str>) -> reqwest::Client {
 }
 
 /// A JSON answer: status and body.
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub body: Value,
 }
 
 impl Answer {
     #[track_caller]
-    pub fn ok(self) -> Value {
+    pub(crate) fn ok(self) -> Value {
         assert_eq!(self.status, 200, "{}", self.body);
         self.body
     }
 
     #[track_caller]
-    pub fn assert_problem(&self, code: &str) {
+    pub(crate) fn assert_problem(&self, code: &str) {
         assert_eq!(
             self.body["code"], code,
             "status {}: {}",
@@ -192,14 +192,14 @@ impl Answer {
     }
 }
 
-pub async fn post(c: &reqwest::Client, url: &str, body: &Value) -> Answer {
+pub(crate) async fn post(c: &reqwest::Client, url: &str, body: &Value) -> Answer {
     let r = c.post(url).json(body).send().await.unwrap();
     let status = r.status().as_u16();
     let body = r.json().await.unwrap_or(Value::Null);
     Answer { status, body }
 }
 
-pub async fn get(c: &reqwest::Client, url: &str) -> Answer {
+pub(crate) async fn get(c: &reqwest::Client, url: &str) -> Answer {
     let r = c.get(url).send().await.unwrap();
     let status = r.status().as_u16();
     let body = r.json().await.unwrap_or(Value::Null);
@@ -208,7 +208,7 @@ pub async fn get(c: &reqwest::Client, url: &str) -> Answer {
 
 /// Read the card in `reader` with `pin`, the card signing `challenge` bound to this request —
 /// what the phone app does between `/v1/challenges` and `/v1/previews`.
-pub async fn read_card(
+pub(crate) async fn read_card(
     reader_name: String,
     pin: Pin,
     challenge: &str,
@@ -229,7 +229,7 @@ pub async fn read_card(
     .unwrap()
 }
 
-pub fn binding(channel: Channel, terminal: &str, municipality: &str, kind: Kind) -> Binding {
+pub(crate) fn binding(channel: Channel, terminal: &str, municipality: &str, kind: Kind) -> Binding {
     Binding {
         channel,
         terminal_id: terminal.into(),
@@ -238,7 +238,7 @@ pub fn binding(channel: Channel, terminal: &str, municipality: &str, kind: Kind)
     }
 }
 
-pub fn preview_body(
+pub(crate) fn preview_body(
     municipality: &str,
     kind: Kind,
     evidence: CardEvidence,
@@ -256,7 +256,7 @@ pub fn preview_body(
 }
 
 /// `shc:/digits` → the JWS.
-pub fn jws_from_numeric(text: &str) -> String {
+pub(crate) fn jws_from_numeric(text: &str) -> String {
     let digits = text.strip_prefix("shc:/").expect("shc:/ prefix");
     digits
         .as_bytes()
@@ -266,7 +266,7 @@ pub fn jws_from_numeric(text: &str) -> String {
 }
 
 /// Verify a compact JWS against the JWKS (by `kid`) and return the inflated payload.
-pub fn verify_shc(shc: &str, jwks: &Value) -> Value {
+pub(crate) fn verify_shc(shc: &str, jwks: &Value) -> Value {
     let jws = jws_from_numeric(shc);
     let parts: Vec<&str> = jws.split('.').collect();
     assert_eq!(parts.len(), 3);
@@ -295,7 +295,7 @@ pub fn verify_shc(shc: &str, jwks: &Value) -> Value {
 }
 
 /// `pdfsig`'s verdict on a PDF (poppler-utils).
-pub fn pdfsig(pdf: &[u8], dir: &Path) -> String {
+pub(crate) fn pdfsig(pdf: &[u8], dir: &Path) -> String {
     let p = dir.join("certificate.pdf");
     std::fs::write(&p, pdf).unwrap();
     let out = std::process::Command::new("pdfsig")
@@ -306,7 +306,7 @@ pub fn pdfsig(pdf: &[u8], dir: &Path) -> String {
 }
 
 /// Rows per table in the SQLite database.
-pub fn row_counts(db: &Path) -> std::collections::BTreeMap<String, i64> {
+pub(crate) fn row_counts(db: &Path) -> std::collections::BTreeMap<String, i64> {
     let out = std::process::Command::new("python3")
         .args([
             "-c",
@@ -323,19 +323,19 @@ pub fn row_counts(db: &Path) -> std::collections::BTreeMap<String, i64> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-pub fn vaxcert() -> std::process::Command {
+pub(crate) fn vaxcert() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vaxcert"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     c
 }
 
 /// Exclusive use of one vpcd reader slot (the same file locks as `tests/card`).
-pub struct Slot {
+pub(crate) struct Slot {
     pub n: u8,
     _lock: std::fs::File,
 }
 
-pub fn slot() -> Slot {
+pub(crate) fn slot() -> Slot {
     assert!(
         Path::new("/run/pcscd/pcscd.comm").exists(),
         "pcscd is not running: run the tests through `./vx test`, which starts pcscd with vpcd"
@@ -353,19 +353,19 @@ pub fn slot() -> Slot {
 }
 
 impl Slot {
-    pub fn reader_name(&self) -> String {
+    pub(crate) fn reader_name(&self) -> String {
         format!("Virtual PCD 00 {:02}", self.n)
     }
 }
 
 /// A persona's virtual card in a vpcd slot; pulled out on drop.
-pub struct SimCard {
+pub(crate) struct SimCard {
     pub slot: Slot,
     child: std::process::Child,
 }
 
 impl SimCard {
-    pub fn insert(persona: &str) -> Self {
+    pub(crate) fn insert(persona: &str) -> Self {
         use std::process::Stdio;
         let slot = slot();
         let reader = Reader::open(Some(&slot.reader_name())).unwrap();
@@ -399,7 +399,7 @@ impl SimCard {
         panic!("the virtual card did not appear in {}", slot.reader_name());
     }
 
-    pub fn reader_name(&self) -> String {
+    pub(crate) fn reader_name(&self) -> String {
         self.slot.reader_name()
     }
 }
@@ -416,7 +416,7 @@ impl Drop for SimCard {
 
 /// Evidence built in-process from a persona's committed dev card key (no reader): for the
 /// refusal tests, which are about the servers, not PC/SC.
-pub fn evidence_for(persona: &str, challenge: &str, binding: &Binding) -> CardEvidence {
+pub(crate) fn evidence_for(persona: &str, challenge: &str, binding: &Binding) -> CardEvidence {
     use vaxcert::card::challenge::sha256_digest_info;
     let p = vaxcert::card_sim::Persona::load(&crate_path(&format!(
         "certs/dev/personas/{persona}.toml"

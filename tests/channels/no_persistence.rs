@@ -261,7 +261,8 @@ fn app_and_center_under_a_read_only_filesystem_persist_nothing() {
                 &binding(Channel::App, "x", "131016", Kind::Domestic),
             )
             .files
-            .ef0001,
+            .ef0001
+            .clone(),
         );
         assert!(!log.contains(&ef0001), "{name} holds card bytes");
     }

@@ -107,7 +107,7 @@ impl Counter {
             .await
             .unwrap();
         seed::demo(&records, &mut std::io::sink()).await.unwrap();
-        let mut staff = |m: &'static str, login: &'static str| {
+        let staff = |m: &'static str, login: &'static str| {
             let records = &records;
             async move {
                 let new = records

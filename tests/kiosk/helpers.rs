@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use vaxcert::card::reader::Reader;
 
-pub fn vaxcert() -> Command {
+pub(crate) fn vaxcert() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vaxcert"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     c
 }
 
-pub fn tmpdir() -> tempfile::TempDir {
+pub(crate) fn tmpdir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("kiosk-")
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
@@ -25,14 +25,14 @@ pub fn tmpdir() -> tempfile::TempDir {
 }
 
 /// A child process killed on drop, with its stdout+stderr captured into files.
-pub struct Proc {
+pub(crate) struct Proc {
     pub child: Child,
     pub log: PathBuf,
 }
 
 impl Proc {
     /// Start `cmd`, wait for a stdout line containing `marker`, return (proc, that line).
-    pub fn start(mut cmd: Command, name: &str, marker: &str) -> (Proc, String) {
+    pub(crate) fn start(mut cmd: Command, name: &str, marker: &str) -> (Proc, String) {
         let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("{name}-{}.log", std::process::id()));
         let mut child = cmd
@@ -64,7 +64,7 @@ impl Proc {
         }
     }
 
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -77,13 +77,13 @@ impl Drop for Proc {
 }
 
 /// The URL in a "… listening on http://ADDR/" line.
-pub fn url_in(line: &str) -> String {
+pub(crate) fn url_in(line: &str) -> String {
     let start = line.find("http").expect("a URL in the line");
     line[start..].trim().trim_end_matches('/').to_owned()
 }
 
 /// Start the agent against `center`, printing into `print_dir`, reading `reader`.
-pub fn kiosk(center: &str, print_dir: &Path, reader: &str) -> (Proc, String) {
+pub(crate) fn kiosk(center: &str, print_dir: &Path, reader: &str) -> (Proc, String) {
     let mut cmd = vaxcert();
     cmd.args(["kiosk", "--listen", "127.0.0.1:0", "--center", center, "--reader", reader])
         .arg("--print-dir")
@@ -93,7 +93,7 @@ pub fn kiosk(center: &str, print_dir: &Path, reader: &str) -> (Proc, String) {
 }
 
 /// `curl -s -i` (status line + headers + body) for plain local HTTP.
-pub fn curl(args: &[&str]) -> String {
+pub(crate) fn curl(args: &[&str]) -> String {
     let out = Command::new("curl")
         .args(["-s", "-i", "--max-time", "30"])
         .args(args)
@@ -110,12 +110,12 @@ fn require_pcscd() {
 }
 
 /// Exclusive use of one vpcd reader slot (same lock files as tests/card).
-pub struct Slot {
+pub(crate) struct Slot {
     pub n: u8,
     _lock: File,
 }
 
-pub fn slot() -> Slot {
+pub(crate) fn slot() -> Slot {
     require_pcscd();
     let dir = std::env::temp_dir();
     loop {
@@ -130,23 +130,23 @@ pub fn slot() -> Slot {
 }
 
 impl Slot {
-    pub fn reader_name(&self) -> String {
+    pub(crate) fn reader_name(&self) -> String {
         format!("Virtual PCD 00 {:02}", self.n)
     }
-    pub fn reader(&self) -> Reader {
+    pub(crate) fn reader(&self) -> Reader {
         Reader::open(Some(&self.reader_name())).unwrap()
     }
 }
 
 /// A persona's virtual card in a slot; pulled out on drop.
-pub struct SimCard {
+pub(crate) struct SimCard {
     child: Option<Child>,
     persona: String,
     pub slot: Slot,
 }
 
 impl SimCard {
-    pub fn insert(persona: &str, slot: Slot) -> Self {
+    pub(crate) fn insert(persona: &str, slot: Slot) -> Self {
         let mut card = SimCard {
             child: None,
             persona: persona.to_owned(),
@@ -157,7 +157,7 @@ impl SimCard {
     }
 
     /// Put the card (back) in the reader.
-    pub fn put_in(&mut self) {
+    pub(crate) fn put_in(&mut self) {
         let reader = self.slot.reader();
         let _ = reader.wait(false, Duration::from_secs(5));
         for _ in 0..4 {
@@ -181,7 +181,7 @@ impl SimCard {
     }
 
     /// Take the card out of the reader.
-    pub fn pull_out(&mut self) {
+    pub(crate) fn pull_out(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -197,7 +197,7 @@ impl Drop for SimCard {
 }
 
 /// node_modules for the browser drivers; `./vx` runs `npm ci` there.
-pub fn require_browser() {
+pub(crate) fn require_browser() {
     assert!(
         Path::new("/usr/bin/chromium").exists(),
         "Chromium is missing: apt-get install -y chromium fonts-ipaexfont-gothic (./vx setup)"
@@ -209,7 +209,7 @@ pub fn require_browser() {
 }
 
 /// Run a driver script in tests/browser with `env`; returns (exit ok, its JSON line).
-pub fn run_browser(script: &str, env: &[(&str, &str)]) -> (bool, serde_json::Value, String) {
+pub(crate) fn run_browser(script: &str, env: &[(&str, &str)]) -> (bool, serde_json::Value, String) {
     require_browser();
     let out = Command::new("node")
         .arg(script)

@@ -14,6 +14,7 @@
 //! The counter UI runs on its own internal listener (branch `channels-counter`): see the
 //! marked spot in [`Server::build`].
 
+use axum::serve::Listener as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -146,7 +147,7 @@ impl Server {
     /// I/O errors of the server loop.
     pub async fn run_until(
         self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         axum::serve(
             self.listener,
