@@ -29,7 +29,9 @@ async fn staff_of_chiyoda_cannot_reach_fukuoka_residents() {
         let p = a.post("/search", &fields).await;
         assert_eq!(p.status, StatusCode::OK);
         assert!(p.body.contains("id=\"no-results\""), "{fields:?}");
-        assert!(!p.body.contains("佐藤"));
+        // The form echoes what was typed; the resident herself must not appear.
+        assert!(!p.body.contains("href=\"/residents/2001\""), "{fields:?}");
+        assert!(!p.body.contains("サトウ"), "{fields:?}");
     }
     // View, passport, preview, issue: all not found.
     let p = a.get("/residents/2001").await;

@@ -2,10 +2,6 @@
 //! in a vpcd reader, and headless Chromium clicking through the UI — a wrong PIN first, then
 //! the right one. The printed PDF verifies with `pdfsig`; its SHC verifies against our JWKS;
 //! only participating municipalities were offered.
-//!
-//! MERGE POINT: `records serve` and `center serve` come from branch `channels-server`; the
-//! argument names in `records()` and `center()` below are the ones that branch must offer (or
-//! be adjusted here at merge).
 
 use std::path::Path;
 use std::process::Command;
@@ -31,31 +27,33 @@ fn records(dir: &Path) -> (Proc, String) {
     );
     let mut cmd = vaxcert();
     cmd.args(["records", "--database-url", &db, "serve", "--listen", "127.0.0.1:0"])
-        .arg("--publish-dir")
+        .args(["--trust", "dev", "--publication-dir"])
         .arg(dir.join("publish"));
-    let (p, line) = Proc::start(cmd, "records", "records listening on");
+    let (p, line) = Proc::start(cmd, "records", "records: internal API on");
     (p, url_in(&line))
 }
 
 /// `center serve` relaying to `records`.
 fn center(records: &str) -> (Proc, String) {
     let mut cmd = vaxcert();
-    cmd.args(["center", "serve", "--listen", "127.0.0.1:0", "--records", records]);
-    let (p, line) = Proc::start(cmd, "center", "center listening on");
+    cmd.args(["center", "serve", "--listen", "127.0.0.1:0", "--trust", "dev"])
+        .args(["--records-url", records]);
+    let (p, line) = Proc::start(cmd, "center", "center: kiosk API on");
     (p, url_in(&line))
 }
 
 /// Render the PDF's page and decode its QR codes with rqrr (an independent decoder).
 fn qr_texts(pdf: &Path) -> Vec<String> {
-    let prefix = pdf.with_extension("page");
+    // pdftoppm appends ".png" to the prefix.
+    let prefix = pdf.with_file_name("page");
     let out = Command::new("pdftoppm")
-        .args(["-r", "150", "-gray", "-png", "-singlefile"])
+        .args(["-r", "300", "-gray", "-png", "-singlefile"])
         .arg(pdf)
         .arg(&prefix)
         .output()
         .expect("poppler-utils is installed (./vx setup)");
     assert!(out.status.success(), "pdftoppm failed");
-    let img = image::open(prefix.with_extension("png")).unwrap().to_luma8();
+    let img = image::open(pdf.with_file_name("page.png")).unwrap().to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(img);
     prepared
         .detect_grids()
