@@ -77,6 +77,9 @@ pub enum Error {
     /// JWKS/CRL publication failed.
     #[error(transparent)]
     Publication(#[from] crate::formats::Error),
+    /// A signing key or certificate could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] crate::pki::Error),
     /// A worker thread failed.
     #[error("worker failed: {0}")]
     Worker(String),
@@ -95,7 +98,11 @@ impl Error {
             Error::TokenExpired => "preview-token-expired",
             Error::TokenReused => "preview-token-reused",
             Error::TokenChannel => "preview-token-channel",
-            Error::Sign(_) | Error::Pdf(_) | Error::Publication(_) | Error::Worker(_) => "internal",
+            Error::Sign(_)
+            | Error::Pdf(_)
+            | Error::Publication(_)
+            | Error::Keys(_)
+            | Error::Worker(_) => "internal",
         }
     }
 
@@ -135,7 +142,11 @@ impl Error {
             Error::TokenExpired | Error::TokenReused | Error::TokenChannel => {
                 p(409, "時間切れです。最初からやり直してください。")
             }
-            Error::Sign(_) | Error::Pdf(_) | Error::Publication(_) | Error::Worker(_) => {
+            Error::Sign(_)
+            | Error::Pdf(_)
+            | Error::Publication(_)
+            | Error::Keys(_)
+            | Error::Worker(_) => {
                 Problem::internal(trace_id)
             }
         }
@@ -297,6 +308,42 @@ impl IssuanceService {
             clock,
             settings,
         })
+    }
+
+    /// DEV ONLY: the service with the dev keys under `certs/dev/` (SHC issuer, VDS-NC BSC, PDF
+    /// signer); the challenge key and the trust set stay the caller's. Production keys come
+    /// with PKCS#11 (DESIGN §5), so every role that signs uses this for now.
+    ///
+    /// # Errors
+    /// Unreadable dev keys or publication I/O.
+    pub fn dev(
+        records: Arc<Records>,
+        challenges: Challenges,
+        trust: TrustSet,
+        clock: Arc<dyn Clock>,
+        settings: IssuanceSettings,
+    ) -> Result<Self> {
+        let dev = crate::pki::dev::dir();
+        let issuer = Issuer::dev()?;
+        let x5c = vec![crate::pki::x509::to_der(&crate::pki::x509::load(
+            &dev.join("shc/issuer.crt.pem"),
+        )?)?];
+        let renderer = PdfRenderer::dev_default()?;
+        let pdf_signer = PdfSigner::from_pem_files(
+            &dev.join("pdf/signer.key.pem"),
+            &dev.join("pdf/signer.crt.pem"),
+        )?;
+        Self::new(
+            records,
+            issuer,
+            Arc::new(renderer),
+            Arc::new(pdf_signer),
+            challenges,
+            trust,
+            clock,
+            settings,
+            &x5c,
+        )
     }
 
     /// The record system behind the service.

@@ -16,10 +16,8 @@ use vaxcert::card::TrustSet;
 use vaxcert::card::challenge::{Binding, Challenges};
 use vaxcert::card::reader::Reader;
 use vaxcert::card::{CardEvidence, Pin};
-use vaxcert::certificate::Issuer;
 use vaxcert::clock::{Clock, FixedClock, SystemClock};
 use vaxcert::domain::{Channel, Kind, MunicipalityCode};
-use vaxcert::formats::pdf::{PdfRenderer, PdfSigner};
 use vaxcert::http::tls::ClientTls;
 use vaxcert::protocol::PreviewRequest;
 use vaxcert::records::{IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings};
@@ -58,24 +56,8 @@ fn dev_service(
     clock: Arc<FixedClock>,
     publication: &Path,
 ) -> IssuanceService {
-    let dev = crate_path("certs/dev");
-    let x5c = vec![
-        vaxcert::pki::x509::to_der(
-            &vaxcert::pki::x509::load(&dev.join("shc/issuer.crt.pem")).unwrap(),
-        )
-        .unwrap(),
-    ];
-    IssuanceService::new(
+    IssuanceService::dev(
         records,
-        Issuer::dev().unwrap(),
-        Arc::new(PdfRenderer::dev_default().unwrap()),
-        Arc::new(
-            PdfSigner::from_pem_files(
-                &dev.join("pdf/signer.key.pem"),
-                &dev.join("pdf/signer.crt.pem"),
-            )
-            .unwrap(),
-        ),
         Challenges::new(vaxcert::pki::dev::challenge_key().unwrap(), 120),
         TrustSet::parse("dev").unwrap(),
         clock,
@@ -85,7 +67,6 @@ fn dev_service(
             publication_dir: publication.to_owned(),
             pdf: true,
         },
-        &x5c,
     )
     .unwrap()
 }

@@ -12,10 +12,8 @@ use clap::Args;
 use super::{ServeSettings, Server};
 use crate::card::TrustSet;
 use crate::card::challenge::{ChallengeKey, Challenges};
-use crate::certificate::Issuer;
 use crate::cli::Coded;
 use crate::clock::SystemClock;
-use crate::formats::pdf::{PdfRenderer, PdfSigner};
 use crate::records::{IssuanceService, IssuanceSettings, Records};
 
 /// `vaxcert records serve …`
@@ -70,26 +68,8 @@ pub async fn run(records: Records, args: ServeArgs) -> Result<()> {
         None => crate::pki::dev::challenge_key().map_err(|e| coded(e.code(), e))?,
     };
     // Only dev keys exist so far (DESIGN §5: `issue` refuses non-dev keys); PKCS#11 comes later.
-    let issuer = Issuer::dev().map_err(|e| coded(e.code(), e))?;
-    let x5c = vec![
-        crate::pki::x509::to_der(
-            &crate::pki::x509::load(&crate::pki::dev::dir().join("shc/issuer.crt.pem"))
-                .map_err(|e| coded(e.code(), e))?,
-        )
-        .map_err(|e| coded(e.code(), e))?,
-    ];
-    let pdf_dir = crate::pki::dev::dir().join("pdf");
-    let renderer = PdfRenderer::dev_default().map_err(|e| coded(e.code(), e))?;
-    let pdf_signer = PdfSigner::from_pem_files(
-        &pdf_dir.join("signer.key.pem"),
-        &pdf_dir.join("signer.crt.pem"),
-    )
-    .map_err(|e| coded(e.code(), e))?;
-    let service = IssuanceService::new(
+    let service = IssuanceService::dev(
         records.clone(),
-        issuer,
-        Arc::new(renderer),
-        Arc::new(pdf_signer),
         Challenges::new(key, args.ttl),
         trust,
         Arc::new(SystemClock),
@@ -99,7 +79,6 @@ pub async fn run(records: Records, args: ServeArgs) -> Result<()> {
             publication_dir: args.publication_dir.clone(),
             pdf: !args.no_pdf,
         },
-        &x5c,
     )
     .map_err(|e| coded(e.code(), e))?;
     let mut settings = ServeSettings::dev(args.listen);
