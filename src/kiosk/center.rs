@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use super::Error;
 use crate::http::Problem;
 use crate::protocol::{
-    CertificateRequest, CertificateResponse, ChallengeResponse, MunicipalityEntry,
-    PreviewRequest, PreviewResponse,
+    CertificateRequest, CertificateResponse, ChallengeResponse, MunicipalityEntry, PreviewRequest,
+    PreviewResponse,
 };
 
 /// Talks to `vaxcert center serve` for one kiosk.
@@ -28,9 +28,8 @@ impl CenterClient {
     /// # Errors
     /// [`Error::Tls`] when a PEM file is missing or unusable.
     pub fn new(base: &str, ca: &Path, cert: &Path, key: &Path) -> Result<Self, Error> {
-        let tls = |what: &Path, e: &dyn std::fmt::Display| {
-            Error::Tls(format!("{}: {e}", what.display()))
-        };
+        let tls =
+            |what: &Path, e: &dyn std::fmt::Display| Error::Tls(format!("{}: {e}", what.display()));
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_file_iter(ca).map_err(|e| tls(ca, &e))? {
             roots

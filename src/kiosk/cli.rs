@@ -45,7 +45,11 @@ pub fn run(args: KioskArgs) -> Result<()> {
     let terminal_id = common_name(&args.cert)?;
     let printer = match args.print_dir {
         Some(dir) => {
-            anyhow::ensure!(dir.is_dir(), "--print-dir {} is not a directory", dir.display());
+            anyhow::ensure!(
+                dir.is_dir(),
+                "--print-dir {} is not a directory",
+                dir.display()
+            );
             Printer::Dir(dir)
         }
         None => Printer::Lp {

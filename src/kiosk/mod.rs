@@ -244,11 +244,21 @@ fn router(agent: Arc<Agent>) -> Router {
     Router::new()
         .route(
             "/",
-            get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX_HTML) }),
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    INDEX_HTML,
+                )
+            }),
         )
         .route(
             "/kiosk.css",
-            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], KIOSK_CSS) }),
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    KIOSK_CSS,
+                )
+            }),
         )
         .route(
             "/kiosk.js",
@@ -279,7 +289,10 @@ async fn no_store(mut r: Response) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     r
 }
 
@@ -437,9 +450,6 @@ mod tests {
             municipality_name: "m".into(),
             passport_number_masked: Some("TK1234567".into()),
         };
-        assert_eq!(
-            mask(c).passport_number_masked.as_deref(),
-            Some("TK*****67")
-        );
+        assert_eq!(mask(c).passport_number_masked.as_deref(), Some("TK*****67"));
     }
 }

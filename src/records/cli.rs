@@ -230,13 +230,14 @@ async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
             reason,
             publication_dir,
         } => {
-            let id = super::CertificateId::parse(&certificate_id).map_err(|e| -> anyhow::Error {
-                Coded {
-                    code: "certificate-id-invalid",
-                    message: e.to_string(),
-                }
-                .into()
-            })?;
+            let id =
+                super::CertificateId::parse(&certificate_id).map_err(|e| -> anyhow::Error {
+                    Coded {
+                        code: "certificate-id-invalid",
+                        message: e.to_string(),
+                    }
+                    .into()
+                })?;
             let r = records
                 .revoke_by_id(&id, &reason, &publication_dir)
                 .await

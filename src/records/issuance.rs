@@ -146,9 +146,7 @@ impl Error {
             | Error::Pdf(_)
             | Error::Publication(_)
             | Error::Keys(_)
-            | Error::Worker(_) => {
-                Problem::internal(trace_id)
-            }
+            | Error::Worker(_) => Problem::internal(trace_id),
         }
     }
 }

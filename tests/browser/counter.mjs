@@ -1,7 +1,10 @@
 // Drives the counter UI in headless Chromium: log in with TOTP (computed here from the seeded
-// secret), search by 宛名番号, open the record, paste an MRZ, preview the overseas certificate.
-// Env: COUNTER_URL, MUNICIPALITY, LOGIN, PASSWORD, TOTP_SECRET_HEX, MRZ, SHOTS (screenshot dir).
+// secret), search by 宛名番号, open the record, paste an MRZ, preview the overseas certificate,
+// issue it and save the PDF the print page shows.
+// Env: COUNTER_URL, MUNICIPALITY, LOGIN, PASSWORD, TOTP_SECRET_HEX, MRZ, SHOTS (screenshot dir),
+// OUT_PDF (where the printed PDF is written).
 import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
@@ -51,7 +54,16 @@ try {
   const previewPassport = (await page.textContent('#preview-passport')).trim();
   if (previewRoman !== 'YAMADA TARO') throw new Error(`preview name: ${previewRoman}`);
   if (previewPassport !== 'TK*****67') throw new Error(`preview passport: ${previewPassport}`);
-  console.log(JSON.stringify({ ok: true, previewRoman, previewPassport }));
+
+  await Promise.all([page.waitForURL(/\/certificates\/[2-9A-Z]{12}$/), page.click('#issue')]);
+  const certificateId = (await page.textContent('#certificate-id')).trim();
+  const src = await page.getAttribute('#pdf-frame', 'src');
+  await page.screenshot({ path: `${shots}/5-issued.png`, fullPage: true });
+  const pdf = await page.request.get(`${url}${src}`);
+  if (!pdf.ok()) throw new Error(`PDF: HTTP ${pdf.status()}`);
+  if (pdf.headers()['content-type'] !== 'application/pdf') throw new Error('not a PDF');
+  writeFileSync(env('OUT_PDF'), await pdf.body());
+  console.log(JSON.stringify({ ok: true, previewRoman, previewPassport, certificateId }));
 } finally {
   await browser.close();
 }

@@ -8,9 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use p256::ecdsa::signature::Verifier;
 use serde_json::Value;
 use vaxcert::card::TrustSet;
 use vaxcert::card::challenge::{Binding, Challenges};
@@ -21,6 +18,8 @@ use vaxcert::domain::{Channel, Kind, MunicipalityCode};
 use vaxcert::http::tls::ClientTls;
 use vaxcert::protocol::PreviewRequest;
 use vaxcert::records::{IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings};
+
+pub(crate) use crate::artefacts::{pdfsig, verify_shc};
 
 pub(crate) const MRZ_YAMADA: &str =
     "P<JPNYAMADA<<TARO<<<<<<<<<<<<<<<<<<<<<<<<<<<\nTK12345671JPN8504010M3001019<<<<<<<<<<<<<<02";
@@ -234,56 +233,6 @@ pub(crate) fn preview_body(
         device_id: device.map(str::to_owned),
     })
     .unwrap()
-}
-
-/// `shc:/digits` → the JWS.
-pub(crate) fn jws_from_numeric(text: &str) -> String {
-    let digits = text.strip_prefix("shc:/").expect("shc:/ prefix");
-    digits
-        .as_bytes()
-        .chunks(2)
-        .map(|p| (((p[0] - b'0') * 10 + (p[1] - b'0')) + 45) as char)
-        .collect()
-}
-
-/// Verify a compact JWS against the JWKS (by `kid`) and return the inflated payload.
-pub(crate) fn verify_shc(shc: &str, jwks: &Value) -> Value {
-    let jws = jws_from_numeric(shc);
-    let parts: Vec<&str> = jws.split('.').collect();
-    assert_eq!(parts.len(), 3);
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-        .expect("the SHC's kid is in our JWKS");
-    let mut sec1 = vec![4u8];
-    sec1.extend(URL_SAFE_NO_PAD.decode(jwk["x"].as_str().unwrap()).unwrap());
-    sec1.extend(URL_SAFE_NO_PAD.decode(jwk["y"].as_str().unwrap()).unwrap());
-    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).unwrap();
-    let sig =
-        p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
-    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
-        .expect("ES256 signature verifies under our JWKS");
-    let deflated = URL_SAFE_NO_PAD.decode(parts[1]).unwrap();
-    let mut out = Vec::new();
-    use std::io::Read;
-    flate2::read::DeflateDecoder::new(&deflated[..])
-        .read_to_end(&mut out)
-        .unwrap();
-    serde_json::from_slice(&out).unwrap()
-}
-
-/// `pdfsig`'s verdict on a PDF (poppler-utils).
-pub(crate) fn pdfsig(pdf: &[u8], dir: &Path) -> String {
-    let p = dir.join("certificate.pdf");
-    std::fs::write(&p, pdf).unwrap();
-    let out = std::process::Command::new("pdfsig")
-        .arg(&p)
-        .output()
-        .expect("pdfsig (poppler-utils) is installed: run ./vx setup");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 /// Rows per table in the SQLite database.

@@ -2,6 +2,8 @@
 //! with virtual cards read through the real pcscd + vpcd stack.
 
 mod app;
+#[path = "../common/artefacts.rs"]
+mod artefacts;
 mod helpers;
 mod no_persistence;
 mod refusals;

@@ -1,6 +1,7 @@
 //! Real headless Chromium (playwright-core, /usr/bin/chromium) against a standalone counter
-//! listener: TOTP login, search, record, MRZ paste, overseas preview. Screenshots land in
-//! `$CARGO_TARGET_TMPDIR/counter-shots/`.
+//! listener: TOTP login, search, record, MRZ paste, overseas preview, issue and the print
+//! page's PDF, which must verify with the romanised name and passport number. Screenshots
+//! land in `$CARGO_TARGET_TMPDIR/counter-shots/`.
 
 use std::path::Path;
 use std::process::Command;
@@ -8,10 +9,11 @@ use std::process::Command;
 use vaxcert::clock::{Clock, SystemClock};
 use vaxcert::records::counter::Server;
 
+use crate::artefacts::{pdf_qr_texts, pdfsig};
 use crate::helpers::{Counter, mrz};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_logs_in_with_totp_searches_pastes_mrz_and_previews() {
+async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").is_dir(),
@@ -23,15 +25,16 @@ async fn chromium_logs_in_with_totp_searches_pastes_mrz_and_previews() {
     );
     // The browser computes the TOTP from the wall clock, so the counter's clock stands there.
     let c = Counter::start_at(SystemClock.now(), false).await;
-    let server = Server::build("127.0.0.1:0".parse().unwrap(), c.state.clone())
+    let server = Server::build("127.0.0.1:0".parse().unwrap(), c.state.clone(), None)
         .await
         .unwrap();
-    let addr = server.local_addr().unwrap();
+    let addr = server.local_addr();
     tokio::spawn(server.run_until_stopped());
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("counter-shots");
     std::fs::create_dir_all(&shots).unwrap();
     let s = &c.chiyoda;
     let out = tokio::task::spawn_blocking({
+        let out_pdf = c.dir.join("printed.pdf");
         let (dir, shots, s_pw, s_hex) = (
             browser_dir.clone(),
             shots.clone(),
@@ -49,6 +52,7 @@ async fn chromium_logs_in_with_totp_searches_pastes_mrz_and_previews() {
                 .env("TOTP_SECRET_HEX", s_hex)
                 .env("MRZ", mrz("YAMADA", "TARO", "TK1234567", "850401", 'M'))
                 .env("SHOTS", shots)
+                .env("OUT_PDF", out_pdf)
                 .output()
                 .expect("node is missing: apt-get install -y nodejs npm")
         }
@@ -61,9 +65,32 @@ async fn chromium_logs_in_with_totp_searches_pastes_mrz_and_previews() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("\"previewPassport\":\"TK*****67\""));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\"previewPassport\":\"TK*****67\""),
+        "{stdout}"
+    );
+    let pdf = std::fs::read(c.dir.join("printed.pdf")).unwrap();
+    assert!(pdfsig(&pdf, &c.dir).contains("Signature is Valid"));
+    let texts = pdf_qr_texts(&pdf, &c.dir);
+    let vds: serde_json::Value = serde_json::from_str(
+        texts
+            .iter()
+            .find(|t| t.starts_with('{'))
+            .expect("VDS-NC QR"),
+    )
+    .unwrap();
+    assert_eq!(vds["data"]["msg"]["pid"]["n"], "YAMADA TARO");
+    assert_eq!(vds["data"]["msg"]["pid"]["i"], "TK1234567");
+    assert!(stdout.contains(vds["data"]["msg"]["uvci"].as_str().unwrap()));
     let tail = c.records.audit_tail(1000).await.unwrap();
-    for action in ["login", "search", "view", "counter-preview"] {
+    for action in [
+        "login",
+        "search",
+        "view",
+        "counter-preview",
+        "counter-print",
+    ] {
         assert!(
             tail.iter()
                 .any(|e| e.action == action && e.actor == "staff:131016/clerk-a"),

@@ -3,6 +3,9 @@
 
 use axum::http::StatusCode;
 
+use serde_json::Value;
+
+use crate::artefacts::{pdf_qr_texts, pdfsig, verify_shc};
 use crate::helpers::{Counter, mrz};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,5 +91,105 @@ async fn search_view_mrz_preview() {
     assert!(
         tail.iter()
             .any(|e| e.action == "counter-preview" && e.subject.as_deref() == Some("1001"))
+    );
+}
+
+/// The PDF's VDS-NC (the QR that is JSON, not `shc:/`).
+fn vdsnc_of(texts: &[String]) -> Value {
+    let t = texts
+        .iter()
+        .find(|t| t.starts_with('{'))
+        .expect("a VDS-NC QR on the overseas certificate");
+    serde_json::from_str(t).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_and_print_an_overseas_certificate() {
+    let c = Counter::start().await;
+    let mut b = c.browser();
+    b.login(&c, &c.chiyoda).await;
+    let good = mrz("YAMADA", "TARO", "TK1234567", "850401", 'M');
+    b.get("/residents/1001").await;
+    let p = b.post("/residents/1001/passport", &[("mrz", &good)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    b.post("/residents/1001/preview", &[("kind", "overseas")])
+        .await;
+    let p = b
+        .post("/residents/1001/issue", &[("kind", "overseas")])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let print = p.location.unwrap();
+    let id = print.strip_prefix("/certificates/").unwrap().to_owned();
+    assert_eq!(id.len(), 12, "{id}");
+    let page = b.get(&print).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(&format!("src=\"/certificates/{id}/pdf\""))
+    );
+    let pdf = b.get(&format!("/certificates/{id}/pdf")).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.content_type.as_deref(), Some("application/pdf"));
+    assert!(pdfsig(&pdf.bytes, &c.dir).contains("Signature is Valid"));
+
+    // From pixels: the SHC verifies under the published JWKS and names the resident; the
+    // VDS-NC carries the romanised name and the passport number from the MRZ.
+    let texts = pdf_qr_texts(&pdf.bytes, &c.dir);
+    let jwks: Value = serde_json::from_str(
+        &std::fs::read_to_string(c.dir.join("publication/jwks.json")).unwrap(),
+    )
+    .unwrap();
+    let shc = texts.iter().find(|t| t.starts_with("shc:/")).unwrap();
+    let payload = verify_shc(shc, &jwks);
+    assert!(payload.to_string().contains("山田"), "{payload}");
+    let vds = vdsnc_of(&texts);
+    let pid = &vds["data"]["msg"]["pid"];
+    assert_eq!(pid["n"], "YAMADA TARO", "{vds}");
+    assert_eq!(pid["i"], "TK1234567", "{vds}");
+    assert_eq!(vds["data"]["msg"]["uvci"], id.as_str());
+
+    // The issuance is recorded with its audit entry; printing is audited as a view.
+    let tail = c.records.audit_tail(1000).await.unwrap();
+    assert!(
+        tail.iter()
+            .any(|e| e.action == "counter-print" && e.subject.as_deref() == Some(id.as_str()))
+    );
+    assert!(
+        tail.iter()
+            .any(|e| e.actor == "staff:131016/clerk-a" && e.action.contains("issu"))
+    );
+
+    // Another session (even of the same municipality) cannot fetch this PDF.
+    c.clock.advance(30); // the next TOTP step: a code is accepted once
+    let mut other = c.browser();
+    other.login(&c, &c.chiyoda).await;
+    let p = other.get(&format!("/certificates/{id}/pdf")).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.body.contains("certificate-not-in-session"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_who_moved_out_is_not_issued_at_the_counter() {
+    let c = Counter::start().await;
+    let m = vaxcert::domain::MunicipalityCode::parse("131016").unwrap();
+    c.records
+        .import_targets(
+            "1002,234567890121,0000000002,鈴木,花子,スズキ,ハナコ,19920715,2,1\n".as_bytes(),
+            &m,
+            "test",
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    let mut b = c.browser();
+    b.login(&c, &c.chiyoda).await;
+    let p = b
+        .post("/residents/1002/issue", &[("kind", "domestic")])
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(
+        p.body.contains("data-code=\"resident-moved-out\""),
+        "{}",
+        p.body
     );
 }

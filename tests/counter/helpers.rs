@@ -12,11 +12,15 @@ use axum::http::{Request, StatusCode, header};
 use hmac::{KeyInit, Mac};
 use rand::RngExt;
 use tower::ServiceExt;
+use vaxcert::card::TrustSet;
+use vaxcert::card::challenge::Challenges;
 use vaxcert::clock::{Clock, FixedClock, UnixTime};
 use vaxcert::domain::MunicipalityCode;
 use vaxcert::formats::mrz::check_digit;
 use vaxcert::records::counter::{self, Settings};
-use vaxcert::records::{KeyPaths, Records, RecordsSettings, Role, seed};
+use vaxcert::records::{
+    IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings, Role, seed,
+};
 
 /// 2027-01-15T08:00:00Z.
 pub const NOW: UnixTime = UnixTime(1_800_000_000);
@@ -31,6 +35,8 @@ pub struct Staff {
 }
 
 pub struct Counter {
+    /// The record database and the publication (`publication/jwks.json`).
+    pub dir: std::path::PathBuf,
     pub app: Router,
     pub state: counter::State,
     pub clock: Arc<FixedClock>,
@@ -125,8 +131,21 @@ impl Counter {
         let chiyoda = staff(CHIYODA, "clerk-a").await;
         let fukuoka = staff(FUKUOKA, "clerk-b").await;
         let records = Arc::new(records);
-        let state = counter::State::new(
+        let service = IssuanceService::dev(
             records.clone(),
+            Challenges::new(vaxcert::pki::dev::challenge_key().unwrap(), 120),
+            TrustSet::parse("dev").unwrap(),
+            clock.clone(),
+            IssuanceSettings {
+                challenge_ttl_secs: 120,
+                token_ttl_secs: 120,
+                publication_dir: dir.join("publication"),
+                pdf: true,
+            },
+        )
+        .unwrap();
+        let state = counter::State::new(
+            Arc::new(service),
             clock.clone(),
             Settings {
                 secure_cookies: secure,
@@ -134,6 +153,7 @@ impl Counter {
             },
         );
         Counter {
+            dir: dir.clone(),
             app: counter::router(state.clone()),
             state,
             clock,
@@ -160,7 +180,10 @@ pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
     pub set_cookies: Vec<String>,
+    pub content_type: Option<String>,
+    /// The body as text (lossy for binary answers such as the PDF).
     pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 pub struct Browser {
@@ -210,10 +233,15 @@ impl Browser {
                 self.jar.insert(k.to_owned(), v.to_owned());
             }
         }
+        let content_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned());
         let bytes = axum::body::to_bytes(resp.into_body(), 10 << 20)
             .await
-            .unwrap();
-        let body = String::from_utf8(bytes.to_vec()).unwrap();
+            .unwrap()
+            .to_vec();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         if let Some(i) = body.find("name=\"csrf\" value=\"") {
             let rest = &body[i + 19..];
             self.csrf = rest[..rest.find('"').unwrap()].to_owned();
@@ -222,7 +250,9 @@ impl Browser {
             status,
             location,
             set_cookies,
+            content_type,
             body,
+            bytes,
         }
     }
 

@@ -2,6 +2,8 @@
 //! jar, on a fresh SQLite record system with the demo data and a fixed clock.
 #![allow(unreachable_pub)] // helpers are shared between this binary's modules only
 
+#[path = "../common/artefacts.rs"]
+mod artefacts;
 mod browser;
 mod csrf;
 mod flow;

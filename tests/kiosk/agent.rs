@@ -24,7 +24,13 @@ fn refuses_to_listen_beyond_loopback() {
 fn a_missing_client_certificate_is_a_clear_set_up_error() {
     let print = tmpdir();
     let out = vaxcert()
-        .args(["kiosk", "--listen", "127.0.0.1:0", "--cert", "certs/dev/tls/nope.crt.pem"])
+        .args([
+            "kiosk",
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+            "certs/dev/tls/nope.crt.pem",
+        ])
         .arg("--print-dir")
         .arg(print.path())
         .output()

@@ -6,10 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use p256::ecdsa::signature::Verifier;
 use serde_json::Value;
+
+use crate::artefacts::{pdf_qr_texts, verify_shc};
 
 use crate::helpers::{Proc, SimCard, kiosk, run_browser, slot, tmpdir, url_in, vaxcert};
 
@@ -26,9 +25,16 @@ fn records(dir: &Path) -> (Proc, String) {
         String::from_utf8_lossy(&seed.stderr)
     );
     let mut cmd = vaxcert();
-    cmd.args(["records", "--database-url", &db, "serve", "--listen", "127.0.0.1:0"])
-        .args(["--trust", "dev", "--publication-dir"])
-        .arg(dir.join("publish"));
+    cmd.args([
+        "records",
+        "--database-url",
+        &db,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .args(["--trust", "dev", "--publication-dir"])
+    .arg(dir.join("publish"));
     let (p, line) = Proc::start(cmd, "records", "records: internal API on");
     (p, url_in(&line))
 }
@@ -36,57 +42,17 @@ fn records(dir: &Path) -> (Proc, String) {
 /// `center serve` relaying to `records`.
 fn center(records: &str) -> (Proc, String) {
     let mut cmd = vaxcert();
-    cmd.args(["center", "serve", "--listen", "127.0.0.1:0", "--trust", "dev"])
-        .args(["--records-url", records]);
+    cmd.args([
+        "center",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--trust",
+        "dev",
+    ])
+    .args(["--records-url", records]);
     let (p, line) = Proc::start(cmd, "center", "center: kiosk API on");
     (p, url_in(&line))
-}
-
-/// Render the PDF's page and decode its QR codes with rqrr (an independent decoder).
-fn qr_texts(pdf: &Path) -> Vec<String> {
-    // pdftoppm appends ".png" to the prefix.
-    let prefix = pdf.with_file_name("page");
-    let out = Command::new("pdftoppm")
-        .args(["-r", "300", "-gray", "-png", "-singlefile"])
-        .arg(pdf)
-        .arg(&prefix)
-        .output()
-        .expect("poppler-utils is installed (./vx setup)");
-    assert!(out.status.success(), "pdftoppm failed");
-    let img = image::open(pdf.with_file_name("page.png")).unwrap().to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare(img);
-    prepared
-        .detect_grids()
-        .into_iter()
-        .filter_map(|g| g.decode().ok().map(|(_, t)| t))
-        .collect()
-}
-
-/// Verify an `shc:/` QR text against the published JWKS; returns the JWS header.
-fn verify_shc(text: &str, jwks: &Value) -> Value {
-    let digits = text.strip_prefix("shc:/").expect("shc:/ prefix");
-    let jws: String = digits
-        .as_bytes()
-        .chunks(2)
-        .map(|p| (((p[0] - b'0') * 10 + (p[1] - b'0')) + 45) as char)
-        .collect();
-    let parts: Vec<&str> = jws.split('.').collect();
-    assert_eq!(parts.len(), 3);
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
-    let key = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-        .expect("the SHC's kid is in our JWKS");
-    let mut sec1 = vec![4u8];
-    sec1.extend(URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap());
-    sec1.extend(URL_SAFE_NO_PAD.decode(key["y"].as_str().unwrap()).unwrap());
-    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).unwrap();
-    let sig = p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
-    vk.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
-        .expect("the SHC signature verifies");
-    header
 }
 
 #[test]
@@ -134,7 +100,10 @@ fn a_resident_gets_a_verified_certificate_after_one_wrong_pin() {
     assert_eq!(seen["cacheControl"], "no-store");
     // The wrong PIN showed the tries left (the persona starts with 3).
     let tries = seen["triesMessage"].as_str().unwrap();
-    assert!(tries.contains("あと2回") && tries.contains("2 tries left"), "{tries}");
+    assert!(
+        tries.contains("あと2回") && tries.contains("2 tries left"),
+        "{tries}"
+    );
     // The preview shows the resident and never the MyNumber.
     let preview = seen["preview"].as_str().unwrap();
     assert!(preview.contains("山田"), "{preview}");
@@ -152,18 +121,17 @@ fn a_resident_gets_a_verified_certificate_after_one_wrong_pin() {
     assert!(sig.status.success(), "pdfsig: {sig_text}");
     assert!(sig_text.contains("Signature is Valid"), "{sig_text}");
     let jwks: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("publish/jwks.json"))
-            .or_else(|_| std::fs::read_to_string("certs/dev/shc/jwks.json"))
-            .unwrap(),
+        &std::fs::read_to_string(dir.path().join("publish/jwks.json")).unwrap(),
     )
     .unwrap();
-    let shc: Vec<String> = qr_texts(&pdfs[0])
+    let shc: Vec<String> = pdf_qr_texts(&std::fs::read(&pdfs[0]).unwrap(), dir.path())
         .into_iter()
         .filter(|t| t.starts_with("shc:/"))
         .collect();
     assert_eq!(shc.len(), 1, "one SHC QR on the page");
-    let header = verify_shc(&shc[0], &jwks);
-    assert_eq!(header["alg"], "ES256");
+    let payload = verify_shc(&shc[0], &jwks);
+    let name = &payload["vc"]["credentialSubject"]["fhirBundle"]["entry"][0]["resource"]["name"][0];
+    assert_eq!(name["family"], "山田", "{payload}");
 
     // Nothing secret in the agent's log.
     let log = agent.output();

@@ -55,10 +55,7 @@ impl Proc {
                 Some(Ok(_)) => {}
                 _ => {
                     let _ = proc.child.wait();
-                    panic!(
-                        "{name} exited before saying {marker:?}:\n{}",
-                        proc.output()
-                    );
+                    panic!("{name} exited before saying {marker:?}:\n{}", proc.output());
                 }
             }
         }
@@ -85,9 +82,17 @@ pub(crate) fn url_in(line: &str) -> String {
 /// Start the agent against `center`, printing into `print_dir`, reading `reader`.
 pub(crate) fn kiosk(center: &str, print_dir: &Path, reader: &str) -> (Proc, String) {
     let mut cmd = vaxcert();
-    cmd.args(["kiosk", "--listen", "127.0.0.1:0", "--center", center, "--reader", reader])
-        .arg("--print-dir")
-        .arg(print_dir);
+    cmd.args([
+        "kiosk",
+        "--listen",
+        "127.0.0.1:0",
+        "--center",
+        center,
+        "--reader",
+        reader,
+    ])
+    .arg("--print-dir")
+    .arg(print_dir);
     let (p, line) = Proc::start(cmd, "kiosk", "kiosk listening on");
     (p, url_in(&line))
 }
@@ -162,7 +167,12 @@ impl SimCard {
         let _ = reader.wait(false, Duration::from_secs(5));
         for _ in 0..4 {
             let child = vaxcert()
-                .args(["card-sim", "--until-stdin-closes", "--slot", &self.slot.n.to_string()])
+                .args([
+                    "card-sim",
+                    "--until-stdin-closes",
+                    "--slot",
+                    &self.slot.n.to_string(),
+                ])
                 .arg("--persona")
                 .arg(format!("certs/dev/personas/{}.toml", self.persona))
                 .stdin(Stdio::piped())
@@ -177,7 +187,10 @@ impl SimCard {
             self.pull_out();
             std::thread::sleep(Duration::from_millis(500));
         }
-        panic!("the virtual card did not appear in {}", self.slot.reader_name());
+        panic!(
+            "the virtual card did not appear in {}",
+            self.slot.reader_name()
+        );
     }
 
     /// Take the card out of the reader.
@@ -203,7 +216,11 @@ pub(crate) fn require_browser() {
         "Chromium is missing: apt-get install -y chromium fonts-ipaexfont-gothic (./vx setup)"
     );
     assert!(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/node_modules/playwright-core")).exists(),
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/browser/node_modules/playwright-core"
+        ))
+        .exists(),
         "playwright-core is missing: (cd tests/browser && npm ci) — ./vx setup does it"
     );
 }

@@ -2,5 +2,7 @@
 //! API, real pcscd with the virtual card, and headless Chromium for the end-to-end flow.
 
 mod agent;
+#[path = "../common/artefacts.rs"]
+mod artefacts;
 mod e2e;
 mod helpers;

@@ -25,9 +25,12 @@ pub enum Error {
     /// The record system refused (not found, throttled, database …).
     #[error("{0}")]
     Records(#[from] crate::records::Error),
-    /// The counter cannot issue yet (see [`crate::records::counter`]).
-    #[error("issuance is not available at this counter yet")]
-    IssuanceUnavailable,
+    /// Signing or recording the certificate failed.
+    #[error("{0}")]
+    Issuance(#[from] crate::records::issuance::Error),
+    /// The certificate to print is not this session's latest issuance.
+    #[error("no such certificate in this session; issue it again")]
+    NotIssuedHere,
     /// The listener could not be bound or served.
     #[error("counter listener: {0}")]
     Bind(String),
@@ -43,7 +46,8 @@ impl Error {
             Error::Input(_) => "invalid-input",
             Error::NeedsPassport => "passport-required",
             Error::Records(e) => e.code(),
-            Error::IssuanceUnavailable => "issuance-unavailable",
+            Error::Issuance(e) => e.code(),
+            Error::NotIssuedHere => "certificate-not-in-session",
             Error::Bind(_) => "bind",
         }
     }
@@ -67,7 +71,14 @@ impl Error {
                 "forbidden" => "この操作の権限がありません。",
                 _ => "記録システムでエラーが発生しました。",
             },
-            Error::IssuanceUnavailable => "この窓口ではまだ発行できません。",
+            Error::Issuance(e) => match e.code() {
+                "resident-moved-out" => "転出されています。転入先の市区町村で発行してください。",
+                "resident-deceased" => "証明書を発行できません。",
+                "no-vaccinations" => "接種記録がありません。",
+                "passport-required" => "海外用証明書には旅券のMRZが必要です。",
+                _ => "証明書を発行できませんでした。",
+            },
+            Error::NotIssuedHere => "この証明書はこのセッションで発行されていません。",
             Error::Bind(_) => "サーバーエラー",
         }
     }

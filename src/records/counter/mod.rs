@@ -28,7 +28,9 @@ use axum::routing::{get, post};
 pub use error::Error;
 
 use super::Records;
+use super::issuance::IssuanceService;
 use crate::clock::Clock;
+use crate::http::tls::{Peer, ServerTls, TlsListener};
 
 /// How long a session may stay idle before staff must log in again.
 pub const IDLE_TIMEOUT_SECS: i64 = 15 * 60;
@@ -51,10 +53,11 @@ impl Default for Settings {
     }
 }
 
-/// What the counter routes share: the record system, the clock (injected in tests for the
-/// idle timeout) and the live sessions.
+/// What the counter routes share: the issuance service and its record system, the clock
+/// (injected in tests for the idle timeout) and the live sessions.
 #[derive(Clone, Debug)]
 pub struct State {
+    service: Arc<IssuanceService>,
     records: Arc<Records>,
     clock: Arc<dyn Clock>,
     settings: Settings,
@@ -62,10 +65,12 @@ pub struct State {
 }
 
 impl State {
-    /// A counter over `records`, taking time from `clock`.
-    pub fn new(records: Arc<Records>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+    /// A counter issuing through `service` (whose record system it searches), taking time
+    /// from `clock`.
+    pub fn new(service: Arc<IssuanceService>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         State {
-            records,
+            records: service.records().clone(),
+            service,
             clock,
             settings,
             sessions: Arc::new(session::Sessions::default()),
@@ -73,9 +78,8 @@ impl State {
     }
 }
 
-/// The counter's routes. `records serve` binds the counter listener and serves this router
-/// with `into_make_service_with_connect_info::<SocketAddr>()` (the peer address feeds the
-/// login slow-down).
+/// The counter's routes. [`Server`] serves them with `into_make_service_with_connect_info::<Peer>()`
+/// (the peer address feeds the login slow-down).
 pub fn router(state: State) -> Router {
     Router::new()
         .route("/", get(pages::root))
@@ -86,54 +90,93 @@ pub fn router(state: State) -> Router {
         .route("/residents/{atena}/passport", post(pages::passport))
         .route("/residents/{atena}/preview", post(pages::preview))
         .route("/residents/{atena}/issue", post(pages::issue))
+        .route("/certificates/{id}", get(pages::issued))
+        .route("/certificates/{id}/pdf", get(pages::issued_pdf))
         .route("/assets/counter.css", get(pages::css))
+        .route("/assets/print.js", get(pages::print_js))
         .layer(axum::middleware::map_response(pages::security_headers))
         .with_state(state)
 }
 
-/// A standalone counter listener, for tests and local runs (`records serve` mounts
-/// [`router`] on its own listener in production).
+/// The counter's own internal listener: HTTPS in `records serve` (so the session cookie can be
+/// `Secure`), plain HTTP for tests on loopback.
 #[derive(Debug)]
 pub struct Server {
-    listener: tokio::net::TcpListener,
+    listener: Listener,
+    local: SocketAddr,
     app: Router,
 }
 
+#[derive(Debug)]
+enum Listener {
+    Plain(tokio::net::TcpListener),
+    Tls(TlsListener),
+}
+
 impl Server {
-    /// Bind `addr` (port 0 allowed) now, so the address is known before serving.
+    /// Bind `addr` (port 0 allowed) now, so the address is known before serving; with `tls`,
+    /// connections arrive TLS-established (no client certificate: staff log in).
     ///
     /// # Errors
     /// [`Error::Bind`].
-    pub async fn build(addr: SocketAddr, state: State) -> Result<Self, Error> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| Error::Bind(e.to_string()))?;
+    pub async fn build(
+        addr: SocketAddr,
+        state: State,
+        tls: Option<&ServerTls>,
+    ) -> Result<Self, Error> {
+        let bind = |e: &dyn std::fmt::Display| Error::Bind(e.to_string());
+        let (listener, local) = match tls {
+            Some(tls) => {
+                let config = tls.config().map_err(|e| bind(&e))?;
+                let l = TlsListener::bind(addr, config)
+                    .await
+                    .map_err(|e| bind(&e))?;
+                let local = axum::serve::Listener::local_addr(&l)
+                    .map_err(|e| bind(&e))?
+                    .addr;
+                (Listener::Tls(l), local)
+            }
+            None => {
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| bind(&e))?;
+                let local = l.local_addr().map_err(|e| bind(&e))?;
+                (Listener::Plain(l), local)
+            }
+        };
         Ok(Server {
             listener,
+            local,
             app: router(state),
         })
     }
 
     /// The bound address.
-    ///
-    /// # Errors
-    /// [`Error::Bind`].
-    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
-        self.listener
-            .local_addr()
-            .map_err(|e| Error::Bind(e.to_string()))
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
     }
 
-    /// Serve until the process stops.
+    /// Serve until `shutdown` completes.
+    ///
+    /// # Errors
+    /// [`Error::Bind`] when the listener fails.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let app = self.app.into_make_service_with_connect_info::<Peer>();
+        let r = match self.listener {
+            Listener::Plain(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
+            Listener::Tls(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
+        };
+        r.map_err(|e| Error::Bind(e.to_string()))
+    }
+
+    /// Serve until the process is stopped (Ctrl-C / SIGTERM).
     ///
     /// # Errors
     /// [`Error::Bind`] when the listener fails.
     pub async fn run_until_stopped(self) -> Result<(), Error> {
-        axum::serve(
-            self.listener,
-            self.app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .map_err(|e| Error::Bind(e.to_string()))
+        self.run_until(crate::http::shutdown_signal()).await
     }
 }

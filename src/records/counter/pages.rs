@@ -2,8 +2,7 @@
 //! browser to the login page), checks the form's CSRF token, calls the record system scoped
 //! to the session's municipality, and renders a template from `templates/counter/`.
 
-use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Extension, Form, Path, Query, State as S};
@@ -14,9 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use super::session::{self, LOGIN_CSRF_COOKIE, Lookup, SESSION_COOKIE, Session};
 use super::{Error, State};
-use crate::domain::{BirthDate, Kind, MunicipalityCode, Sex};
+use crate::domain::{BirthDate, Channel, Kind, MunicipalityCode, Sex};
 use crate::formats::mrz::{Td3Mrz, mask_passport};
+use crate::http::tls::Peer;
 use crate::records::audit::AuditEntry;
+use crate::records::issuance::IssueFor;
 use crate::records::{
     AtenaNo, KenNo, PassportData, ResidentStatus, ResidentView, SearchQuery, StaffSession,
 };
@@ -45,6 +46,10 @@ fn env() -> &'static Environment<'static> {
             (
                 "preview.html",
                 include_str!("../../../templates/counter/preview.html"),
+            ),
+            (
+                "issued.html",
+                include_str!("../../../templates/counter/issued.html"),
             ),
             (
                 "error.html",
@@ -85,7 +90,13 @@ fn status_of(e: &Error) -> StatusCode {
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         },
-        Error::IssuanceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Issuance(e) => match e.code() {
+            "resident-moved-out" | "resident-deceased" | "no-vaccinations"
+            | "passport-required" => StatusCode::UNPROCESSABLE_ENTITY,
+            "resident-not-found" => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
+        Error::NotIssuedHere => StatusCode::NOT_FOUND,
         Error::Bind(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -208,6 +219,15 @@ pub(super) async fn css() -> Response {
         .into_response()
 }
 
+/// `/assets/print.js`: opens the print dialog on the issued PDF (CSP allows `'self'` scripts).
+pub(super) async fn print_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../../templates/counter/print.js"),
+    )
+        .into_response()
+}
+
 /// `/`: the search page when logged in, else the login page.
 pub(super) async fn root(S(state): S<State>, headers: HeaderMap) -> Response {
     match current(&state, &headers) {
@@ -254,7 +274,7 @@ pub(super) struct LoginForm {
 pub(super) async fn login(
     S(state): S<State>,
     headers: HeaderMap,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    peer: Option<Extension<ConnectInfo<Peer>>>,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let echoed = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
@@ -271,7 +291,7 @@ pub(super) async fn login(
     };
     let address = peer.map_or_else(
         || "unknown".to_owned(),
-        |Extension(ConnectInfo(a))| a.ip().to_string(),
+        |Extension(ConnectInfo(p))| p.addr.ip().to_string(),
     );
     match state
         .records
@@ -723,7 +743,7 @@ pub(super) async fn issue(
     Path(atena): Path<String>,
     Form(f): Form<KindForm>,
 ) -> Response {
-    let (_, s) = match current(&state, &headers) {
+    let (id, s) = match current(&state, &headers) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -737,21 +757,96 @@ pub(super) async fn issue(
         Ok(a) => a,
         Err(r) => return r,
     };
-    if let Err(e) = kind_of(&f.kind) {
-        return error_page(&e, Some(&s));
-    }
-    // MERGE(channels-server): call `records::issuance::issue_for_resident(municipality,
-    // &atena, kind, passport, Channel::Counter, actor)` here, keep the PDF in the session and
-    // redirect to the print page. Until that branch lands the counter refuses, audited.
-    let e = AuditEntry::system(
-        &actor(&s.staff),
-        s.staff.municipality(),
-        "counter-issue",
-        Some(atena.as_str()),
-        "issuance-unavailable",
-    );
-    if let Err(e) = state.records.audit(&e).await {
+    let kind = match kind_of(&f.kind) {
+        Ok(k) => k,
+        Err(e) => return error_page(&e, Some(&s)),
+    };
+    // The staff member's own municipality only: another's resident is "not found".
+    if let Err(e) = state.records.view(&s.staff, &atena).await {
         return error_page(&Error::Records(e), Some(&s));
     }
-    error_page(&Error::IssuanceUnavailable, Some(&s))
+    let passport = session_passport(&s, &atena).cloned();
+    if kind == Kind::Overseas && passport.is_none() {
+        return resident_page(&state, &s, &atena, Some(&Error::NeedsPassport), "").await;
+    }
+    let issued = state
+        .service
+        .issue_for_resident(IssueFor {
+            municipality: s.staff.municipality().clone(),
+            atena: atena.clone(),
+            kind,
+            passport,
+            channel: Channel::Counter,
+            actor: actor(&s.staff),
+            card_key_digest: None,
+        })
+        .await;
+    match issued {
+        Ok(a) => {
+            let to = format!("/certificates/{}", a.certificate_id);
+            state.sessions.set_issued(&id, a.certificate_id, a.pdf);
+            Redirect::to(&to).into_response()
+        }
+        Err(e) => error_page(&Error::Issuance(e), Some(&s)),
+    }
+}
+
+/// The session's latest certificate, if `certificate_id` names it.
+fn issued_in<'a>(
+    s: &'a Session,
+    certificate_id: &str,
+) -> Result<&'a (String, Arc<Vec<u8>>), Error> {
+    s.issued
+        .as_ref()
+        .filter(|(id, _)| session::same(id, certificate_id))
+        .ok_or(Error::NotIssuedHere)
+}
+
+/// `GET /certificates/{id}`: the print page; it loads the signed PDF into a frame and opens
+/// the browser's print dialog.
+pub(super) async fn issued(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(certificate_id): Path<String>,
+) -> Response {
+    let (_, s) = match current(&state, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(e) = issued_in(&s, &certificate_id) {
+        return error_page(&e, Some(&s));
+    }
+    render(
+        StatusCode::OK,
+        "issued.html",
+        context! { staff => staff_ctx(&s), csrf => s.csrf.clone(), certificate_id => certificate_id },
+    )
+}
+
+/// `GET /certificates/{id}/pdf`: the signed PDF, never cached (audited as a view).
+pub(super) async fn issued_pdf(
+    S(state): S<State>,
+    headers: HeaderMap,
+    Path(certificate_id): Path<String>,
+) -> Response {
+    let (_, s) = match current(&state, &headers) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let pdf = match issued_in(&s, &certificate_id) {
+        Ok((_, pdf)) => pdf.clone(),
+        Err(e) => return error_page(&e, Some(&s)),
+    };
+    audit(&state, &s.staff, "counter-print", Some(&certificate_id)).await;
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (
+                header::CONTENT_DISPOSITION,
+                "inline; filename=\"certificate.pdf\"",
+            ),
+        ],
+        pdf.as_ref().clone(),
+    )
+        .into_response()
 }

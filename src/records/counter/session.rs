@@ -3,7 +3,7 @@
 //! passport data pasted for the resident at hand.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use rand::RngExt;
@@ -23,6 +23,9 @@ pub(super) struct Session {
     pub(super) csrf: String,
     pub(super) last_seen: UnixTime,
     pub(super) passport: Option<(AtenaNo, PassportData)>,
+    /// The latest certificate issued in this session, kept for printing until the session
+    /// ends (certificate ID, signed PDF).
+    pub(super) issued: Option<(String, Arc<Vec<u8>>)>,
 }
 
 /// The live sessions.
@@ -69,6 +72,7 @@ impl Sessions {
                 csrf: token(),
                 last_seen: now,
                 passport: None,
+                issued: None,
             },
         );
         id
@@ -92,6 +96,13 @@ impl Sessions {
     pub(super) fn set_passport(&self, id: &str, atena: AtenaNo, p: PassportData) {
         if let Some(s) = self.map().get_mut(id) {
             s.passport = Some((atena, p));
+        }
+    }
+
+    /// Keep the certificate just issued for the print page (replacing any earlier).
+    pub(super) fn set_issued(&self, id: &str, certificate_id: String, pdf: Vec<u8>) {
+        if let Some(s) = self.map().get_mut(id) {
+            s.issued = Some((certificate_id, Arc::new(pdf)));
         }
     }
 

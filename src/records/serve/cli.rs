@@ -14,6 +14,8 @@ use crate::card::TrustSet;
 use crate::card::challenge::{ChallengeKey, Challenges};
 use crate::cli::Coded;
 use crate::clock::SystemClock;
+use crate::http::tls::{ClientAuth, ServerTls};
+use crate::records::counter;
 use crate::records::{IssuanceService, IssuanceSettings, Records};
 
 /// `vaxcert records serve …`
@@ -41,6 +43,14 @@ pub struct ServeArgs {
     /// Do not render PDFs (the SHC and VDS-NC are still signed).
     #[arg(long)]
     pub no_pdf: bool,
+    /// The counter UI's own internal listener (HTTPS with records' server certificate; staff
+    /// log in with ID, password and TOTP).
+    #[arg(long, default_value = "127.0.0.1:8445")]
+    pub counter_listen: SocketAddr,
+    /// Serve the counter over plain HTTP (local demos behind a TLS-terminating proxy only;
+    /// cookies are then not marked Secure).
+    #[arg(long)]
+    pub counter_plain_http: bool,
 }
 
 fn coded(code: &'static str, e: impl std::fmt::Display) -> anyhow::Error {
@@ -89,14 +99,55 @@ pub async fn run(records: Records, args: ServeArgs) -> Result<()> {
         settings.app_client_cert = d.join("app-gateway.crt.pem");
         settings.center_client_cert = d.join("center.crt.pem");
     }
-    let server = Server::build(&settings, Arc::new(service))
+    let service = Arc::new(service);
+    let counter_tls = ServerTls {
+        cert: settings.server_cert.clone(),
+        key: settings.server_key.clone(),
+        client_auth: ClientAuth::None,
+    };
+    let counter = counter::Server::build(
+        args.counter_listen,
+        counter::State::new(
+            service.clone(),
+            Arc::new(SystemClock),
+            counter::Settings {
+                secure_cookies: !args.counter_plain_http,
+                ..counter::Settings::default()
+            },
+        ),
+        (!args.counter_plain_http).then_some(&counter_tls),
+    )
+    .await
+    .map_err(|e| coded(e.code(), e))?;
+    let server = Server::build(&settings, service)
         .await
         .map_err(|e| coded(e.code(), e))?;
     println!("records: internal API on https://{}", server.local_addr());
-    let r = server.run_until_stopped().await;
+    println!(
+        "records: counter UI on {}://{}/",
+        if args.counter_plain_http {
+            "http"
+        } else {
+            "https"
+        },
+        counter.local_addr()
+    );
+    let (stop, _) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let (api, ui, ()) = tokio::join!(
+        server.run_until(stopped(stop.subscribe())),
+        counter.run_until(stopped(stop.subscribe())),
+        async {
+            crate::http::shutdown_signal().await;
+            let _ = stop.send(true);
+        }
+    );
     match Arc::try_unwrap(records) {
         Ok(rec) => rec.close().await.map_err(|e| coded(e.code(), e))?,
         Err(_) => tracing::warn!("records still shared at shutdown; audit head not sealed"),
     }
-    r.context("internal API server failed")
+    ui.map_err(|e| coded(e.code(), e))?;
+    api.context("internal API server failed")
 }

@@ -127,8 +127,6 @@ impl Server {
             app_cert: Arc::new(load_certs(&settings.app_client_cert)?.remove(0).to_vec()),
             center_cert: Arc::new(load_certs(&settings.center_client_cert)?.remove(0).to_vec()),
         };
-        // COUNTER: the counter UI (branch channels-counter, `records::counter::router`) binds
-        // its own internal listener here, sharing `service` for `issue_for_resident`.
         Ok(Server {
             listener,
             local,
