@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// What the `/verify` page and `POST /v1/verify` trust.
+    #[command(flatten)]
+    pub trust: crate::verify::cli::TrustArgs,
 }
 
 /// Run the gateway until Ctrl-C / SIGTERM.
@@ -48,6 +51,7 @@ pub struct ServeArgs {
 /// Start-up failures, with a stable code.
 pub fn run(command: AppCommand) -> Result<()> {
     let AppCommand::Serve(args) = command;
+    let verifier_trust = args.trust.load()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))
         .enable_all()
@@ -68,6 +72,7 @@ pub fn run(command: AppCommand) -> Result<()> {
             s.tls = None;
         }
         s.rate_per_sec = args.rate_limit;
+        s.verifier_trust = verifier_trust;
         s.publication_ttl = Duration::from_secs(60);
         let server = Server::build(&s).await.map_err(|e| Coded {
             code: match e.code() {

@@ -17,7 +17,6 @@
 pub mod cli;
 mod ratelimit;
 
-use axum::serve::Listener as _;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -27,6 +26,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::Listener as _;
 use axum::{Json, Router};
 
 use crate::domain::Channel;
@@ -35,6 +35,8 @@ use crate::http::Problem;
 use crate::http::tls::{ClientTls, Peer, ServerTls, TlsError, TlsListener};
 use crate::protocol::{CertificateRequest, InternalPreviewRequest, PreviewRequest};
 use crate::records::api::{self, Client};
+use crate::verify::TrustStore;
+use crate::verify::http::VerifyState;
 
 pub use ratelimit::RateLimit;
 
@@ -53,6 +55,8 @@ pub struct Settings {
     pub rate_per_sec: u32,
     /// How long JWKS and CRLs are cached.
     pub publication_ttl: Duration,
+    /// What `/verify` and `POST /v1/verify` trust (DESIGN §6).
+    pub verifier_trust: TrustStore,
 }
 
 impl Settings {
@@ -75,6 +79,7 @@ impl Settings {
             },
             rate_per_sec: 20,
             publication_ttl: Duration::from_secs(60),
+            verifier_trust: TrustStore::default(),
         }
     }
 }
@@ -138,7 +143,11 @@ impl Server {
             cache: Arc::default(),
             ttl: settings.publication_ttl,
         };
-        let router = router(state, RateLimit::new(settings.rate_per_sec));
+        let verifier = VerifyState::new(
+            settings.verifier_trust.clone(),
+            Arc::new(crate::clock::SystemClock),
+        );
+        let router = router(state, verifier, RateLimit::new(settings.rate_per_sec));
         let (bound, local) = match &settings.tls {
             Some(tls) => {
                 let l = TlsListener::bind(settings.listen, tls.config()?).await?;
@@ -193,15 +202,15 @@ impl Server {
     }
 }
 
-fn router(state: AppState, limit: RateLimit) -> Router {
+fn router(state: AppState, verifier: VerifyState, limit: RateLimit) -> Router {
     let api = Router::new()
         .route("/v1/challenges", post(challenge))
         .route("/v1/previews", post(preview))
         .route("/v1/certificates", post(certificate))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/crl/{kid}", get(crl))
-        .with_state(state);
-    // VERIFIER: the lead merges `verify::router()` (/verify, POST /v1/verify) here.
+        .with_state(state)
+        .merge(crate::verify::http::router(verifier));
     api.layer(axum::middleware::from_fn_with_state(
         limit,
         ratelimit::limit,

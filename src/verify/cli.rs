@@ -70,7 +70,7 @@ pub struct VerifyArgs {
 /// Subcommands of `vaxcert verify`.
 #[derive(Debug, Subcommand)]
 pub enum VerifyCommand {
-    /// Serve `POST /v1/verify` and the `/verify` page (until the app gateway mounts them).
+    /// Serve `POST /v1/verify` and the `/verify` page alone (`app serve` also serves them).
     Serve {
         /// Address to listen on (port 0 picks one; the bound URL is printed).
         #[arg(long, default_value = "127.0.0.1:8088")]

@@ -94,6 +94,24 @@ async fn app_issues_a_domestic_certificate_that_verifies() {
         "no MyNumber in the PDF"
     );
 
+    // The gateway's verifier (POST /v1/verify) says valid, and names the resident.
+    let v = post(
+        &c,
+        &format!("{}/v1/verify", stack.app_url),
+        &serde_json::json!({ "text": cert["shc"] }),
+    )
+    .await
+    .ok();
+    assert_eq!(v["verdict"], "valid", "{v}");
+    assert!(v.to_string().contains("山田"), "{v}");
+    let page = c
+        .get(format!("{}/verify", stack.app_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("verify.js"));
+
     // The CRL for the key is published too.
     let kid = jwks["keys"][0]["kid"].as_str().unwrap();
     let crl = get(&c, &format!("{}/.well-known/crl/{kid}.json", stack.app_url))

@@ -103,6 +103,9 @@ impl Stack {
         let mut app_settings =
             vaxcert::app::Settings::dev("127.0.0.1:0".parse().unwrap(), &records_url);
         app_settings.rate_per_sec = 10_000;
+        let mut trust = vaxcert::verify::TrustStore::load(&crate_path("certs/trust")).unwrap();
+        trust.add_dev(&crate_path("certs/dev")).unwrap();
+        app_settings.verifier_trust = trust;
         let app = vaxcert::app::Server::build(&app_settings).await.unwrap();
         let app_url = format!("https://{}", app.local_addr());
         tokio::spawn(app.run_until(stopped(stop.subscribe())));
