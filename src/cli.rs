@@ -1,6 +1,6 @@
 //! The command line: one subcommand per role, plus the dev tools. `main.rs` only dispatches.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -68,15 +68,9 @@ pub enum Command {
     Bench(crate::load::BenchCommand),
     /// The kiosk terminal agent: touch-screen UI on localhost, card reader, center over mTLS.
     Kiosk(crate::kiosk::cli::KioskArgs),
-    /// The demo: a virtual card read through pcscd and verified end to end.
-    Demo {
-        /// Persona to insert.
-        #[arg(long, default_value = "certs/dev/personas/default.toml")]
-        persona: PathBuf,
-        /// vpcd slot to use.
-        #[arg(long, default_value_t = 0)]
-        slot: u8,
-    },
+    /// The demo: the whole system on localhost with a virtual card; issues one sample
+    /// certificate through the kiosk and prints the URLs.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// `vaxcert card …`
@@ -257,7 +251,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Issue(args) => issue(&args),
-        Command::Demo { persona, slot } => demo(&persona, slot),
+        Command::Demo(args) => crate::demo::run(&args),
         Command::Verify(args) => crate::verify::cli::run_verify(args),
         Command::Trust(cmd) => crate::verify::cli::run_trust(cmd),
         Command::Records(args) => crate::records::cli::run(args),
@@ -374,106 +368,6 @@ fn load_dir(dir: &Path) -> Result<CardFiles> {
         ef0004: find("text-0004")?,
         ef0007: find("text-0007")?,
     })
-}
-
-/// Demo: issue the verified resident's certificate (demo doses, dev keys) into `.vx/demo/`.
-fn demo_certificate(identity: &card::VerifiedIdentity) -> Result<()> {
-    use crate::certificate::{Issuer, Request};
-    let issuer = Issuer::dev()?;
-    let request = Request {
-        id: crate::domain::CertificateId::random(),
-        kind: Kind::Domestic,
-        name: identity.name().to_owned(),
-        birth_date: identity.birth_date(),
-        doses: demo_doses()?,
-        passport: None,
-        issued_at: SystemClock.now(),
-    };
-    let issued = issuer.issue(&request).map_err(|e| Coded {
-        code: e.code(),
-        message: e.to_string(),
-    })?;
-    let qr = issued.shc.qr()?;
-    let pdf = render_pdf(
-        &request,
-        &issued,
-        &qr,
-        None,
-        &crate::pki::dev::dir(),
-        "東京都千代田区",
-    )?;
-    let out = PathBuf::from(".vx/demo");
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let pdf_path = out.join(format!("{}.pdf", request.id));
-    let shc_path = out.join(format!("{}.shc", request.id));
-    std::fs::write(&pdf_path, pdf)?;
-    std::fs::write(&shc_path, issued.shc.qr_text())?;
-    println!();
-    println!(
-        "Sample certificate {} (signed PDF, SMART Health Card QR version {}):",
-        request.id,
-        crate::formats::qr::version(&qr)
-    );
-    println!("  {}", pdf_path.display());
-    println!("Check it:");
-    println!("  pdfsig {}", pdf_path.display());
-    println!(
-        "  target/debug/vaxcert verify --trust-dev {}",
-        shc_path.display()
-    );
-    println!(
-        "  target/debug/vaxcert verify serve --trust-dev --listen 127.0.0.1:8080   # then open http://127.0.0.1:8080/verify"
-    );
-    Ok(())
-}
-
-/// Demo: insert a persona's virtual card, read it through pcscd, verify it, print it.
-fn demo(persona_path: &Path, slot: u8) -> Result<()> {
-    let persona = crate::card_sim::Persona::load(persona_path)?;
-    let exe = std::env::current_exe()?;
-    let mut sim = std::process::Command::new(exe)
-        .args([
-            "card-sim",
-            "--until-stdin-closes",
-            "--slot",
-            &slot.to_string(),
-            "--persona",
-        ])
-        .arg(persona_path)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .context("cannot start the virtual card")?;
-    let reader_name = format!("Virtual PCD 00 {slot:02}");
-    let result = (|| -> Result<()> {
-        let reader = Reader::open(Some(&reader_name)).map_err(Coded::from)?;
-        reader
-            .wait(true, Duration::from_secs(15))
-            .map_err(Coded::from)?;
-        let binding = Binding {
-            channel: Channel::Kiosk,
-            terminal_id: "demo-kiosk".into(),
-            municipality: MunicipalityCode::parse("131016")?,
-            kind: Kind::Domestic,
-        };
-        let trust = TrustSet::parse("dev,6000033")?;
-        println!(
-            "vaxcert demo: reading the virtual card of {} in {reader_name:?}",
-            persona_path.display()
-        );
-        let identity = read_and_print(
-            Some(&reader_name),
-            &persona.pin,
-            &binding,
-            &trust,
-            15,
-            false,
-        )?;
-        demo_certificate(&identity)
-    })();
-    let _ = sim.kill();
-    let _ = sim.wait();
-    std::io::stdout().flush().ok();
-    result
 }
 
 /// The demo vaccination history every persona gets from `vaxcert issue`.

@@ -23,6 +23,7 @@ pub mod center;
 pub mod certificate;
 pub mod cli;
 pub mod clock;
+pub mod demo;
 pub mod domain;
 pub mod formats;
 pub mod http;

@@ -4,5 +4,6 @@
 mod agent;
 #[path = "../common/artefacts.rs"]
 mod artefacts;
+mod demo;
 mod e2e;
 mod helpers;

@@ -145,6 +145,10 @@ fn set_cookie(state: &State, name: &str, value: &str, max_age: Option<i64>) -> H
 }
 
 /// The caller's session, or a redirect to the login page.
+#[expect(
+    clippy::result_large_err,
+    reason = "the refusal is the page itself, built once per request"
+)]
 fn current(state: &State, headers: &HeaderMap) -> Result<(String, Session), Response> {
     let Some(id) = cookie(headers, SESSION_COOKIE) else {
         return Err(Redirect::to("/login").into_response());
@@ -153,7 +157,7 @@ fn current(state: &State, headers: &HeaderMap) -> Result<(String, Session), Resp
         .sessions
         .touch(&id, state.clock.now(), state.settings.idle_timeout_secs)
     {
-        Lookup::Live(s) => Ok((id, s)),
+        Lookup::Live(s) => Ok((id, *s)),
         Lookup::Expired => Err((
             [(
                 header::SET_COOKIE,
@@ -582,6 +586,10 @@ async fn resident_page(
     )
 }
 
+#[expect(
+    clippy::result_large_err,
+    reason = "the refusal is the page itself, built once per request"
+)]
 fn parse_atena(raw: &str, s: &Session) -> Result<AtenaNo, Response> {
     AtenaNo::parse(raw)
         .map_err(|_| error_page(&Error::Input("宛名番号 / resident number"), Some(s)))

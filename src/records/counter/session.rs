@@ -34,7 +34,7 @@ pub(super) struct Sessions(Mutex<HashMap<String, Session>>);
 
 /// What a lookup found.
 pub(super) enum Lookup {
-    Live(Session),
+    Live(Box<Session>),
     Expired,
     Missing,
 }
@@ -89,7 +89,7 @@ impl Sessions {
             return Lookup::Expired;
         }
         s.last_seen = now;
-        Lookup::Live(s.clone())
+        Lookup::Live(Box::new(s.clone()))
     }
 
     /// Keep passport data for one resident in the session (replacing any earlier).
