@@ -9,10 +9,8 @@
 //! POST /v1/certificates                CertificateRequest → CertificateResponse (SHC, VDS-NC, PDF)
 //! GET  /.well-known/jwks.json          cached from records
 //! GET  /.well-known/crl/{kid}.json     cached from records
+//! GET  /verify, POST /v1/verify        the verifier (crate::verify::http), own trust store
 //! ```
-//!
-//! The verifier (`/verify`, `POST /v1/verify`, branch `verifier`) is mounted by the lead: see
-//! the marked spot in [`router`].
 
 pub mod cli;
 mod ratelimit;

@@ -11,8 +11,8 @@
 //! GET  /internal/v1/jwks, /internal/v1/crl/{kid}
 //! ```
 //!
-//! The counter UI runs on its own internal listener (branch `channels-counter`): see the
-//! marked spot in [`Server::build`].
+//! The counter UI ([`crate::records::counter`]) runs on its own internal listener, started
+//! beside this one by `vaxcert records serve` and sharing its issuance service.
 
 use axum::serve::Listener as _;
 use std::net::SocketAddr;
