@@ -1,7 +1,10 @@
-//! No persistence, proven: the app gateway and the center run under bubblewrap with the whole
-//! filesystem read-only, 20 issuances go through each, and afterwards the records database has
-//! gained only issuance rows, audit entries and used challenges; no process's log holds a
-//! test MyNumber or card bytes.
+//! No persistence, proven: the app gateway, the center and the kiosk agent run under
+//! bubblewrap with the whole filesystem read-only (the agent may write only its print
+//! directory), 20 issuances go through each channel (the app; the center as a kiosk talks to
+//! it; the kiosk agent with the virtual card in a vpcd reader), and afterwards the records
+//! database has gained only issuance rows, audit entries and used challenges, the print
+//! directory holds exactly the 20 PDFs, and no process's log holds a test MyNumber, a PIN or
+//! card bytes.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -36,7 +39,12 @@ impl Drop for Role {
     }
 }
 
-fn start(mut cmd: std::process::Command, log: std::path::PathBuf) -> Role {
+fn start(cmd: std::process::Command, log: std::path::PathBuf) -> Role {
+    start_marked(cmd, log, "https://")
+}
+
+/// Start a role and take the URL (starting with `scheme`) from its first stdout line.
+fn start_marked(mut cmd: std::process::Command, log: std::path::PathBuf, scheme: &str) -> Role {
     let mut child = cmd
         .env("VAXCERT_LOG", "debug")
         .stdout(Stdio::piped())
@@ -49,7 +57,7 @@ fn start(mut cmd: std::process::Command, log: std::path::PathBuf) -> Role {
         .unwrap();
     let url = line
         .split_whitespace()
-        .find(|w| w.starts_with("https://"))
+        .find(|w| w.starts_with(scheme))
         .unwrap_or_else(|| {
             panic!(
                 "no address in {line:?}; log: {}",
@@ -61,6 +69,11 @@ fn start(mut cmd: std::process::Command, log: std::path::PathBuf) -> Role {
 }
 
 fn bwrap(args: &[&str]) -> std::process::Command {
+    bwrap_writable(args, None)
+}
+
+/// As [`bwrap`], with one directory bound writable.
+fn bwrap_writable(args: &[&str], writable: Option<&std::path::Path>) -> std::process::Command {
     let probe = std::process::Command::new("bwrap")
         .args([
             "--ro-bind",
@@ -87,16 +100,19 @@ fn bwrap(args: &[&str]) -> std::process::Command {
         "--proc",
         "/proc",
         "--die-with-parent",
-        "--",
-    ])
-    .arg(env!("CARGO_BIN_EXE_vaxcert"))
-    .args(args)
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    ]);
+    if let Some(w) = writable {
+        c.arg("--bind").arg(w).arg(w);
+    }
+    c.arg("--")
+        .arg(env!("CARGO_BIN_EXE_vaxcert"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
     c
 }
 
 #[test]
-fn app_and_center_under_a_read_only_filesystem_persist_nothing() {
+fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("records.db");
     let url = format!("sqlite://{}", db.display());
@@ -156,6 +172,27 @@ fn app_and_center_under_a_read_only_filesystem_persist_nothing() {
         ]),
         dir.path().join("center.log"),
     );
+    let print = dir.path().join("print");
+    std::fs::create_dir_all(&print).unwrap();
+    let card = SimCard::insert("default");
+    let agent = start_marked(
+        bwrap_writable(
+            &[
+                "kiosk",
+                "--listen",
+                "127.0.0.1:0",
+                "--center",
+                &center.url,
+                "--reader",
+                &card.reader_name(),
+                "--print-dir",
+                print.to_str().unwrap(),
+            ],
+            Some(&print),
+        ),
+        dir.path().join("kiosk.log"),
+        "http://",
+    );
     let before = row_counts(&db);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -166,6 +203,8 @@ fn app_and_center_under_a_read_only_filesystem_persist_nothing() {
     rt.block_on(async {
         let phone = client(None);
         let kiosk = client(Some("kiosk-01"));
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let local = reqwest::Client::new();
         for i in 0..20 {
             let device = format!("phone-{i:02}");
             let ch = post(
@@ -217,8 +256,28 @@ fn app_and_center_under_a_read_only_filesystem_persist_nothing() {
             .await
             .ok();
             assert!(!c["pdf_base64"].as_str().unwrap().is_empty());
+
+            // The kiosk agent, as its touch screen calls it: the card over PC/SC, then print.
+            let r = post(
+                &local,
+                &format!("{}/api/read", agent.url.trim_end_matches('/')),
+                &serde_json::json!({"municipality": "131016", "kind": "domestic", "pin": "1234"}),
+            )
+            .await
+            .ok();
+            assert!(r["certificate"]["name"].as_str().unwrap().contains("山田"));
+            let done = post(
+                &local,
+                &format!("{}/api/confirm", agent.url.trim_end_matches('/')),
+                &serde_json::json!({}),
+            )
+            .await
+            .ok();
+            assert!(done["certificate_id"].is_string());
         }
     });
+    drop(agent);
+    drop(card);
     drop(app);
     drop(center);
     drop(records);
@@ -231,19 +290,21 @@ fn app_and_center_under_a_read_only_filesystem_persist_nothing() {
             grew.insert(t.clone(), d);
         }
     }
-    assert_eq!(grew.remove("issuance"), Some(40), "{grew:?}");
-    assert_eq!(grew.remove("certificate_id"), Some(40), "{grew:?}");
-    // 40 challenges + 40 preview tokens.
-    assert_eq!(grew.remove("used_challenge"), Some(80), "{grew:?}");
+    assert_eq!(grew.remove("issuance"), Some(60), "{grew:?}");
+    assert_eq!(grew.remove("certificate_id"), Some(60), "{grew:?}");
+    // 60 challenges + 60 preview tokens.
+    assert_eq!(grew.remove("used_challenge"), Some(120), "{grew:?}");
     assert!(
-        grew.remove("audit_log").unwrap_or(0) >= 80,
+        grew.remove("audit_log").unwrap_or(0) >= 120,
         "a lookup and an issuance each"
     );
+    let printed: Vec<_> = std::fs::read_dir(&print).unwrap().collect();
+    assert_eq!(printed.len(), 20, "the kiosk wrote only its 20 printouts");
     grew.remove("audit_checkpoint");
     assert!(grew.is_empty(), "nothing else was written: {grew:?}");
 
     let secrets = ["123456789018", "567890123457", "456789012346"];
-    for name in ["records.log", "app.log", "center.log"] {
+    for name in ["records.log", "app.log", "center.log", "kiosk.log"] {
         let log = std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(!log.is_empty() || name != "app.log", "{name} was captured");
         for s in secrets {
@@ -265,5 +326,8 @@ fn app_and_center_under_a_read_only_filesystem_persist_nothing() {
             .clone(),
         );
         assert!(!log.contains(&ef0001), "{name} holds card bytes");
+        for pin in ["\"pin\":\"1234\"", "pin=1234", "pin: 1234", "PIN 1234"] {
+            assert!(!log.contains(pin), "{name} holds the PIN");
+        }
     }
 }
