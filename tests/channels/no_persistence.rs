@@ -137,6 +137,8 @@ fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
                 "serve",
                 "--listen",
                 "127.0.0.1:0",
+                "--counter-listen",
+                "127.0.0.1:0",
                 "--trust",
                 "dev",
                 "--publication-dir",

@@ -13,7 +13,7 @@ use crate::artefacts::{pdf_qr_texts, verify_shc};
 use crate::helpers::{Proc, SimCard, kiosk, run_browser, slot, tmpdir, url_in, vaxcert};
 
 /// A seeded SQLite records database and `records serve` on it.
-fn records(dir: &Path) -> (Proc, String) {
+pub(crate) fn records(dir: &Path) -> (Proc, String) {
     let db = format!("sqlite://{}", dir.join("records.db").display());
     let seed = vaxcert()
         .args(["records", "--database-url", &db, "seed-demo"])
@@ -33,6 +33,7 @@ fn records(dir: &Path) -> (Proc, String) {
         "--listen",
         "127.0.0.1:0",
     ])
+    .args(["--counter-listen", "127.0.0.1:0"])
     .args(["--trust", "dev", "--publication-dir"])
     .arg(dir.join("publish"));
     let (p, line) = Proc::start(cmd, "records", "records: internal API on");
@@ -40,7 +41,7 @@ fn records(dir: &Path) -> (Proc, String) {
 }
 
 /// `center serve` relaying to `records`.
-fn center(records: &str) -> (Proc, String) {
+pub(crate) fn center(records: &str) -> (Proc, String) {
     let mut cmd = vaxcert();
     cmd.args([
         "center",

@@ -6,4 +6,5 @@ mod agent;
 mod artefacts;
 mod demo;
 mod e2e;
+mod edges;
 mod helpers;
