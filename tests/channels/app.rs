@@ -226,3 +226,93 @@ async fn a_bad_mrz_check_digit_is_refused_at_the_gateway() {
     .await
     .assert_problem("mrz-check-digit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_revoke_puts_the_rid_on_the_crl_the_gateway_serves() {
+    let stack = Stack::spawn().await;
+    let c = client(None);
+    let ch = post(
+        &c,
+        &format!("{}/v1/challenges", stack.app_url),
+        &serde_json::json!({}),
+    )
+    .await
+    .ok();
+    let b = binding(Channel::App, DEVICE, "131016", Kind::Domestic);
+    let ev = evidence_for("default", ch["challenge"].as_str().unwrap(), &b);
+    let p = post(
+        &c,
+        &format!("{}/v1/previews", stack.app_url),
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .ok();
+    let cert = post(
+        &c,
+        &format!("{}/v1/certificates", stack.app_url),
+        &serde_json::json!({"preview_token": p["preview_token"]}),
+    )
+    .await
+    .ok();
+    let id = cert["certificate_id"].as_str().unwrap().to_owned();
+    let jwks = get(&c, &format!("{}/.well-known/jwks.json", stack.app_url))
+        .await
+        .ok();
+    let rid = verify_shc(cert["shc"].as_str().unwrap(), &jwks)["vc"]["rid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let out = vaxcert()
+        .args(["records", "--database-url"])
+        .arg(format!("sqlite://{}", stack.db_path.display()))
+        .args([
+            "revoke",
+            &id,
+            "--reason",
+            "issued in error",
+            "--publication-dir",
+        ])
+        .arg(stack.dir.path().join("publication"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+    let crl = get(&c, &format!("{}/.well-known/crl/{kid}.json", stack.app_url))
+        .await
+        .ok();
+    assert_eq!(crl["ctr"], 2, "{crl}");
+    assert!(
+        crl["rids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().starts_with(&rid)),
+        "{crl}"
+    );
+    // The gateway caches the JWKS for 60 s; the published file has the new crlVersion now.
+    let published: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(stack.dir.path().join("publication/jwks.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(published["keys"][0]["crlVersion"], 2, "{published}");
+    // Revoking an unknown ID is a clear error.
+    let out = vaxcert()
+        .args(["records", "--database-url"])
+        .arg(format!("sqlite://{}", stack.db_path.display()))
+        .args([
+            "revoke",
+            "ZZZZZZZZZZZZ",
+            "--reason",
+            "x",
+            "--publication-dir",
+        ])
+        .arg(stack.dir.path().join("publication"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
