@@ -12,10 +12,8 @@ use vaxcert::card::challenge::{Binding, Challenges, sha256_digest_info};
 use vaxcert::card::{CardEvidence, TrustSet};
 use vaxcert::card_sim::Persona;
 use vaxcert::card_sim::image::CardImage;
-use vaxcert::certificate::Issuer;
 use vaxcert::clock::SystemClock;
 use vaxcert::domain::{Channel, Kind, MunicipalityCode};
-use vaxcert::formats::pdf::{PdfRenderer, PdfSigner};
 use vaxcert::pki::dev;
 use vaxcert::protocol::{InternalPreviewRequest, PreviewRequest};
 use vaxcert::records::{IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings};
@@ -32,24 +30,8 @@ fn service(rt: &tokio::runtime::Runtime, dir: &std::path::Path, pdf: bool) -> Is
         vaxcert::records::seed::demo(&records, &mut std::io::sink())
             .await
             .expect("seed");
-        let d = dev::dir();
-        let x5c = vec![
-            vaxcert::pki::x509::to_der(
-                &vaxcert::pki::x509::load(&d.join("shc/issuer.crt.pem")).unwrap(),
-            )
-            .unwrap(),
-        ];
-        IssuanceService::new(
+        IssuanceService::dev(
             Arc::new(records),
-            Issuer::dev().expect("dev issuer"),
-            Arc::new(PdfRenderer::dev_default().expect("renderer")),
-            Arc::new(
-                PdfSigner::from_pem_files(
-                    &d.join("pdf/signer.key.pem"),
-                    &d.join("pdf/signer.crt.pem"),
-                )
-                .expect("pdf signer"),
-            ),
             Challenges::new(dev::challenge_key().expect("challenge key"), 120),
             TrustSet::parse("dev").expect("trust"),
             Arc::new(SystemClock),
@@ -59,7 +41,6 @@ fn service(rt: &tokio::runtime::Runtime, dir: &std::path::Path, pdf: bool) -> Is
                 publication_dir: dir.join(format!("publication-{pdf}")),
                 pdf,
             },
-            &x5c,
         )
         .expect("service")
     })
