@@ -73,7 +73,13 @@ pub struct Records {
     /// The audit writer: one at a time, with the last (seq, hash) it wrote.
     audit_head: tokio::sync::Mutex<Option<(i64, Vec<u8>)>>,
     checkpoint_every: i64,
+    /// When expired used challenges were last purged (unix seconds): at most once per
+    /// [`PURGE_EVERY_SECS`], not on every claim.
+    last_purge: std::sync::atomic::AtomicI64,
 }
+
+/// How often the used set drops expired entries.
+const PURGE_EVERY_SECS: i64 = 30;
 
 impl Records {
     /// Open the database named in the settings, apply the schema and load the keys.
@@ -89,6 +95,7 @@ impl Records {
             clock,
             audit_head: tokio::sync::Mutex::new(None),
             checkpoint_every: settings.audit_checkpoint_every.max(1),
+            last_purge: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
     }
 
@@ -204,10 +211,19 @@ impl UsedChallenges for Records {
         expires_at: UnixTime,
         now: UnixTime,
     ) -> std::result::Result<bool, crate::card::Error> {
+        use std::sync::atomic::Ordering;
+        let last = self.last_purge.load(Ordering::Relaxed);
+        let purge = now.0.saturating_sub(last) >= PURGE_EVERY_SECS
+            && self
+                .last_purge
+                .compare_exchange(last, now.0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
         let r: Result<u64> = async {
             Ok(with_db!(&self.db, p => {
-                sqlx::query("DELETE FROM used_challenge WHERE expires_at <= $1")
-                    .bind(now.0).execute(p).await?;
+                if purge {
+                    sqlx::query("DELETE FROM used_challenge WHERE expires_at <= $1")
+                        .bind(now.0).execute(p).await?;
+                }
                 sqlx::query("INSERT INTO used_challenge (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
                     .bind(id.to_vec()).bind(expires_at.0).execute(p).await?.rows_affected()
             }))
