@@ -58,6 +58,10 @@ pub struct IssueArgs {
     /// Worker threads of the tool.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Start at most this many issuances per second (paced; latency is then measured at a
+    /// fixed offered load). Without it every worker goes as fast as it can.
+    #[arg(long)]
+    pub rate: Option<u32>,
 }
 
 /// Run a bench command.
@@ -204,6 +208,22 @@ async fn issue(args: IssueArgs) -> Result<()> {
     let cpu0_tool = cpu_secs("self").unwrap_or(0.0);
     let cpu0_servers: Vec<f64> = pids.iter().map(|p| cpu_secs(p).unwrap_or(0.0)).collect();
     let started = Instant::now();
+    // Paced starts: a ticker hands out one permit per 1/rate seconds.
+    let pace = args.rate.filter(|r| *r > 0).map(|rate| {
+        let (tx, rx) = tokio::sync::mpsc::channel::<()>(1);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                if tx.send(()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Arc::new(tokio::sync::Mutex::new(rx))
+    });
     let mut tasks = Vec::new();
     for w in 0..args.concurrency.max(1) {
         let (client, card, target, stop, failures, ok) = (
@@ -216,10 +236,20 @@ async fn issue(args: IssueArgs) -> Result<()> {
         );
         let municipality = args.municipality.clone();
         let pdf = args.pdf;
+        let pace = pace.clone();
         tasks.push(tokio::spawn(async move {
             let device = format!("bench-{w:04}");
             let mut lat = Vec::new();
             while !stop.load(Ordering::Relaxed) {
+                if let Some(p) = &pace {
+                    let permit = tokio::time::timeout(Duration::from_millis(200), async {
+                        p.lock().await.recv().await
+                    })
+                    .await;
+                    if !matches!(permit, Ok(Some(()))) {
+                        continue;
+                    }
+                }
                 let t = Instant::now();
                 match one(&client, &target, &card, &device, &municipality, pdf).await {
                     Ok(()) => {
@@ -254,9 +284,11 @@ async fn issue(args: IssueArgs) -> Result<()> {
     }
     let pct = |p: f64| lat[((n as f64 * p).ceil() as usize).clamp(1, n) - 1].as_secs_f64() * 1000.0;
     println!(
-        "issuances: {n} in {wall:.1} s = {:.0}/s (concurrency {}, pdf {})",
+        "issuances: {n} in {wall:.1} s = {:.0}/s (concurrency {}, {}, pdf {})",
         n as f64 / wall,
         args.concurrency,
+        args.rate
+            .map_or_else(|| "unpaced".to_owned(), |r| format!("paced at {r}/s")),
         if args.pdf { "yes" } else { "no" }
     );
     println!(
