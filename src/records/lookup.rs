@@ -291,13 +291,16 @@ impl Records {
         issuance: &NewIssuance,
         actor: &str,
     ) -> Result<IssuedCertificate> {
+        if self.resident(municipality, atena).await?.is_none() {
+            return Err(Error::NoSuchResident);
+        }
         let rid = issuance.rid.clone();
         self.record_issuance_with(municipality, atena, issuance, actor, &|_| rid.clone())
             .await
     }
 
     /// As [`Records::record_issuance`], with the SHC `rid` derived from the new certificate ID
-    /// (the issuance service records before it signs).
+    /// (the issuance service records before it signs). The caller has found the resident.
     pub(in crate::records) async fn record_issuance_with(
         &self,
         municipality: &MunicipalityCode,
@@ -306,9 +309,6 @@ impl Records {
         actor: &str,
         rid_for: &(dyn Fn(&str) -> String + Sync),
     ) -> Result<IssuedCertificate> {
-        if self.resident(municipality, atena).await?.is_none() {
-            return Err(Error::NoSuchResident);
-        }
         let at = self.now();
         let passport = issuance
             .passport
