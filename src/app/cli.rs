@@ -83,10 +83,10 @@ pub fn run(command: AppCommand) -> Result<()> {
             message: e.to_string(),
         })?;
         let scheme = if s.tls.is_some() { "https" } else { "http" };
-        println!(
+        crate::http::announce(format_args!(
             "app gateway: listening on {scheme}://{}",
             server.local_addr()
-        );
+        ));
         server.run_until_stopped().await?;
         Ok(())
     })

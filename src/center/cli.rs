@@ -72,7 +72,10 @@ pub fn run(command: CenterCommand) -> Result<()> {
                 },
                 message: e.to_string(),
             })?;
-        println!("center: kiosk API on https://{}", server.local_addr());
+        crate::http::announce(format_args!(
+            "center: kiosk API on https://{}",
+            server.local_addr()
+        ));
         server.run_until_stopped().await?;
         Ok(())
     })

@@ -6,4 +6,4 @@ mod response;
 pub mod tls;
 
 pub use problem::Problem;
-pub use response::{shutdown_signal, trace_id, trace_request};
+pub use response::{announce, shutdown_signal, trace_id, trace_request};

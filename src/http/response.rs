@@ -61,3 +61,14 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
 }
+
+/// Print a server's start-up line (its address) on stdout for whoever started it. A closed
+/// stdout (the starter stopped reading) must not bring a running server down, so write errors
+/// are ignored instead of panicking like `println!`.
+pub fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(line);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}

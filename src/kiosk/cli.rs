@@ -71,7 +71,7 @@ pub fn run(args: KioskArgs) -> Result<()> {
         let server = Server::build(settings).await?;
         let addr = server.local_addr()?;
         // Tests and the demo read this line to find the port.
-        println!("kiosk listening on http://{addr}/");
+        crate::http::announce(format_args!("kiosk listening on http://{addr}/"));
         tracing::info!(%addr, "kiosk agent started");
         server.run_until_stopped().await?;
         Ok(())

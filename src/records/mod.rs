@@ -73,10 +73,18 @@ pub struct Records {
     /// The audit writer: one at a time, with the last (seq, hash) it wrote.
     audit_head: tokio::sync::Mutex<Option<(i64, Vec<u8>)>>,
     checkpoint_every: i64,
+    /// Municipalities already read, with when: every preview and issuance needs one, and a
+    /// registered municipality does not change (entries expire after [`MUNICIPALITY_TTL`]).
+    municipality_cache: std::sync::RwLock<
+        std::collections::HashMap<MunicipalityCode, (std::time::Instant, Municipality)>,
+    >,
     /// When expired used challenges were last purged (unix seconds): at most once per
     /// [`PURGE_EVERY_SECS`], not on every claim.
     last_purge: std::sync::atomic::AtomicI64,
 }
+
+/// How long a cached municipality row is trusted.
+const MUNICIPALITY_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How often the used set drops expired entries.
 const PURGE_EVERY_SECS: i64 = 30;
@@ -95,6 +103,7 @@ impl Records {
             clock,
             audit_head: tokio::sync::Mutex::new(None),
             checkpoint_every: settings.audit_checkpoint_every.max(1),
+            municipality_cache: std::sync::RwLock::default(),
             last_purge: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
     }
@@ -157,15 +166,25 @@ impl Records {
     /// # Errors
     /// [`Error::UnknownMunicipality`].
     pub async fn municipality(&self, code: &MunicipalityCode) -> Result<Municipality> {
+        if let Ok(cache) = self.municipality_cache.read()
+            && let Some((at, m)) = cache.get(code)
+            && at.elapsed() < MUNICIPALITY_TTL
+        {
+            return Ok(m.clone());
+        }
         let row = with_db!(&self.db, p => sqlx::query("SELECT code, name, kiosk FROM municipality WHERE code = $1")
             .bind(code.as_str()).fetch_optional(p).await
             .map(|r| r.map(|r| (r.get::<String, _>(1), r.get::<bool, _>(2)))))?;
         let (name, kiosk) = row.ok_or_else(|| Error::UnknownMunicipality(code.clone()))?;
-        Ok(Municipality {
+        let m = Municipality {
             code: code.clone(),
             name,
             kiosk,
-        })
+        };
+        if let Ok(mut cache) = self.municipality_cache.write() {
+            cache.insert(code.clone(), (std::time::Instant::now(), m.clone()));
+        }
+        Ok(m)
     }
 
     /// Every registered municipality, by code.

@@ -199,7 +199,9 @@ pub fn serve(listen: &str, trust: TrustStore) -> anyhow::Result<()> {
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        println!("vaxcert verify: listening on http://{addr}/verify");
+        crate::http::announce(format_args!(
+            "vaxcert verify: listening on http://{addr}/verify"
+        ));
         use std::io::Write;
         std::io::stdout().flush()?;
         let app = router(VerifyState::new(trust, Arc::new(SystemClock)));

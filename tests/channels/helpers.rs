@@ -152,6 +152,7 @@ pub(crate) fn client(cert: Option<&str>) -> reqwest::Client {
 }
 
 /// A JSON answer: status and body.
+#[derive(Debug)]
 pub(crate) struct Answer {
     pub status: u16,
     pub body: Value,

@@ -52,9 +52,10 @@ fn start_marked(mut cmd: std::process::Command, log: std::path::PathBuf, scheme:
         .spawn()
         .expect("start a role");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    // Keep reading, so later start-up lines never meet a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with(scheme))
@@ -214,8 +215,15 @@ fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
                 &format!("{}/v1/challenges", app.url),
                 &serde_json::json!({}),
             )
-            .await
-            .ok();
+            .await;
+            if ch.status != 200 {
+                panic!(
+                    "challenge {i}: {ch:?}\n--- app.log\n{}\n--- records.log\n{}",
+                    std::fs::read_to_string(dir.path().join("app.log")).unwrap_or_default(),
+                    std::fs::read_to_string(dir.path().join("records.log")).unwrap_or_default()
+                );
+            }
+            let ch = ch.ok();
             let b = binding(Channel::App, &device, "131016", Kind::Domestic);
             let ev = evidence_for("default", ch["challenge"].as_str().unwrap(), &b);
             let p = post(

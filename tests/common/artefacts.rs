@@ -1,6 +1,6 @@
 //! Independent checks of issued artefacts, shared by the channel test binaries: ES256 over the
 //! SHC with the p256 crate against the published JWKS, `pdfsig` on the PDF, and the QR codes
-//! read back from pixels (poppler's `pdftoppm` at 300 dpi, then `rqrr`).
+//! read back from pixels (poppler's `pdftoppm` at 300 dpi, then `rqrr` and zbar's `zbarimg`).
 
 #![allow(dead_code)] // each test binary uses a part
 
@@ -61,7 +61,9 @@ pub(crate) fn pdfsig(pdf: &[u8], dir: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
-/// The texts of every QR code on the PDF's first page, rendered at 300 dpi.
+/// The texts of every QR code on the PDF's first page, rendered at 300 dpi, as read by `rqrr`
+/// and by `zbarimg` (two independent decoders; `rqrr` alone now and then misses a symbol that
+/// zbar and phone scanners read).
 pub(crate) fn pdf_qr_texts(pdf: &[u8], dir: &Path) -> Vec<String> {
     let file = dir.join("qr-source.pdf");
     std::fs::write(&file, pdf).unwrap();
@@ -79,9 +81,20 @@ pub(crate) fn pdf_qr_texts(pdf: &[u8], dir: &Path) -> Vec<String> {
     );
     let img = image::open(dir.join("qr-page.png")).unwrap().to_luma8();
     let mut prepared = rqrr::PreparedImage::prepare(img);
-    prepared
+    let mut texts: Vec<String> = prepared
         .detect_grids()
         .into_iter()
         .filter_map(|g| g.decode().ok().map(|(_, t)| t))
-        .collect()
+        .collect();
+    let zbar = std::process::Command::new("zbarimg")
+        .args(["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable"])
+        .arg(dir.join("qr-page.png"))
+        .output()
+        .expect("zbarimg (zbar-tools) is installed (./vx setup)");
+    for t in String::from_utf8_lossy(&zbar.stdout).lines() {
+        if !t.is_empty() && !texts.iter().any(|x| x == t) {
+            texts.push(t.to_owned());
+        }
+    }
+    texts
 }

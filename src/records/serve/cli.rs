@@ -122,8 +122,11 @@ pub async fn run(records: Records, args: ServeArgs) -> Result<()> {
     let server = Server::build(&settings, service)
         .await
         .map_err(|e| coded(e.code(), e))?;
-    println!("records: internal API on https://{}", server.local_addr());
-    println!(
+    crate::http::announce(format_args!(
+        "records: internal API on https://{}",
+        server.local_addr()
+    ));
+    crate::http::announce(format_args!(
         "records: counter UI on {}://{}/",
         if args.counter_plain_http {
             "http"
@@ -131,7 +134,7 @@ pub async fn run(records: Records, args: ServeArgs) -> Result<()> {
             "https"
         },
         counter.local_addr()
-    );
+    ));
     let (stop, _) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
