@@ -65,6 +65,21 @@ pub struct Request {
     pub issued_at: UnixTime,
 }
 
+impl Request {
+    /// The dose table as the PDF prints it (one line per dose, borrowing from the request).
+    pub fn dose_lines(&self) -> Vec<crate::formats::pdf::DoseLine<'_>> {
+        self.doses
+            .iter()
+            .map(|d| crate::formats::pdf::DoseLine {
+                seq: d.seq,
+                date: &d.date,
+                product: d.product,
+                lot: &d.lot,
+            })
+            .collect()
+    }
+}
+
 /// What was signed.
 #[derive(Debug, Clone)]
 pub struct Issued {

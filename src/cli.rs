@@ -396,23 +396,14 @@ fn render_pdf(
     keys: &Path,
     municipality: &str,
 ) -> Result<Vec<u8>> {
-    use crate::formats::pdf::{CertificateDocument, DoseLine, PdfRenderer, PdfSigner};
+    use crate::formats::pdf::{CertificateDocument, PdfRenderer, PdfSigner};
     let renderer = PdfRenderer::dev_default().map_err(|e| anyhow!("{e} [{}]", e.code()))?;
     let signer = PdfSigner::from_pem_files(
         &keys.join("pdf/signer.key.pem"),
         &keys.join("pdf/signer.crt.pem"),
     )
     .map_err(|e| anyhow!("{e} [{}]", e.code()))?;
-    let doses: Vec<DoseLine> = request
-        .doses
-        .iter()
-        .map(|d| DoseLine {
-            seq: d.seq,
-            date: &d.date,
-            product: d.product,
-            lot: &d.lot,
-        })
-        .collect();
+    let doses = request.dose_lines();
     let masked = request
         .passport
         .as_ref()

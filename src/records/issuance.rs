@@ -30,7 +30,7 @@ use crate::certificate::{self, Issuer};
 use crate::clock::{Clock, UnixTime};
 use crate::domain::{Channel, Kind, MunicipalityCode};
 use crate::formats::mrz::{Td3Mrz, mask_passport};
-use crate::formats::pdf::{CertificateDocument, DoseLine, PdfRenderer, PdfSigner};
+use crate::formats::pdf::{CertificateDocument, PdfRenderer, PdfSigner};
 use crate::http::Problem;
 use crate::protocol::{
     CertificatePreview, CertificateResponse, ChallengeResponse, DoseView, InternalPreviewRequest,
@@ -671,16 +671,7 @@ impl IssuanceService {
                     .as_deref()
                     .map(|v| crate::formats::qr::bytes(v.as_bytes()))
                     .transpose()?;
-                let lines: Vec<DoseLine<'_>> = request
-                    .doses
-                    .iter()
-                    .map(|d| DoseLine {
-                        seq: d.seq,
-                        date: &d.date,
-                        product: d.product,
-                        lot: &d.lot,
-                    })
-                    .collect();
+                let lines = request.dose_lines();
                 let masked = request.passport.as_ref().map(|p| mask_passport(&p.number));
                 let issued_on = iso_date_jst(request.issued_at);
                 let doc = CertificateDocument {

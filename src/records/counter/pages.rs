@@ -620,6 +620,24 @@ pub(super) struct PassportForm {
     former_name: String,
 }
 
+/// The common start of a form about one resident: the session, its CSRF token, and the
+/// 宛名番号 in the path.
+#[expect(
+    clippy::result_large_err,
+    reason = "the refusal is the page itself, built once per request"
+)]
+fn resident_form(
+    state: &State,
+    headers: &HeaderMap,
+    csrf: &str,
+    atena: &str,
+) -> Result<(String, Session, AtenaNo), Response> {
+    let (id, s) = current(state, headers)?;
+    check_csrf(&s, csrf).map_err(|e| error_page(&e, Some(&s)))?;
+    let atena = parse_atena(atena, &s)?;
+    Ok((id, s, atena))
+}
+
 /// `POST /residents/{atena}/passport`: paste the MRZ; every check digit and the birth date
 /// against the record are checked before it is kept in the session.
 pub(super) async fn passport(
@@ -628,15 +646,8 @@ pub(super) async fn passport(
     Path(atena): Path<String>,
     Form(f): Form<PassportForm>,
 ) -> Response {
-    let (id, s) = match current(&state, &headers) {
+    let (id, s, atena) = match resident_form(&state, &headers, &f.csrf, &atena) {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    if let Err(e) = check_csrf(&s, &f.csrf) {
-        return error_page(&e, Some(&s));
-    }
-    let atena = match parse_atena(&atena, &s) {
-        Ok(a) => a,
         Err(r) => return r,
     };
     let mrz = match Td3Mrz::parse(&f.mrz.replace('\r', "")) {
@@ -695,15 +706,8 @@ pub(super) async fn preview(
     Path(atena): Path<String>,
     Form(f): Form<KindForm>,
 ) -> Response {
-    let (_, s) = match current(&state, &headers) {
+    let (_, s, atena) = match resident_form(&state, &headers, &f.csrf, &atena) {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    if let Err(e) = check_csrf(&s, &f.csrf) {
-        return error_page(&e, Some(&s));
-    }
-    let atena = match parse_atena(&atena, &s) {
-        Ok(a) => a,
         Err(r) => return r,
     };
     let kind = match kind_of(&f.kind) {
@@ -751,20 +755,13 @@ pub(super) async fn issue(
     Path(atena): Path<String>,
     Form(f): Form<KindForm>,
 ) -> Response {
-    let (id, s) = match current(&state, &headers) {
+    let (id, s, atena) = match resident_form(&state, &headers, &f.csrf, &atena) {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if let Err(e) = check_csrf(&s, &f.csrf) {
-        return error_page(&e, Some(&s));
-    }
     if !s.staff.may_issue() {
         return error_page(&Error::Records(crate::records::Error::Forbidden), Some(&s));
     }
-    let atena = match parse_atena(&atena, &s) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
     let kind = match kind_of(&f.kind) {
         Ok(k) => k,
         Err(e) => return error_page(&e, Some(&s)),
