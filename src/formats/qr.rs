@@ -16,6 +16,7 @@
 //! bitset penalty equals a module-by-module one on random grids and real symbols.
 
 use std::ops::{BitAnd, BitOr, BitXor, Not, Shl, Shr};
+use std::sync::OnceLock;
 
 use qrcode::bits::Bits;
 use qrcode::canvas::{Canvas, Module};
@@ -34,17 +35,15 @@ pub struct Matrix {
 
 impl Matrix {
     fn from_bits(bits: Bits, level: EcLevel) -> Result<Self, Error> {
-        let v = match bits.version() {
-            Version::Normal(v) | Version::Micro(v) => v,
-        };
-        let (canvas, width) = draw(bits, level)?;
+        let (version, data, ec) = codewords(bits, level)?;
+        let width = 17 + 4 * version as usize;
         let dark = if width + 4 <= u128::BITS as usize {
-            best_masked::<u128>(&canvas, width, level)
+            best_masked::<u128>(version, level, &data, &ec)
         } else {
-            best_masked::<Wide>(&canvas, width, level)
+            best_masked::<Wide>(version, level, &data, &ec)
         };
         Ok(Matrix {
-            version: v,
+            version,
             width,
             dark,
         })
@@ -86,6 +85,9 @@ trait Lane:
     + Not<Output = Self>
     + Shl<u32, Output = Self>
     + Shr<u32, Output = Self>
+    + Send
+    + Sync
+    + 'static
 {
     /// Bits in the register.
     const BITS: u32;
@@ -99,7 +101,12 @@ trait Lane:
     fn set(&mut self, i: usize);
     /// Whether bit `i` is set.
     fn get(self, i: usize) -> bool;
+    /// The shared [`Layout`] of `version` (1–40) in this lane, built on first use.
+    fn layout(version: i16) -> &'static Layout<Self>;
 }
+
+/// One lazily built [`Layout`] per version.
+type Layouts<L> = [OnceLock<Layout<L>>; 40];
 
 impl Lane for u128 {
     const BITS: u32 = u128::BITS;
@@ -115,6 +122,10 @@ impl Lane for u128 {
     }
     fn get(self, i: usize) -> bool {
         self >> i & 1 == 1
+    }
+    fn layout(version: i16) -> &'static Layout<Self> {
+        static LAYOUTS: Layouts<u128> = [const { OnceLock::new() }; 40];
+        LAYOUTS[version as usize - 1].get_or_init(|| Layout::new(version))
     }
 }
 
@@ -195,20 +206,21 @@ impl Lane for Wide {
     fn get(self, i: usize) -> bool {
         self.0[i / 128] >> (i % 128) & 1 == 1
     }
+    fn layout(version: i16) -> &'static Layout<Self> {
+        static LAYOUTS: Layouts<Wide> = [const { OnceLock::new() }; 40];
+        LAYOUTS[version as usize - 1].get_or_init(|| Layout::new(version))
+    }
 }
 
-/// The unmasked symbol: codewords with error correction, function patterns, data placed.
-/// Returns it with its width in modules.
-fn draw(bits: Bits, level: EcLevel) -> Result<(Canvas, usize), Error> {
+/// The version (1–40) and the interleaved data and error-correction codewords of `bits`.
+fn codewords(bits: Bits, level: EcLevel) -> Result<(i16, Vec<u8>, Vec<u8>), Error> {
     let version = bits.version();
-    let data = bits.into_bytes();
-    let (codewords, ec) = qrcode::ec::construct_codewords(&data, version, level)
+    let Version::Normal(v @ 1..=40) = version else {
+        return Err(Error::Qr(format!("unsupported QR version {version:?}")));
+    };
+    let (data, ec) = qrcode::ec::construct_codewords(&bits.into_bytes(), version, level)
         .map_err(|e| Error::Qr(e.to_string()))?;
-    let mut canvas = Canvas::new(version, level);
-    canvas.draw_all_functional_patterns();
-    canvas.draw_data(&codewords, &ec);
-    let width = usize::try_from(version.width()).map_err(|e| Error::Qr(e.to_string()))?;
-    Ok((canvas, width))
+    Ok((v, data, ec))
 }
 
 /// ISO/IEC 18004 Table 10's data-mask conditions in `qrcode`'s `MaskPattern` order (0 =
@@ -280,54 +292,114 @@ fn format_positions(width: usize) -> [[(usize, usize); 2]; 15] {
     out
 }
 
-/// A symbol before masking, read once from the canvas, by rows and by columns.
-struct Unmasked<L> {
+/// What every symbol of one version shares, by rows and by columns: drawn once per version
+/// and process with the `qrcode` canvas, then reused.
+struct Layout<L> {
     width: usize,
-    level: EcLevel,
-    /// Dark modules: function patterns (format information still light) and unmasked data.
+    /// Dark function modules: finders, separators, timing, alignment, version information and
+    /// the dark module; the format information is still light.
     base_rows: Vec<L>,
     base_cols: Vec<L>,
-    /// Modules the masks apply to: data, error correction and remainder bits.
+    /// The modules masks apply to: data, error correction and remainder bits.
     data_rows: Vec<L>,
     data_cols: Vec<L>,
+    /// The data modules as (column, row) in placement order (ISO/IEC 18004 §7.7.3): upwards
+    /// and downwards in two-module columns from the bottom right, skipping the timing column.
+    order: Vec<(u8, u8)>,
 }
 
-impl<L: Lane> Unmasked<L> {
-    fn read(canvas: &Canvas, width: usize, level: EcLevel) -> Self {
+impl<L: Lane> Layout<L> {
+    fn new(version: i16) -> Self {
+        let v = Version::Normal(version);
+        let width = 17 + 4 * version as usize;
         debug_assert!(width + 4 <= L::BITS as usize);
-        let mut s = Unmasked {
+        // The reserved format information is all light whatever the level.
+        let mut canvas = Canvas::new(v, EcLevel::L);
+        canvas.draw_all_functional_patterns();
+        let mut layout = Layout {
             width,
-            level,
             base_rows: vec![L::ZERO; width],
             base_cols: vec![L::ZERO; width],
             data_rows: vec![L::ZERO; width],
             data_cols: vec![L::ZERO; width],
+            order: Vec::new(),
         };
+        let mut is_data = vec![false; width * width];
         for y in 0..width {
             for x in 0..width {
-                // Width ≤ 177, so the coordinates fit an i16.
-                let (dark, data) = match canvas.get(x as i16, y as i16) {
-                    Module::Empty => (false, true),
-                    Module::Unmasked(c) => (c == Color::Dark, true),
-                    Module::Masked(c) => (c == Color::Dark, false),
-                };
-                if dark {
-                    s.base_rows[y].set(x);
-                    s.base_cols[x].set(y);
-                }
-                if data {
-                    s.data_rows[y].set(x);
-                    s.data_cols[x].set(y);
+                // Width ≤ 177: the coordinates fit an i16.
+                match canvas.get(x as i16, y as i16) {
+                    Module::Masked(Color::Dark) => {
+                        layout.base_rows[y].set(x);
+                        layout.base_cols[x].set(y);
+                    }
+                    Module::Masked(Color::Light) => {}
+                    Module::Empty | Module::Unmasked(_) => {
+                        is_data[y * width + x] = true;
+                        layout.data_rows[y].set(x);
+                        layout.data_cols[x].set(y);
+                    }
                 }
             }
         }
-        s
+        let mut right = width - 1;
+        loop {
+            if right == 6 {
+                right = 5;
+            }
+            let upward = (right + 1) & 2 == 0;
+            for step in 0..width {
+                let y = if upward { width - 1 - step } else { step };
+                for x in [right, right - 1] {
+                    if is_data[y * width + x] {
+                        layout.order.push((x as u8, y as u8));
+                    }
+                }
+            }
+            if right < 3 {
+                break;
+            }
+            right -= 2;
+        }
+        layout
+    }
+}
+
+/// One symbol before masking: its version's [`Layout`] with the codewords placed.
+struct Unmasked<L: 'static> {
+    layout: &'static Layout<L>,
+    level: EcLevel,
+    rows: Vec<L>,
+    cols: Vec<L>,
+}
+
+impl<L: Lane> Unmasked<L> {
+    fn new(version: i16, level: EcLevel, data: &[u8], ec: &[u8]) -> Self {
+        let layout = L::layout(version);
+        let mut rows = layout.base_rows.clone();
+        let mut cols = layout.base_cols.clone();
+        // Most significant bit first; remainder bits past the codewords stay light.
+        for (byte, places) in data.iter().chain(ec).zip(layout.order.chunks(8)) {
+            for (i, &(x, y)) in places.iter().enumerate() {
+                if byte << i & 0x80 != 0 {
+                    rows[y as usize].set(x as usize);
+                    cols[x as usize].set(y as usize);
+                }
+            }
+        }
+        Unmasked {
+            layout,
+            level,
+            rows,
+            cols,
+        }
     }
 
     /// The symbol with mask `mask` (0–7) applied and its format information drawn, into
     /// `rows` and `cols` (each `width` long).
     fn mask_into(&self, mask: usize, rows: &mut [L], cols: &mut [L]) {
-        let w = self.width;
+        let layout = self.layout;
+        let w = layout.width;
         let mut row_tiles = [L::ZERO; 12];
         for (y, tile) in row_tiles.iter_mut().enumerate() {
             let mut t = L::ZERO;
@@ -349,10 +421,10 @@ impl<L: Lane> Unmasked<L> {
             *tile = repeat(t, 12, w);
         }
         for (y, row) in rows.iter_mut().enumerate() {
-            *row = self.base_rows[y] ^ (self.data_rows[y] & row_tiles[y % 12]);
+            *row = self.rows[y] ^ (layout.data_rows[y] & row_tiles[y % 12]);
         }
         for (x, col) in cols.iter_mut().enumerate() {
-            *col = self.base_cols[x] ^ (self.data_cols[x] & col_tiles[x % 6]);
+            *col = self.cols[x] ^ (layout.data_cols[x] & col_tiles[x % 6]);
         }
         // The format modules are function modules, light in the base: set the dark ones.
         let info = format_info(self.level, mask);
@@ -368,8 +440,9 @@ impl<L: Lane> Unmasked<L> {
 }
 
 /// The masked symbol with the lowest penalty, row by row (the first mask on a tie).
-fn best_masked<L: Lane>(canvas: &Canvas, width: usize, level: EcLevel) -> Vec<bool> {
-    let symbol = Unmasked::<L>::read(canvas, width, level);
+fn best_masked<L: Lane>(version: i16, level: EcLevel, data: &[u8], ec: &[u8]) -> Vec<bool> {
+    let symbol = Unmasked::<L>::new(version, level, data, ec);
+    let width = symbol.layout.width;
     let mut rows = vec![L::ZERO; width];
     let mut cols = vec![L::ZERO; width];
     let mut best = (u32::MAX, 0);
@@ -385,9 +458,11 @@ fn best_masked<L: Lane>(canvas: &Canvas, width: usize, level: EcLevel) -> Vec<bo
 }
 
 fn to_bools<L: Lane>(rows: &[L], width: usize) -> Vec<bool> {
-    rows.iter()
-        .flat_map(|r| (0..width).map(move |x| r.get(x)))
-        .collect()
+    let mut out = Vec::with_capacity(width * width);
+    for row in rows {
+        out.extend((0..width).map(|x| row.get(x)));
+    }
+    out
 }
 
 /// ISO/IEC 18004 §7.8.3 penalty on bitsets: N1 runs of five or more (run − 2 each), N2 2×2
@@ -688,20 +763,32 @@ mod tests {
         wide
     }
 
-    /// An unmasked symbol of `version`, filled with random bytes to its capacity.
-    fn random_canvas(version: i16, rng: &mut Rng) -> (Canvas, usize) {
-        let v = Version::Normal(version);
-        let capacity = Bits::new(v).max_len(EcLevel::L).unwrap();
-        let count_bits = Mode::Byte.length_bits_count(v);
-        let data = rng.bytes((capacity - 4 - count_bits) / 8);
-        let mut bits = Bits::new(v);
-        bits.push_byte_data(&data).unwrap();
-        bits.push_terminator(EcLevel::L).unwrap();
-        draw(bits, EcLevel::L).unwrap()
+    /// The oracle: `qrcode`'s own unmasked symbol for these codewords, and its width.
+    fn draw(bits: Bits) -> (Canvas, usize) {
+        let version = bits.version();
+        let (_, data, ec) = codewords(bits, EcLevel::L).unwrap();
+        let mut canvas = Canvas::new(version, EcLevel::L);
+        canvas.draw_all_functional_patterns();
+        canvas.draw_data(&data, &ec);
+        (canvas, version.width() as usize)
     }
 
-    fn assert_masks_match_the_crate<L: Lane>(canvas: &Canvas, w: usize, version: i16) {
-        let symbol = Unmasked::<L>::read(canvas, w, EcLevel::L);
+    /// Bits of `version` filled with `len` random bytes.
+    fn random_bits(version: i16, len: usize, rng: &mut Rng) -> Bits {
+        let mut bits = Bits::new(Version::Normal(version));
+        bits.push_byte_data(&rng.bytes(len)).unwrap();
+        bits.push_terminator(EcLevel::L).unwrap();
+        bits
+    }
+
+    /// Our symbol with each mask equals the crate's `apply_mask` of its own drawing, by rows
+    /// and by columns.
+    fn assert_masks_match_the_crate<L: Lane>(version: i16, len: usize, rng: &mut Rng) {
+        let seed = rng.next();
+        let (_, data, ec) =
+            codewords(random_bits(version, len, &mut Rng(seed)), EcLevel::L).unwrap();
+        let (canvas, w) = draw(random_bits(version, len, &mut Rng(seed)));
+        let symbol = Unmasked::<L>::new(version, EcLevel::L, &data, &ec);
         let (mut rows, mut cols) = (vec![L::ZERO; w], vec![L::ZERO; w]);
         for (m, pattern) in MASKS.iter().enumerate() {
             symbol.mask_into(m, &mut rows, &mut cols);
@@ -713,27 +800,33 @@ mod tests {
                 .into_iter()
                 .map(|c| c == Color::Dark)
                 .collect();
-            assert!(ours == theirs, "version {version}, mask {m}: rows differ");
+            assert!(
+                ours == theirs,
+                "version {version}, {len} bytes, mask {m}: rows differ"
+            );
             let by_cols: Vec<bool> = (0..w * w).map(|i| cols[i % w].get(i / w)).collect();
             assert!(
                 by_cols == theirs,
-                "version {version}, mask {m}: columns differ"
+                "version {version}, {len} bytes, mask {m}: columns differ"
             );
         }
     }
 
     #[test]
-    fn every_mask_equals_the_crates_apply_mask() {
+    fn every_version_and_mask_equals_the_crates_placement_and_apply_mask() {
         let mut rng = Rng(0x5eed_0001);
         // 1–6 carry no version information, 7 and up do; 27 and up need the wide lane.
-        for version in [1, 3, 6, 7, 18, 22, 26] {
-            let (canvas, w) = random_canvas(version, &mut rng);
-            assert_masks_match_the_crate::<u128>(&canvas, w, version);
-            assert_masks_match_the_crate::<Wide>(&canvas, w, version);
-        }
-        for version in [27, 30, 36, 40] {
-            let (canvas, w) = random_canvas(version, &mut rng);
-            assert_masks_match_the_crate::<Wide>(&canvas, w, version);
+        for version in 1..=40 {
+            let v = Version::Normal(version);
+            let capacity = Bits::new(v).max_len(EcLevel::L).unwrap();
+            let full = (capacity - 4 - Mode::Byte.length_bits_count(v)) / 8;
+            // Full, and short enough to leave padding codewords.
+            for len in [full, full / 3] {
+                if version <= 26 {
+                    assert_masks_match_the_crate::<u128>(version, len, &mut rng);
+                }
+                assert_masks_match_the_crate::<Wide>(version, len, &mut rng);
+            }
         }
     }
 
@@ -833,7 +926,7 @@ mod tests {
         let vds = rng.bytes(1100);
         let vds_bits = fill_smallest(40, EcLevel::L, &[Segment::Byte(&vds)]).unwrap();
         for bits in [shc_bits, vds_bits] {
-            let (canvas, w) = draw(bits, EcLevel::L).unwrap();
+            let (canvas, w) = draw(bits);
             for (m, pattern) in MASKS.iter().enumerate() {
                 let mut c = canvas.clone();
                 c.apply_mask(*pattern);
@@ -866,9 +959,7 @@ mod tests {
                 ],
             )
             .unwrap(),
-            EcLevel::L,
-        )
-        .unwrap();
+        );
         for pattern in MASKS {
             let mut c = canvas.clone();
             c.apply_mask(pattern);
