@@ -1,19 +1,23 @@
 //! QR codes built segment by segment: SHC wants `shc:/` in byte mode then the digits in numeric
 //! mode at level L, version ≤ 22; VDS-NC wants byte mode (about version 30).
 //!
-//! The `qrcode` crate does the bits, the Reed–Solomon codewords, the function patterns and the
-//! data placement. Choosing the version and the mask is ours, because the crate's way was the
-//! issuing bottleneck (its `apply_best_mask` took 12.7 ms for a version-18 SHC; cloning the
-//! canvas per mask with a module-by-module penalty still took 3.8 ms, `benches/issue.rs`):
+//! The `qrcode` crate does the bits, the Reed–Solomon codewords and the function patterns.
+//! The rest is ours, because the crate's way was the issuing bottleneck (its `apply_best_mask`
+//! took 12.7 ms for a version-18 SHC; cloning its canvas per mask with a module-by-module
+//! penalty still took 1.9–3.8 ms; `cargo bench --bench issue` measures it now):
 //!
 //! - the version comes from the segments' bit length against each version's capacity, so the
 //!   bits are filled once;
-//! - the canvas is read once into row and column bitsets (`Lane`); each of the eight masks is
-//!   an XOR of the data modules with a periodic tile, plus the 15-bit format information;
-//! - ISO/IEC 18004 §7.8.3's penalty (N1–N4) is scored on those bitsets a whole line at a time.
+//! - each version's function patterns and data-placement order are drawn once per process
+//!   with the crate's canvas and kept as row and column bitsets (`Lane`, `Layout`); a card's
+//!   codewords go straight into those bitsets;
+//! - each of the eight masks is an XOR of the data modules with a periodic tile, plus the
+//!   15-bit format information;
+//! - ISO/IEC 18004 §7.8.3's penalty (N1–N4) is scored on the bitsets a whole line at a time.
 //!
-//! The tests prove that every masked symbol equals the crate's own `apply_mask`, and that the
-//! bitset penalty equals a module-by-module one on random grids and real symbols.
+//! The tests prove that, for every version and mask, the symbol equals the crate's own
+//! `draw_data` + `apply_mask`, and that the bitset penalty equals a module-by-module one on
+//! random grids and real symbols.
 
 use std::ops::{BitAnd, BitOr, BitXor, Not, Shl, Shr};
 use std::sync::OnceLock;
