@@ -59,6 +59,21 @@ fn request(kind: Kind) -> Request {
     }
 }
 
+/// The JSON payload of a compact JWS whose payload is raw-DEFLATEd.
+fn inflated_payload(jws: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let b64 = jws.split('.').nth(1).expect("payload");
+    let deflated = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64)
+        .expect("base64url");
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_end(&mut out)
+        .expect("inflate");
+    out
+}
+
 fn bench(c: &mut Criterion) {
     openssl_floor();
     let issuer = Issuer::dev().expect("dev keys");
@@ -77,6 +92,17 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("issue/shc_qr_matrix_only", |b| {
         b.iter(|| black_box(&issued.shc).qr().expect("qr"))
+    });
+    let payload = inflated_payload(issued.shc.jws());
+    println!(
+        "SHC payload: {} bytes JSON, {} bytes raw DEFLATE",
+        payload.len(),
+        vaxcert::formats::shc::deflate(&payload)
+            .expect("deflate")
+            .len()
+    );
+    c.bench_function("issue/shc_deflate_only", |b| {
+        b.iter(|| vaxcert::formats::shc::deflate(black_box(&payload)).expect("deflate"))
     });
     let digits = vaxcert::formats::shc::numeric(issued.shc.jws());
     let v = vaxcert::formats::qr::version(&issued.shc.qr().expect("qr"));
