@@ -94,6 +94,24 @@ async fn app_issues_a_domestic_certificate_that_verifies() {
         "no MyNumber in the PDF"
     );
 
+    // `vaxcert verify --trust-dev` (the verifier CLI) calls it valid.
+    let out = vaxcert()
+        .args([
+            "verify",
+            "--trust-dev",
+            "--json",
+            cert["shc"].as_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{verdict}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(verdict.to_string().contains("\"valid\""), "{verdict}");
+
     // The gateway's verifier (POST /v1/verify) says valid, and names the resident.
     let v = post(
         &c,
