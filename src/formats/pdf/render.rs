@@ -15,8 +15,9 @@ const QUIET_ZONE: usize = 4;
 /// The smallest module the renderer accepts, in mm: 3 pixels at 300 dpi.
 const MIN_MODULE_MM: f32 = 0.254;
 const PT_PER_MM: f32 = 72.0 / 25.4;
-/// zlib level for the streams: fast, and within a few percent of the best on this content.
-const DEFLATE_LEVEL: u32 = 2;
+/// zlib level for the streams. Level 1 (miniz's fast path) halves the render time against level 2
+/// for about 10 % more bytes (overseas: 93 KB instead of 84 KB, well under 150 KB).
+const DEFLATE_LEVEL: u32 = 1;
 const WHITE: HexColor = HexColor([1.0, 1.0, 1.0]);
 
 /// Renders certificates. Holds the parsed font and the layout, so build it once and reuse it.
