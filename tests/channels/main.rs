@@ -7,3 +7,5 @@ mod artefacts;
 mod helpers;
 mod no_persistence;
 mod refusals;
+#[path = "../common/totp.rs"]
+mod totp;

@@ -1,10 +1,10 @@
 //! No persistence, proven: the app gateway, the center and the kiosk agent run under
 //! bubblewrap with the whole filesystem read-only (the agent may write only its print
-//! directory), 20 issuances go through each channel (the app; the center as a kiosk talks to
-//! it; the kiosk agent with the virtual card in a vpcd reader), and afterwards the records
-//! database has gained only issuance rows, audit entries and used challenges, the print
-//! directory holds exactly the 20 PDFs, and no process's log holds a test MyNumber, a PIN or
-//! card bytes.
+//! directory). 20 issuances go through each channel: the app; the center as a kiosk talks to
+//! it; the kiosk agent with the virtual card in a vpcd reader; and the counter inside records,
+//! over real HTTP with a TOTP login. Afterwards the records database has gained only issuance
+//! rows, audit entries and used challenges, the print directory holds exactly the kiosk's 20
+//! PDFs, and no process's log holds a test MyNumber, a PIN or card bytes.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -16,10 +16,12 @@ use vaxcert::domain::{Channel, Kind};
 
 use crate::helpers::*;
 
-/// A served role: its process and the address it printed.
+/// A served role: its process and the address it printed (records prints a second one, the
+/// counter's).
 struct Role {
     child: Child,
     url: String,
+    second_url: Option<String>,
 }
 
 impl Drop for Role {
@@ -40,11 +42,17 @@ impl Drop for Role {
 }
 
 fn start(cmd: std::process::Command, log: std::path::PathBuf) -> Role {
-    start_marked(cmd, log, "https://")
+    start_marked(cmd, log, "https://", 1)
 }
 
-/// Start a role and take the URL (starting with `scheme`) from its first stdout line.
-fn start_marked(mut cmd: std::process::Command, log: std::path::PathBuf, scheme: &str) -> Role {
+/// Start a role and take the URL (starting with `scheme`) from its first stdout line, and any
+/// URL from the next `lines - 1` lines.
+fn start_marked(
+    mut cmd: std::process::Command,
+    log: std::path::PathBuf,
+    scheme: &str,
+    lines: usize,
+) -> Role {
     let mut child = cmd
         .env("VAXCERT_LOG", "debug")
         .stdout(Stdio::piped())
@@ -54,6 +62,15 @@ fn start_marked(mut cmd: std::process::Command, log: std::path::PathBuf, scheme:
     let mut line = String::new();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     stdout.read_line(&mut line).unwrap();
+    let mut second_url = None;
+    for _ in 1..lines {
+        let mut next = String::new();
+        stdout.read_line(&mut next).unwrap();
+        second_url = next
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .map(|u| u.trim_end_matches('/').to_owned());
+    }
     // Keep reading, so later start-up lines never meet a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let url = line
@@ -66,7 +83,11 @@ fn start_marked(mut cmd: std::process::Command, log: std::path::PathBuf, scheme:
             )
         })
         .to_owned();
-    Role { child, url }
+    Role {
+        child,
+        url,
+        second_url,
+    }
 }
 
 fn bwrap(args: &[&str]) -> std::process::Command {
@@ -112,8 +133,116 @@ fn bwrap_writable(args: &[&str], writable: Option<&std::path::Path>) -> std::pro
     c
 }
 
+/// The demo counter login that `records seed-demo` printed: (password, TOTP secret).
+fn counter_login(seed_stdout: &str) -> (String, Vec<u8>) {
+    let field = |name: &str| {
+        seed_stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("seed-demo printed no {name}: {seed_stdout}"))
+    };
+    (
+        field("password"),
+        crate::totp::base32_decode(&field("TOTP secret")),
+    )
+}
+
+/// A member of staff at the counter, over real HTTP: cookies and the page's CSRF token by hand.
+struct CounterSession {
+    http: reqwest::Client,
+    base: String,
+    cookies: BTreeMap<String, String>,
+    csrf: String,
+}
+
+impl CounterSession {
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> (u16, Option<String>, Vec<u8>) {
+        let r = req
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        for c in r.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let kv = c.split(';').next().unwrap();
+            if let Some((k, v)) = kv.split_once('=') {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = r.bytes().await.unwrap().to_vec();
+        let text = String::from_utf8_lossy(&body);
+        if let Some(i) = text.find("name=\"csrf\" value=\"") {
+            let rest = &text[i + 19..];
+            self.csrf = rest[..rest.find('"').unwrap()].to_owned();
+        }
+        (status, location, body)
+    }
+
+    async fn login(base: &str, password: &str, secret: &[u8]) -> Self {
+        let mut s = CounterSession {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.to_owned(),
+            cookies: BTreeMap::new(),
+            csrf: String::new(),
+        };
+        s.send(s.http.get(format!("{base}/login"))).await;
+        let now = vaxcert::clock::Clock::now(&vaxcert::clock::SystemClock).0;
+        let form = [
+            ("municipality", "131016".to_owned()),
+            ("login", "demo-clerk".to_owned()),
+            ("password", password.to_owned()),
+            ("totp", crate::totp::totp(secret, now)),
+            ("csrf", s.csrf.clone()),
+        ];
+        let (status, _, body) = s
+            .send(s.http.post(format!("{base}/login")).form(&form))
+            .await;
+        assert_eq!(status, 303, "{}", String::from_utf8_lossy(&body));
+        s.send(s.http.get(format!("{base}/search"))).await;
+        s
+    }
+
+    /// Issue a domestic certificate for 宛名番号 1001 and fetch its PDF from the print page.
+    async fn issue(&mut self) -> Vec<u8> {
+        let form = [("kind", "domestic".to_owned()), ("csrf", self.csrf.clone())];
+        let (status, location, body) = self
+            .send(
+                self.http
+                    .post(format!("{}/residents/1001/issue", self.base))
+                    .form(&form),
+            )
+            .await;
+        assert_eq!(status, 303, "{}", String::from_utf8_lossy(&body));
+        let print = location.unwrap();
+        self.send(self.http.get(format!("{}{print}", self.base)))
+            .await;
+        let (status, _, pdf) = self
+            .send(self.http.get(format!("{}{print}/pdf", self.base)))
+            .await;
+        assert_eq!(status, 200);
+        pdf
+    }
+}
+
 #[test]
-fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
+fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("records.db");
     let url = format!("sqlite://{}", db.display());
@@ -128,7 +257,7 @@ fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
         String::from_utf8_lossy(&seed.stderr)
     );
 
-    let records = start(
+    let records = start_marked(
         {
             let mut c = vaxcert();
             c.args([
@@ -140,6 +269,7 @@ fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
                 "127.0.0.1:0",
                 "--counter-listen",
                 "127.0.0.1:0",
+                "--counter-plain-http",
                 "--trust",
                 "dev",
                 "--publication-dir",
@@ -148,6 +278,8 @@ fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
             c
         },
         dir.path().join("records.log"),
+        "https://",
+        2,
     );
     let app = start(
         bwrap(&[
@@ -195,6 +327,7 @@ fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
         ),
         dir.path().join("kiosk.log"),
         "http://",
+        1,
     );
     let before = row_counts(&db);
 
@@ -208,6 +341,9 @@ fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
         let kiosk = client(Some("kiosk-01"));
         let _ = rustls::crypto::ring::default_provider().install_default();
         let local = reqwest::Client::new();
+        let (password, secret) = counter_login(&String::from_utf8_lossy(&seed.stdout));
+        let mut counter =
+            CounterSession::login(records.second_url.as_deref().unwrap(), &password, &secret).await;
         for i in 0..20 {
             let device = format!("phone-{i:02}");
             let ch = post(
@@ -284,6 +420,9 @@ fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
             .await
             .ok();
             assert!(done["certificate_id"].is_string());
+
+            // The counter, as staff use it: issue, then the print page's PDF.
+            assert!(counter.issue().await.starts_with(b"%PDF"));
         }
     });
     drop(agent);
@@ -300,13 +439,13 @@ fn app_center_and_kiosk_under_a_read_only_filesystem_persist_nothing() {
             grew.insert(t.clone(), d);
         }
     }
-    assert_eq!(grew.remove("issuance"), Some(60), "{grew:?}");
-    assert_eq!(grew.remove("certificate_id"), Some(60), "{grew:?}");
-    // 60 challenges + 60 preview tokens.
+    assert_eq!(grew.remove("issuance"), Some(80), "{grew:?}");
+    assert_eq!(grew.remove("certificate_id"), Some(80), "{grew:?}");
+    // 60 challenges + 60 preview tokens (the counter needs neither).
     assert_eq!(grew.remove("used_challenge"), Some(120), "{grew:?}");
     assert!(
-        grew.remove("audit_log").unwrap_or(0) >= 120,
-        "a lookup and an issuance each"
+        grew.remove("audit_log").unwrap_or(0) >= 160,
+        "a lookup and an issuance each; the counter's issuance and print"
     );
     let printed: Vec<_> = std::fs::read_dir(&print).unwrap().collect();
     assert_eq!(printed.len(), 20, "the kiosk wrote only its 20 printouts");

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use hmac::{KeyInit, Mac};
 use rand::RngExt;
 use tower::ServiceExt;
 use vaxcert::card::TrustSet;
@@ -45,29 +44,11 @@ pub struct Counter {
     pub fukuoka: Staff,
 }
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    const A: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buf, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in s.bytes() {
-        let v = A.iter().position(|&a| a == c).expect("base32") as u32;
-        buf = (buf << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            out.push((buf >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    out
-}
+use crate::totp::base32_decode;
 
-/// RFC 6238 TOTP (SHA-1, 6 digits, 30 s), computed independently of the crate.
+/// RFC 6238 TOTP at the counter's clock.
 pub fn totp(secret: &[u8], now: UnixTime) -> String {
-    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
-    mac.update(&(now.0 / 30).to_be_bytes());
-    let h = mac.finalize().into_bytes();
-    let off = usize::from(h[19] & 0x0F);
-    let bin = u32::from_be_bytes([h[off] & 0x7F, h[off + 1], h[off + 2], h[off + 3]]);
-    format!("{:06}", bin % 1_000_000)
+    crate::totp::totp(secret, now.0)
 }
 
 /// A valid TD3 MRZ with every check digit computed.

@@ -10,3 +10,5 @@ mod flow;
 mod helpers;
 mod isolation;
 mod session;
+#[path = "../common/totp.rs"]
+mod totp;
