@@ -183,3 +183,55 @@ async fn shift_jis_and_bom_files_import(b: Backend) {
     ));
 }
 both!(shift_jis_and_bom_files_import);
+
+/// A resident who moved: the old municipality marks the record 転出, and the new one imports the
+/// same 個人番号, which it then holds. Any other 個人番号 clash still refuses the file whole.
+async fn a_moved_resident_is_imported_by_the_new_municipality(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    let (chiyoda, fukuoka) = (code(CHIYODA), code(FUKUOKA));
+    let line = |atena: &str, status: &str| {
+        format!("{atena},123456789018,0000000001,山田,太郎,ヤマダ,タロウ,19850401,1,{status}\n")
+    };
+    r.import_targets(line("1001", "").as_bytes(), &chiyoda, "test", &|_| {})
+        .await
+        .unwrap();
+    // Still living in 千代田区: 福岡市 cannot take the 個人番号.
+    let e = r
+        .import_targets(line("2999", "").as_bytes(), &fukuoka, "test", &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "import-invalid", "{e}");
+    // 転出 recorded in 千代田区, then 福岡市 imports the resident.
+    r.import_targets(line("1001", "1").as_bytes(), &chiyoda, "test", &|_| {})
+        .await
+        .unwrap();
+    let rep = r
+        .import_targets(line("2999", "").as_bytes(), &fukuoka, "test", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(rep.inserted, 1);
+    // The card now finds the record in 福岡市; 千代田区 no longer holds the 個人番号.
+    let doses = "2999,1,20210601,pfizer-comirnaty,FA5765,会場,医師,401307,1\n";
+    r.import_vaccinations(doses.as_bytes(), &fukuoka, "test", &|_| {})
+        .await
+        .unwrap();
+    let id = identity(&r, "default", FUKUOKA, Channel::App).await;
+    let rec = r
+        .lookup_for_issuance(&id, &fukuoka, Channel::App)
+        .await
+        .unwrap();
+    assert_eq!(rec.resident.atena.as_str(), "2999");
+    let id = identity(&r, "default", CHIYODA, Channel::App).await;
+    assert!(
+        r.lookup_for_issuance(&id, &chiyoda, Channel::App)
+            .await
+            .is_err()
+    );
+    // Re-importing 千代田区's moved-out record does not take the 個人番号 back.
+    let e = r
+        .import_targets(line("1001", "1").as_bytes(), &chiyoda, "test", &|_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "import-invalid", "{e}");
+}
+both!(a_moved_resident_is_imported_by_the_new_municipality);
