@@ -326,15 +326,23 @@ impl Records {
         macro_rules! merge {
             ($tx:expr) => {{
                 // A 個人番号 already registered elsewhere is a conflict, unless that record has
-                // moved out (転出): then the new municipality takes the 個人番号 over. `moves`
-                // says whether any row does so (only then is the old link deleted).
-                let clash: Option<(String, bool)> = sqlx::query(
-                    "SELECT s.atena, CAST(CASE WHEN m.municipality <> $1 AND COALESCE(r.status, 0) = 1 THEN 0 ELSE 1 END AS BIGINT) AS bad \
-                     FROM stage_resident s JOIN resident_mynumber m ON m.hash = s.hash \
-                     LEFT JOIN resident r ON r.municipality = m.municipality AND r.atena = m.atena \
-                     WHERE m.municipality <> $1 OR m.atena <> s.atena ORDER BY bad DESC LIMIT 1")
-                    .bind(code).fetch_optional(&mut *$tx).await?
-                    .map(|r| (r.get(0), r.get::<i64, _>(1) == 1));
+                // moved out (転出): then the new municipality takes the 個人番号 over. The
+                // common case (no clash at all) costs one probe per row, as before; only a clash
+                // is looked at more closely. `moves` says whether the old links must go.
+                let any: Option<String> = sqlx::query(
+                    "SELECT s.atena FROM stage_resident s JOIN resident_mynumber m ON m.hash = s.hash \
+                     WHERE m.municipality <> $1 OR m.atena <> s.atena LIMIT 1")
+                    .bind(code).fetch_optional(&mut *$tx).await?.map(|r| r.get(0));
+                let clash: Option<(String, bool)> = match any {
+                    None => None,
+                    Some(_) => sqlx::query(
+                        "SELECT s.atena, CAST(CASE WHEN m.municipality <> $1 AND COALESCE(r.status, 0) = 1 THEN 0 ELSE 1 END AS BIGINT) AS bad \
+                         FROM stage_resident s JOIN resident_mynumber m ON m.hash = s.hash \
+                         LEFT JOIN resident r ON r.municipality = m.municipality AND r.atena = m.atena \
+                         WHERE m.municipality <> $1 OR m.atena <> s.atena ORDER BY bad DESC LIMIT 1")
+                        .bind(code).fetch_optional(&mut *$tx).await?
+                        .map(|r| (r.get(0), r.get::<i64, _>(1) == 1)),
+                };
                 let moves = matches!(clash, Some((_, false)));
                 conflict = clash.filter(|(_, bad)| *bad).map(|(atena, _)| atena);
                 tracing::debug!(ms = t0.elapsed().as_millis() as u64, "MyNumber conflicts checked");
