@@ -30,7 +30,7 @@ use axum::{Json, Router};
 use crate::domain::Channel;
 use crate::formats::mrz::Td3Mrz;
 use crate::http::Problem;
-use crate::http::tls::{ClientTls, Peer, ServerTls, TlsError, TlsListener};
+use crate::http::tls::{Bound, ClientTls, ServerTls, TlsError, TlsListener};
 use crate::protocol::{CertificateRequest, InternalPreviewRequest, PreviewRequest};
 use crate::records::api::{self, Client};
 use crate::verify::TrustStore;
@@ -87,11 +87,6 @@ struct AppState {
     records: Client,
     cache: Arc<Mutex<HashMap<String, (tokio::time::Instant, serde_json::Value)>>>,
     ttl: Duration,
-}
-
-enum Bound {
-    Tls(TlsListener),
-    Plain(tokio::net::TcpListener),
 }
 
 /// A bound app gateway.
@@ -184,11 +179,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let svc = self.router.into_make_service_with_connect_info::<Peer>();
-        match self.bound {
-            Bound::Tls(l) => axum::serve(l, svc).with_graceful_shutdown(shutdown).await,
-            Bound::Plain(l) => axum::serve(l, svc).with_graceful_shutdown(shutdown).await,
-        }
+        self.bound.serve(self.router, shutdown).await
     }
 
     /// Serve until Ctrl-C / SIGTERM.

@@ -387,3 +387,31 @@ impl Listener for TlsListener {
         })
     }
 }
+
+/// A bound listener, TLS-established or plain TCP (loopback and tests), that every role serves
+/// its router on with [`Peer`] as the connection info and a graceful shutdown.
+#[derive(Debug)]
+pub enum Bound {
+    /// Connections arrive TLS-established.
+    Tls(TlsListener),
+    /// Plain TCP.
+    Plain(TcpListener),
+}
+
+impl Bound {
+    /// Serve `router` until `shutdown` completes.
+    ///
+    /// # Errors
+    /// I/O errors of the server loop.
+    pub async fn serve(
+        self,
+        router: axum::Router,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let svc = router.into_make_service_with_connect_info::<Peer>();
+        match self {
+            Bound::Tls(l) => axum::serve(l, svc).with_graceful_shutdown(shutdown).await,
+            Bound::Plain(l) => axum::serve(l, svc).with_graceful_shutdown(shutdown).await,
+        }
+    }
+}

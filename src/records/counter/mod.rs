@@ -30,7 +30,7 @@ pub use error::Error;
 use super::Records;
 use super::issuance::IssuanceService;
 use crate::clock::Clock;
-use crate::http::tls::{Peer, ServerTls, TlsListener};
+use crate::http::tls::{Bound, ServerTls, TlsListener};
 
 /// How long a session may stay idle before staff must log in again.
 pub const IDLE_TIMEOUT_SECS: i64 = 15 * 60;
@@ -102,15 +102,9 @@ pub fn router(state: State) -> Router {
 /// `Secure`), plain HTTP for tests on loopback.
 #[derive(Debug)]
 pub struct Server {
-    listener: Listener,
+    listener: Bound,
     local: SocketAddr,
     app: Router,
-}
-
-#[derive(Debug)]
-enum Listener {
-    Plain(tokio::net::TcpListener),
-    Tls(TlsListener),
 }
 
 impl Server {
@@ -134,14 +128,14 @@ impl Server {
                 let local = axum::serve::Listener::local_addr(&l)
                     .map_err(|e| bind(&e))?
                     .addr;
-                (Listener::Tls(l), local)
+                (Bound::Tls(l), local)
             }
             None => {
                 let l = tokio::net::TcpListener::bind(addr)
                     .await
                     .map_err(|e| bind(&e))?;
                 let local = l.local_addr().map_err(|e| bind(&e))?;
-                (Listener::Plain(l), local)
+                (Bound::Plain(l), local)
             }
         };
         Ok(Server {
@@ -164,12 +158,10 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let app = self.app.into_make_service_with_connect_info::<Peer>();
-        let r = match self.listener {
-            Listener::Plain(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
-            Listener::Tls(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
-        };
-        r.map_err(|e| Error::Bind(e.to_string()))
+        self.listener
+            .serve(self.app, shutdown)
+            .await
+            .map_err(|e| Error::Bind(e.to_string()))
     }
 
     /// Serve until the process is stopped (Ctrl-C / SIGTERM).

@@ -147,12 +147,9 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
-            self.listener,
-            self.router.into_make_service_with_connect_info::<Peer>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        crate::http::tls::Bound::Tls(self.listener)
+            .serve(self.router, shutdown)
+            .await
     }
 
     /// Serve until the process is stopped (Ctrl-C / SIGTERM).
