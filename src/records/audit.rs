@@ -92,6 +92,17 @@ fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> Vec<u8> {
 
 const GENESIS: [u8; 32] = [0; 32];
 
+/// A position in the chain, taken but maybe not yet written.
+#[derive(Debug)]
+pub(in crate::records) struct Link {
+    /// The entry's sequence number.
+    pub(in crate::records) seq: i64,
+    /// The previous entry's hash.
+    pub(in crate::records) prev_hash: Vec<u8>,
+    /// This entry's hash.
+    pub(in crate::records) hash: Vec<u8>,
+}
+
 impl Records {
     /// Append one entry (serialised: one writer at a time, no forks).
     ///
@@ -104,38 +115,68 @@ impl Records {
         let mut head = self.audit_head.lock().await;
         let at = self.now().0;
         for _ in 0..8 {
-            let (prev_seq, prev_hash) = match head.take() {
-                Some(h) => h,
-                None => with_db!(&self.db, p => sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                    .fetch_optional(p).await
-                    .map(|r| r.map(|r| (r.get::<i64, _>(0), r.get::<Vec<u8>, _>(1)))))?
-                    .unwrap_or((0, GENESIS.to_vec())),
-            };
-            let seq = prev_seq + 1;
-            let hash = entry_hash(&prev_hash, seq, at, e);
+            let link = self.next_link(&mut head, at, e).await?;
             let inserted = with_db!(&self.db, p => sqlx::query(
                 "INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (seq) DO NOTHING")
-                .bind(seq).bind(at).bind(&e.actor).bind(&e.municipality).bind(&e.action)
-                .bind(&e.subject).bind(&e.outcome).bind(&prev_hash).bind(&hash)
+                .bind(link.seq).bind(at).bind(&e.actor).bind(&e.municipality).bind(&e.action)
+                .bind(&e.subject).bind(&e.outcome).bind(&link.prev_hash).bind(&link.hash)
                 .execute(p).await.map(|r| r.rows_affected()))?;
             if inserted == 0 {
                 continue;
             }
-            if seq % self.checkpoint_every == 0 {
-                let sig = self
-                    .keys
-                    .sign_checkpoint(&checkpoint_message(seq, &hash, at));
-                with_db!(&self.db, p => sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
-                    .bind(seq).bind(&hash).bind(at).bind(sig).execute(p).await.map(|r| r.rows_affected()))?;
-            }
-            *head = Some((seq, hash));
+            let seq = link.seq;
+            self.linked(&mut head, link).await?;
             return Ok(seq);
         }
         Err(Error::AuditBroken {
             seq: 0,
             what: "could not append: other writers kept winning",
         })
+    }
+
+    /// The link the next entry takes, under the append lock (`head`, loaded when unknown). The
+    /// caller writes the entry, alone or in the statement that makes the change it audits,
+    /// then hands the link to [`Records::linked`]; if the write lost to another writer, it
+    /// leaves `head` empty and asks again.
+    pub(in crate::records) async fn next_link(
+        &self,
+        head: &mut Option<(i64, Vec<u8>)>,
+        at: i64,
+        e: &AuditEntry,
+    ) -> Result<Link> {
+        let (prev_seq, prev_hash) = match head.take() {
+            Some(h) => h,
+            None => with_db!(&self.db, p => sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(p).await
+                .map(|r| r.map(|r| (r.get::<i64, _>(0), r.get::<Vec<u8>, _>(1)))))?
+                .unwrap_or((0, GENESIS.to_vec())),
+        };
+        let seq = prev_seq + 1;
+        let hash = entry_hash(&prev_hash, seq, at, e);
+        Ok(Link {
+            seq,
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// The entry of `link` is written: it becomes the head, sealed into a checkpoint when due.
+    pub(in crate::records) async fn linked(
+        &self,
+        head: &mut Option<(i64, Vec<u8>)>,
+        link: Link,
+    ) -> Result<()> {
+        if link.seq % self.checkpoint_every == 0 {
+            let at = self.now().0;
+            let sig = self
+                .keys
+                .sign_checkpoint(&checkpoint_message(link.seq, &link.hash, at));
+            with_db!(&self.db, p => sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
+                .bind(link.seq).bind(&link.hash).bind(at).bind(sig).execute(p).await.map(|r| r.rows_affected()))?;
+        }
+        *head = Some((link.seq, link.hash));
+        Ok(())
     }
 
     /// Seal the current head into a signed checkpoint (done at shutdown by [`Records::close`]).

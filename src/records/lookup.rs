@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::audit::AuditEntry;
+use super::db::Db;
 use super::error::{Error, Result};
 use super::model::{
     AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, name_matches,
@@ -152,28 +153,10 @@ impl Records {
             return Err(Error::NotParticipating(municipality.clone()));
         }
         let hash = self.keys.mynumber_hash(identity.my_number());
-        type Raw = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-        );
-        let raw: Option<Raw> = with_db!(&self.db, p => sqlx::query(
-            "SELECT r.atena, r.family_kanji, r.given_kanji, r.family_kana, r.given_kana, r.birth_date, r.sex, r.ken_no, r.status \
-             FROM resident_mynumber m JOIN resident r ON r.municipality = m.municipality AND r.atena = m.atena \
-             WHERE m.hash = $1 AND m.municipality = $2")
-            .bind(hash.to_vec()).bind(municipality.as_str()).fetch_optional(p).await
-            .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8)))))?;
-        let resident = raw
-            .map(resident_from_raw)
-            .transpose()?
+        let (resident, doses, last_passport) = self
+            .record(municipality, Key::MyNumberHash(&hash))
+            .await?
             .ok_or_else(|| Error::NoRecord(municipality.clone()))?;
-        let atena = resident.atena.clone();
         if !name_matches(
             identity.name(),
             &resident.family_kanji,
@@ -187,17 +170,85 @@ impl Records {
             ResidentStatus::Deceased => return Err(Error::Deceased),
             ResidentStatus::Resident => {}
         }
-        let doses = self.doses(municipality, &atena).await?;
         if doses.is_empty() {
             return Err(Error::NoDoses(municipality.clone()));
         }
-        let last_passport = self.last_passport(municipality, &atena).await?;
         Ok(IssuanceRecord {
             municipality: m,
             resident,
             doses,
             last_passport,
         })
+    }
+
+    /// The resident, their doses in order and the last issuance's passport data, in one query
+    /// (one round trip on the issuance hot path instead of three). `None`: no such resident.
+    pub(in crate::records) async fn record(
+        &self,
+        municipality: &MunicipalityCode,
+        key: Key<'_>,
+    ) -> Result<Option<(Resident, Vec<Dose>, Option<PassportData>)>> {
+        const COLUMNS: &str = "SELECT r.atena, r.family_kanji, r.given_kanji, r.family_kana, r.given_kana, r.birth_date, r.sex, r.ken_no, r.status, \
+             (SELECT i.passport FROM issuance i WHERE i.municipality = r.municipality AND i.atena = r.atena AND i.passport IS NOT NULL \
+              ORDER BY i.issued_at DESC, i.certificate_id DESC LIMIT 1), \
+             v.dose, v.date, v.product, v.lot, v.venue, v.physician, v.vaccinated_in, v.coupon, v.registered_at ";
+        let sql = match key {
+            Key::MyNumberHash(_) => sqlx::AssertSqlSafe(format!(
+                "{COLUMNS} FROM resident_mynumber m JOIN resident r ON r.municipality = m.municipality AND r.atena = m.atena \
+                 LEFT JOIN vaccination v ON v.municipality = r.municipality AND v.atena = r.atena \
+                 WHERE m.municipality = $1 AND m.hash = $2 ORDER BY v.dose"
+            )),
+            Key::Atena(_) => sqlx::AssertSqlSafe(format!(
+                "{COLUMNS} FROM resident r LEFT JOIN vaccination v ON v.municipality = r.municipality AND v.atena = r.atena \
+                 WHERE r.municipality = $1 AND r.atena = $2 ORDER BY v.dose"
+            )),
+        };
+        type Raw = (
+            (
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+                i64,
+            ),
+            Option<String>,
+            Option<RawDose>,
+        );
+        let rows: Vec<Raw> = with_db!(&self.db, p => {
+            let q = sqlx::query(sql).bind(municipality.as_str());
+            let q = match key {
+                Key::MyNumberHash(h) => q.bind(h.to_vec()),
+                Key::Atena(a) => q.bind(a.as_str().to_owned()),
+            };
+            q.fetch_all(p).await.and_then(|rows| rows.iter().map(|r| -> std::result::Result<Raw, sqlx::Error> {
+                let dose: Option<i64> = r.try_get(10)?;
+                Ok((
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?, r.try_get(8)?),
+                    r.try_get(9)?,
+                    match dose {
+                        None => None,
+                        Some(d) => Some((d, r.try_get(11)?, r.try_get(12)?, r.try_get(13)?, r.try_get(14)?, r.try_get(15)?, r.try_get(16)?, r.try_get(17)?, r.try_get(18)?)),
+                    },
+                ))
+            }).collect())
+        })?;
+        let mut rows = rows.into_iter();
+        let Some((resident, passport, first)) = rows.next() else {
+            return Ok(None);
+        };
+        let doses = first
+            .into_iter()
+            .chain(rows.filter_map(|(_, _, d)| d))
+            .map(dose_from_raw)
+            .collect::<Result<Vec<_>>>()?;
+        let passport = passport
+            .map(|j| serde_json::from_str(&j).map_err(|_| bad("stored passport data")))
+            .transpose()?;
+        Ok(Some((resident_from_raw(resident)?, doses, passport)))
     }
 
     pub(in crate::records) async fn resident(
@@ -229,61 +280,20 @@ impl Records {
         municipality: &MunicipalityCode,
         atena: &AtenaNo,
     ) -> Result<Vec<Dose>> {
-        type Raw = (
-            i64,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-        );
-        let rows: Vec<Raw> = with_db!(&self.db, p => sqlx::query(
+        let rows: Vec<RawDose> = with_db!(&self.db, p => sqlx::query(
             "SELECT dose, date, product, lot, venue, physician, vaccinated_in, coupon, registered_at \
              FROM vaccination WHERE municipality = $1 AND atena = $2 ORDER BY dose")
             .bind(municipality.as_str()).bind(atena.as_str()).fetch_all(p).await
             .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect()))?;
-        rows.into_iter()
-            .map(
-                |(dose, date, product, lot, venue, physician, vaccinated_in, coupon, reg)| {
-                    Ok(Dose {
-                        dose: u32::try_from(dose).map_err(|_| bad("dose number"))?,
-                        date: BirthDate::parse(&date).map_err(|_| bad("vaccination date"))?,
-                        product: catalogue::product(&product).ok_or(bad("unknown product"))?,
-                        lot,
-                        venue,
-                        physician,
-                        vaccinated_in: MunicipalityCode::parse(&vaccinated_in)
-                            .map_err(|_| bad("vaccinating municipality"))?,
-                        coupon: CouponType::from_code(&coupon)?,
-                        registered_at: UnixTime(reg),
-                    })
-                },
-            )
-            .collect()
-    }
-
-    async fn last_passport(
-        &self,
-        municipality: &MunicipalityCode,
-        atena: &AtenaNo,
-    ) -> Result<Option<PassportData>> {
-        let json: Option<String> = with_db!(&self.db, p => sqlx::query(
-            "SELECT passport FROM issuance WHERE municipality = $1 AND atena = $2 AND passport IS NOT NULL \
-             ORDER BY issued_at DESC, certificate_id DESC LIMIT 1")
-            .bind(municipality.as_str()).bind(atena.as_str()).fetch_optional(p).await
-            .map(|r| r.map(|r| r.get(0))))?;
-        json.map(|j| serde_json::from_str(&j).map_err(|_| bad("stored passport data")))
-            .transpose()
+        rows.into_iter().map(dose_from_raw).collect()
     }
 
     /// Record an issuance for a resident found by [`Records::lookup_for_issuance`] (or by the
-    /// counter), with a fresh certificate ID unique across all municipalities.
+    /// counter), with a fresh certificate ID unique across all municipalities, if they are
+    /// still a resident; audited in the same statement.
     ///
     /// # Errors
-    /// [`Error::NoSuchResident`], database errors.
+    /// [`Error::NoSuchResident`], [`Error::MovedOut`], [`Error::Deceased`], database errors.
     pub async fn record_issuance(
         &self,
         municipality: &MunicipalityCode,
@@ -291,9 +301,6 @@ impl Records {
         issuance: &NewIssuance,
         actor: &str,
     ) -> Result<IssuedCertificate> {
-        if self.resident(municipality, atena).await?.is_none() {
-            return Err(Error::NoSuchResident);
-        }
         let rid = issuance.rid.clone();
         self.record_issuance_with(municipality, atena, issuance, actor, &|_| rid.clone())
             .await
@@ -319,37 +326,83 @@ impl Records {
         let card_key_hash = issuance
             .card_key_digest
             .map(|d| self.keys.card_key_hash(&d).to_vec());
-        let id = loop {
+        let entry = AuditEntry::system(actor, municipality, "issuance", Some(atena.as_str()), "ok");
+        // One statement (one round trip) records the issuance if the resident is still a
+        // resident, reserves its ID (the insert trigger), and appends the audit entry if the
+        // issuance went in. Under the audit lock, so the entry links to the head.
+        let mut head = self.audit_head.lock().await;
+        let mut attempts = 0;
+        let (id, link, audited) = loop {
+            attempts += 1;
             let id = CertificateId::random();
-            let inserted = with_db!(&self.db, p => {
-                let mut tx = p.begin().await?;
-                let n = sqlx::query("INSERT INTO certificate_id (id, municipality) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-                    .bind(id.as_str()).bind(municipality.as_str()).execute(&mut *tx).await?.rows_affected();
-                if n == 1 {
-                    let rid = rid_for(id.as_str());
-                    sqlx::query("INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)")
-                        .bind(municipality.as_str()).bind(id.as_str()).bind(atena.as_str()).bind(at.0)
-                        .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
-                        .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
-                        .execute(&mut *tx).await?;
-                    tx.commit().await?;
+            let rid = rid_for(id.as_str());
+            let link = self.next_link(&mut head, at.0, &entry).await?;
+            let r = match &self.db {
+                Db::Sqlite(p) => sqlx::query(
+                    "INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at) \
+                       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0; \
+                     INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
+                       SELECT $11, $4, $12, $1, 'issuance', $3, 'ok', $13, $14 WHERE changes() = 1 \
+                       ON CONFLICT (seq) DO NOTHING")
+                    .bind(municipality.as_str()).bind(id.as_str()).bind(atena.as_str()).bind(at.0)
+                    .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
+                    .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
+                    .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
+                    // sqlite3_changes() counts neither the trigger's row nor a skipped one.
+                    .execute(p).await.map(|r| (r.rows_affected() >= 1, r.rows_affected() == 2)),
+                Db::Postgres(p) => sqlx::query(
+                    "WITH i AS (INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at) \
+                       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
+                       RETURNING 1), \
+                     a AS (INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
+                       SELECT $11, $4, $12, $1, 'issuance', $3, 'ok', $13, $14 FROM i \
+                       ON CONFLICT (seq) DO NOTHING RETURNING 1) \
+                     SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM a)")
+                    .bind(municipality.as_str()).bind(id.as_str()).bind(atena.as_str()).bind(at.0)
+                    .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
+                    .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
+                    .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
+                    .fetch_one(p).await.map(|r| (r.get::<i64, _>(0) == 1, r.get::<i64, _>(1) == 1)),
+            };
+            match r {
+                Ok((true, audited)) => break (id, link, audited),
+                Ok((false, _)) => {
+                    *head = Some((link.seq - 1, link.prev_hash));
+                    drop(head);
+                    return Err(self.not_issuable(municipality, atena).await);
                 }
-                n == 1
-            });
-            if inserted {
-                break id;
+                // A certificate ID taken in any municipality (the trigger's unique key): draw
+                // another; nothing was written.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempts < 8 => {
+                    *head = Some((link.seq - 1, link.prev_hash));
+                }
+                Err(e) => return Err(e.into()),
             }
         };
-        self.audit(&AuditEntry::system(
-            actor,
-            municipality,
-            "issuance",
-            Some(atena.as_str()),
-            "ok",
-        ))
-        .await?;
+        if audited {
+            self.linked(&mut head, link).await?;
+        } else {
+            // Another process appended first: the entry goes in alone, after the real head.
+            drop(head);
+            self.audit(&entry).await?;
+        }
         Ok(IssuedCertificate { id, issued_at: at })
+    }
+
+    /// Why an issuance found no resident to record against (the slow path of a refusal).
+    async fn not_issuable(&self, municipality: &MunicipalityCode, atena: &AtenaNo) -> Error {
+        match self.resident(municipality, atena).await {
+            Ok(None) => Error::NoSuchResident,
+            Ok(Some(r)) => match r.status {
+                ResidentStatus::MovedOut => Error::MovedOut(municipality.clone()),
+                ResidentStatus::Deceased => Error::Deceased,
+                // Became a resident again in between: let the caller try again.
+                ResidentStatus::Resident => Error::Invalid {
+                    what: "resident status changed during issuance",
+                },
+            },
+            Err(e) => e,
+        }
     }
 
     /// Mark a certificate revoked (the CRL is published elsewhere).
@@ -381,6 +434,46 @@ impl Records {
             Err(Error::UnknownCertificate(id.to_string()))
         }
     }
+}
+
+/// How [`Records::record`] finds the resident.
+#[derive(Clone, Copy)]
+pub(in crate::records) enum Key<'a> {
+    /// By the keyed MyNumber hash (a card's identity).
+    MyNumberHash(&'a [u8; 32]),
+    /// By 宛名番号 (a preview token, the counter).
+    Atena(&'a AtenaNo),
+}
+
+/// A vaccination row as stored: dose, date, product, lot, venue, physician, vaccinating
+/// municipality, coupon, registered at.
+type RawDose = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+);
+
+fn dose_from_raw(
+    (dose, date, product, lot, venue, physician, vaccinated_in, coupon, reg): RawDose,
+) -> Result<Dose> {
+    Ok(Dose {
+        dose: u32::try_from(dose).map_err(|_| bad("dose number"))?,
+        date: BirthDate::parse(&date).map_err(|_| bad("vaccination date"))?,
+        product: catalogue::product(&product).ok_or(bad("unknown product"))?,
+        lot,
+        venue,
+        physician,
+        vaccinated_in: MunicipalityCode::parse(&vaccinated_in)
+            .map_err(|_| bad("vaccinating municipality"))?,
+        coupon: CouponType::from_code(&coupon)?,
+        registered_at: UnixTime(reg),
+    })
 }
 
 pub(in crate::records) fn resident_from_raw(

@@ -100,6 +100,22 @@ async fn every_lookup_outcome(b: Backend) {
             _ => assert!(matches!(e, Error::Deceased), "{e:?}"),
         }
         assert_ne!(e.code(), "internal");
+        if expect != "mismatch" {
+            // A preview made before the move or death is redeemed after it: the issuance
+            // insert itself refuses, with the same error, and records nothing.
+            let before = r.audit_tail(1).await.unwrap();
+            let refused = r
+                .record_issuance(
+                    &chiyoda,
+                    &AtenaNo::parse("1001").unwrap(),
+                    &domestic(),
+                    "app",
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), e.code(), "{refused:?}");
+            assert_eq!(r.audit_tail(1).await.unwrap(), before, "nothing audited");
+        }
     }
     // The kyusei persona's 旧姓 must not match a record under the 旧姓.
     r.import_targets(
@@ -117,6 +133,17 @@ async fn every_lookup_outcome(b: Backend) {
     ));
 }
 both!(every_lookup_outcome);
+
+fn domestic() -> NewIssuance {
+    NewIssuance {
+        channel: Channel::App,
+        kind: Kind::Domestic,
+        passport: None,
+        key_id: "dev-kid".into(),
+        rid: "rid".into(),
+        card_key_digest: None,
+    }
+}
 
 async fn issuance_history_keeps_passport_data_and_unique_ids(b: Backend) {
     let (_db, r) = with_municipalities(b).await;

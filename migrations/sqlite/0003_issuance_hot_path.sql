@@ -1,0 +1,7 @@
+-- An issuance reserves its certificate ID in the unpartitioned certificate_id table within the
+-- same statement, so recording an issuance is one INSERT (one round trip on the issuance hot
+-- path) and an ID taken in any municipality fails that INSERT as a whole.
+CREATE TRIGGER issuance_reserves_certificate_id AFTER INSERT ON issuance
+BEGIN
+    INSERT INTO certificate_id (id, municipality) VALUES (NEW.certificate_id, NEW.municipality);
+END;
