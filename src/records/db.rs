@@ -47,9 +47,17 @@ impl Db {
                 // A 1,000,000-resident municipality has random-keyed indexes (MyNumber hashes)
                 // far larger than SQLite's 2 MB default cache: give imports room.
                 .pragma("cache_size", "-131072")
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // Fold the WAL back every 10,000 pages rather than 1,000: the issuance hot
+                // path rewrites the same few pages (index tails, the audit log's), and each
+                // checkpoint writes and syncs them once however often they changed.
+                .pragma("wal_autocheckpoint", "10000");
+            // One connection: SQLite runs one writer at a time anyway, and the connection that
+            // made every change keeps its page cache from one transaction to the next. With
+            // several, a transaction after another connection's commit starts with an emptied
+            // cache; the issuance pipeline measured 15–20 % more CPU per issuance with four.
             let pool = SqlitePoolOptions::new()
-                .max_connections(4)
+                .max_connections(1)
                 .connect_with(opts)
                 .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
