@@ -3,7 +3,8 @@
 //! errors name the line and the column; a file imports whole or not at all (one transaction);
 //! re-importing updates by 宛名番号 (targets) or by 宛名番号 + 接種回数 (vaccinations).
 //!
-//! Rows are hashed and encrypted here, in Rust, then staged (multi-row INSERT on SQLite, COPY on
+//! Rows are checked, hashed and encrypted here, in Rust, spread over the cores; then staged in
+//! 宛名番号 order (JSON documents unpacked by `jsonb_each` or multi-row INSERTs on SQLite, COPY on
 //! PostgreSQL) and merged with one `INSERT … SELECT … ON CONFLICT` per table.
 
 use std::borrow::Cow;
@@ -80,15 +81,19 @@ fn col(names: &'static [&'static str], i: usize) -> Column {
 }
 
 /// Iterate the data records of a CSV text: `(line, fields)`, header skipped when present.
+/// `text` may be a piece of a file: `lines_before` is added to every line number, and only the
+/// first piece (`may_have_header`) can hold the header.
 fn records<'a>(
     text: &'a str,
     columns: &'static [&'static str],
+    lines_before: u64,
+    may_have_header: bool,
 ) -> impl Iterator<Item = Result<(u64, csv::StringRecord)>> + 'a {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let mut first = true;
+    let mut first = may_have_header;
     let want = columns.len();
     std::iter::from_fn(move || {
         loop {
@@ -96,14 +101,14 @@ fn records<'a>(
             match rdr.read_record(&mut rec) {
                 Ok(false) => return None,
                 Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
+                    let line = e.position().map(|p| p.line()).unwrap_or(0) + lines_before;
                     return Some(Err(Error::Line {
                         line,
                         what: "not valid CSV".into(),
                     }));
                 }
                 Ok(true) => {
-                    let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                    let line = rec.position().map(|p| p.line()).unwrap_or(0) + lines_before;
                     if std::mem::take(&mut first) && rec.get(0) == Some(columns[0]) {
                         continue;
                     }
@@ -121,6 +126,93 @@ fn records<'a>(
             }
         }
     })
+}
+
+/// Cut `text` into about `parts` pieces at record boundaries (a newline outside quotes, so a
+/// quoted field holding a newline stays whole), each with the number of lines before it.
+fn split_records(text: &str, parts: usize) -> Vec<(&str, u64)> {
+    let bytes = text.as_bytes();
+    let step = bytes.len() / parts.max(1) + 1;
+    let mut pieces = Vec::with_capacity(parts);
+    let (mut start, mut start_lines, mut lines, mut quoted) = (0, 0u64, 0u64, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' => {
+                lines += 1;
+                if !quoted && i + 1 - start >= step {
+                    pieces.push((&text[start..=i], start_lines));
+                    (start, start_lines) = (i + 1, lines);
+                }
+            }
+            _ => {}
+        }
+    }
+    if start < bytes.len() || pieces.is_empty() {
+        pieces.push((&text[start..], start_lines));
+    }
+    pieces
+}
+
+/// Checked rows with their lines, in file order, up to the first error; and that error.
+type Checked<T> = (Vec<(u64, T)>, Option<Error>);
+
+/// Check every data record of a CSV file with `row`, spread over the cores: the per-row work
+/// (validation, and for targets the MyNumber HMAC and AES-GCM) is most of an import's CPU.
+/// Returns the rows in file order, each with its line, up to the first error, and that error.
+fn check_rows<T: Send>(
+    text: &str,
+    columns: &'static [&'static str],
+    progress: &(dyn Fn(u64) + Sync),
+    row: &(dyn Fn(u64, &csv::StringRecord) -> Result<T> + Sync),
+) -> Checked<T> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let pieces = split_records(text, workers);
+    let done = AtomicU64::new(0);
+    let results: Vec<Checked<T>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces
+            .iter()
+            .enumerate()
+            .map(|(k, &(piece, lines_before))| {
+                let done = &done;
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for item in records(piece, columns, lines_before, k == 0) {
+                        match item.and_then(|(line, rec)| Ok((line, row(line, &rec)?))) {
+                            Ok(r) => out.push(r),
+                            Err(e) => return (out, Some(e)),
+                        }
+                        if out.len() % 10_000 == 0 {
+                            progress(done.fetch_add(10_000, Ordering::Relaxed) + 10_000);
+                        }
+                    }
+                    (out, None)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        Vec::new(),
+                        Some(Error::Corrupt("a row-checking thread failed")),
+                    )
+                })
+            })
+            .collect()
+    });
+    let mut rows = Vec::with_capacity(results.iter().map(|(r, _)| r.len()).sum());
+    for (piece, err) in results {
+        rows.extend(piece);
+        if err.is_some() {
+            // Later pieces start after this error's line.
+            return (rows, err);
+        }
+    }
+    progress(rows.len() as u64);
+    (rows, None)
 }
 
 fn text_field(v: &str, max_chars: usize, allow_empty: bool) -> std::result::Result<String, String> {
@@ -159,7 +251,7 @@ fn kana_name(v: &str) -> std::result::Result<String, String> {
 /// A validated target row, already hashed and encrypted.
 struct TargetRow {
     atena: String,
-    hash: Vec<u8>,
+    hash: [u8; 32],
     ciphertext: Vec<u8>,
     family_kanji: String,
     given_kanji: String,
@@ -239,11 +331,7 @@ impl Records {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(Vec<TargetRow>, HashMap<String, u64>)> {
         let c = |i| col(&TARGET_COLUMNS, i);
-        let mut rows = Vec::new();
-        let mut lines: HashMap<String, u64> = HashMap::new();
-        let mut hashes: HashMap<Vec<u8>, u64> = HashMap::new();
-        for item in records(text, &TARGET_COLUMNS) {
-            let (line, rec) = item?;
+        let row = |line: u64, rec: &csv::StringRecord| -> Result<TargetRow> {
             let err = |i: usize, what: String| Error::Row {
                 line,
                 column: c(i),
@@ -273,17 +361,11 @@ impl Records {
             };
             let status = ResidentStatus::from_flag(f(9))
                 .map_err(|_| err(9, "must be empty, 1 (moved out) or 2 (deceased)".into()))?;
-            if let Some(first) = lines.insert(atena.as_str().to_owned(), line) {
-                return Err(err(0, format!("repeats the 宛名番号 of line {first}")));
-            }
-            let hash = self.keys.mynumber_hash(&my_number).to_vec();
-            if let Some(first) = hashes.insert(hash.clone(), line) {
-                return Err(err(1, format!("repeats the 個人番号 of line {first}")));
-            }
+            let hash = self.keys.mynumber_hash(&my_number);
             let ciphertext =
                 self.keys
                     .encrypt_mynumber(&my_number, municipality, atena.as_str())?;
-            rows.push(TargetRow {
+            Ok(TargetRow {
                 atena: atena.as_str().to_owned(),
                 hash,
                 ciphertext,
@@ -295,13 +377,31 @@ impl Records {
                 sex: sex.code().to_owned(),
                 ken_no: ken.as_str().to_owned(),
                 status: status.to_db(),
-            });
-            if rows.len() % 10_000 == 0 {
-                progress(rows.len() as u64);
+            })
+        };
+        let (checked, first_error) = check_rows(text, &TARGET_COLUMNS, progress, &row);
+        // Repeats, in file order: they come before `first_error`, which ends the rows.
+        let mut lines: HashMap<String, u64> = HashMap::with_capacity(checked.len());
+        let mut hashes: HashMap<[u8; 32], u64> = HashMap::with_capacity(checked.len());
+        let mut rows = Vec::with_capacity(checked.len());
+        for (line, r) in checked {
+            let err = |i: usize, what: String| Error::Row {
+                line,
+                column: c(i),
+                what,
+            };
+            if let Some(first) = lines.insert(r.atena.clone(), line) {
+                return Err(err(0, format!("repeats the 宛名番号 of line {first}")));
             }
+            if let Some(first) = hashes.insert(r.hash, line) {
+                return Err(err(1, format!("repeats the 個人番号 of line {first}")));
+            }
+            rows.push(r);
         }
-        progress(rows.len() as u64);
-        Ok((rows, lines))
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok((rows, lines)),
+        }
     }
 
     async fn import_targets_inner(
@@ -319,6 +419,10 @@ impl Records {
             ms = t0.elapsed().as_millis() as u64,
             "targets validated, hashed, encrypted"
         );
+        // Stage in 宛名番号 order (byte order, as SQL compares text): the resident merge then
+        // walks its primary key in order, without the database sorting a million rows.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_unstable_by(|&a, &b| rows[a].atena.cmp(&rows[b].atena));
         let code = municipality.as_str();
         let n = rows.len() as u64;
         let conflict: Option<String>;
@@ -352,7 +456,7 @@ impl Records {
                         .bind(code).fetch_one(&mut *$tx).await?.get(0);
                     sqlx::query(
                         "INSERT INTO resident (municipality, atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, updated_at) \
-                         SELECT $1, atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, $2 FROM stage_resident WHERE true ORDER BY atena \
+                         SELECT $1, atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, $2 FROM stage_resident WHERE true \
                          ON CONFLICT (municipality, atena) DO UPDATE SET family_kanji = excluded.family_kanji, given_kanji = excluded.given_kanji, \
                          family_kana = excluded.family_kana, given_kana = excluded.given_kana, birth_date = excluded.birth_date, sex = excluded.sex, \
                          ken_no = excluded.ken_no, status = excluded.status, updated_at = excluded.updated_at")
@@ -366,8 +470,9 @@ impl Records {
                         sqlx::query("DELETE FROM resident_mynumber WHERE municipality <> $1 AND hash IN (SELECT hash FROM stage_resident)")
                             .bind(code).execute(&mut *$tx).await?;
                     }
-                    sqlx::query("INSERT INTO resident_mynumber (hash, municipality, atena, ciphertext) SELECT hash, $1, atena, ciphertext FROM stage_resident ORDER BY hash")
+                    sqlx::query("INSERT INTO resident_mynumber (hash, municipality, atena, ciphertext) SELECT hash, $1, atena, ciphertext FROM stage_resident")
                         .bind(code).execute(&mut *$tx).await?;
+                    tracing::debug!(ms = t0.elapsed().as_millis() as u64, "MyNumbers merged");
                 } else {
                     updated = 0;
                 }
@@ -376,20 +481,24 @@ impl Records {
         match &self.db {
             super::db::Db::Sqlite(p) => {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_resident (atena TEXT PRIMARY KEY, hash BLOB, ciphertext BLOB, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status INTEGER)")
+                // No key on the stage: 宛名番号 are unique already (checked in Rust), and rows
+                // arrive sorted by 宛名番号, the order the merge wants.
+                sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_resident (atena TEXT, hash BLOB, ciphertext BLOB, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status INTEGER)")
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM stage_resident")
                     .execute(&mut *tx)
                     .await?;
-                // One bound JSON document per 10,000 rows, unpacked by SQLite's json_each: far
-                // cheaper than 110,000 separate binds.
-                for chunk in rows.chunks(JSON_BATCH) {
+                // One bound JSON document per 10,000 rows, unpacked by SQLite's jsonb_each: far
+                // cheaper than 110,000 separate binds, and each element arrives as binary JSONB,
+                // so its 11 fields are read without parsing text 11 times.
+                for chunk in order.chunks(JSON_BATCH) {
                     let doc: Vec<_> = chunk
                         .iter()
-                        .map(|r| {
+                        .map(|&i| {
+                            let r = &rows[i];
                             (
                                 &r.atena,
-                                hex::encode(&r.hash),
+                                hex::encode(r.hash),
                                 hex::encode(&r.ciphertext),
                                 &r.family_kanji,
                                 &r.given_kanji,
@@ -407,7 +516,7 @@ impl Records {
                     sqlx::query(
                         "INSERT INTO stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status) \
                          SELECT value->>0, unhex(value->>1), unhex(value->>2), value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 \
-                         FROM json_each($1)",
+                         FROM jsonb_each($1)",
                     )
                     .bind(doc)
                     .execute(&mut *tx)
@@ -420,6 +529,7 @@ impl Records {
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await?;
+                    tracing::debug!(ms = t0.elapsed().as_millis() as u64, "targets committed");
                 }
             }
             super::db::Db::Postgres(p) => {
@@ -428,7 +538,8 @@ impl Records {
                     .execute(&mut *tx).await?;
                 let mut copy = tx.copy_in_raw("COPY stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status) FROM STDIN").await?;
                 let mut buf = String::with_capacity(1 << 20);
-                for r in &rows {
+                for &i in &order {
+                    let r = &rows[i];
                     copy_text(&mut buf, &r.atena);
                     buf.push('\t');
                     copy_bytes(&mut buf, &r.hash);
@@ -521,11 +632,7 @@ impl Records {
             let days = self.now().0.div_euclid(86_400);
             civil_from_days(days)
         };
-        let mut rows = Vec::new();
-        let mut first_line: HashMap<String, u64> = HashMap::new();
-        let mut seen: HashMap<(String, i64), u64> = HashMap::new();
-        for item in records(text, &VACCINATION_COLUMNS) {
-            let (line, rec) = item?;
+        let row = |line: u64, rec: &csv::StringRecord| -> Result<VaccinationRow> {
             let err = |i: usize, what: String| Error::Row {
                 line,
                 column: c(i),
@@ -570,11 +677,7 @@ impl Records {
                     "must be 1 (接種券), 2 (一体型予診票) or 3 (券なし)".into(),
                 )
             })?;
-            if let Some(first) = seen.insert((atena.as_str().to_owned(), dose), line) {
-                return Err(err(1, format!("repeats dose {dose} of line {first}")));
-            }
-            first_line.entry(atena.as_str().to_owned()).or_insert(line);
-            rows.push(VaccinationRow {
+            Ok(VaccinationRow {
                 atena: atena.as_str().to_owned(),
                 dose,
                 date: date.iso(),
@@ -584,13 +687,28 @@ impl Records {
                 physician,
                 vaccinated_in: vaccinated_in.as_str().to_owned(),
                 coupon: coupon.code().to_owned(),
-            });
-            if rows.len() % 10_000 == 0 {
-                progress(rows.len() as u64);
+            })
+        };
+        let (checked, first_error) = check_rows(text, &VACCINATION_COLUMNS, progress, &row);
+        // Repeats, in file order: they come before `first_error`, which ends the rows.
+        let mut rows = Vec::with_capacity(checked.len());
+        let mut first_line: HashMap<String, u64> = HashMap::new();
+        let mut seen: HashMap<(String, i64), u64> = HashMap::new();
+        for (line, r) in checked {
+            if let Some(first) = seen.insert((r.atena.clone(), r.dose), line) {
+                return Err(Error::Row {
+                    line,
+                    column: c(1),
+                    what: format!("repeats dose {} of line {first}", r.dose),
+                });
             }
+            first_line.entry(r.atena.clone()).or_insert(line);
+            rows.push(r);
         }
-        progress(rows.len() as u64);
-        Ok((rows, first_line))
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok((rows, first_line)),
+        }
     }
 
     async fn import_vaccinations_inner(
@@ -749,5 +867,50 @@ mod tests {
         assert_eq!(decode(&sjis).unwrap(), "宛名番号,山田");
         assert_eq!(decode("\u{FEFF}abc".as_bytes()).unwrap(), "abc");
         assert!(matches!(decode(&[0x82, 0xFF, 0xFF]), Err(Error::Encoding)));
+    }
+
+    const TWO: [&str; 2] = ["a", "b"];
+
+    #[test]
+    fn pieces_end_at_record_boundaries_and_know_their_lines() {
+        let text = "a,b\n1,\"x\ny\"\n2,z\n3,w\n4,v\n";
+        for parts in 1..=8 {
+            let pieces = split_records(text, parts);
+            assert_eq!(pieces.iter().map(|p| p.0).collect::<String>(), text);
+            let mut offset = 0;
+            for (piece, lines_before) in &pieces {
+                assert_eq!(text[..offset].matches('\n').count() as u64, *lines_before);
+                offset += piece.len();
+                // The quoted newline is never a cut.
+                assert!(!piece.starts_with("y\""), "{pieces:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_keep_file_order_and_lines_and_stop_at_the_first_error() {
+        let mut text = String::from("a,b\n");
+        for i in 1..=50_000 {
+            text.push_str(&format!("{i},\"q\nq\"\n"));
+        }
+        let row = |_: u64, r: &csv::StringRecord| -> Result<u64> {
+            r.get(0).and_then(|v| v.parse().ok()).ok_or(Error::Line {
+                line: 0,
+                what: "bad".into(),
+            })
+        };
+        let (rows, err) = check_rows(&text, &TWO, &|_| {}, &row);
+        assert!(err.is_none());
+        assert_eq!(rows.len(), 50_000);
+        for (k, (line, v)) in rows.iter().enumerate() {
+            assert_eq!(*v, k as u64 + 1);
+            // The header is line 1 and every record spans two lines.
+            assert_eq!(*line, 2 + 2 * k as u64);
+        }
+        // Errors near the end and near the start: the first one in the file wins.
+        let bad = text.replace("49000,", "x,").replace("\n7,", "\n,");
+        let (rows, err) = check_rows(&bad, &TWO, &|_| {}, &row);
+        assert_eq!(rows.len(), 6);
+        assert!(matches!(err, Some(Error::Line { .. })));
     }
 }

@@ -9,3 +9,4 @@ END;
 -- The used set is purged at most every 30 s (records::Records::claim); a scan then costs far
 -- less than keeping an expiry index up to date on every claim.
 DROP INDEX used_challenge_expiry;
+
