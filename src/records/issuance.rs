@@ -671,9 +671,6 @@ impl IssuanceService {
             super::ResidentStatus::Deceased => return Err(super::Error::Deceased.into()),
             super::ResidentStatus::Resident => {}
         }
-        if req.kind == Kind::Overseas && req.passport.is_none() {
-            return Err(Error::PassportRequired);
-        }
         if doses.is_empty() {
             return Err(super::Error::NoDoses(req.municipality.clone()).into());
         }

@@ -203,21 +203,7 @@ impl Records {
                  WHERE r.municipality = $1 AND r.atena = $2 ORDER BY v.dose"
             )),
         };
-        type Raw = (
-            (
-                String,
-                String,
-                String,
-                String,
-                String,
-                String,
-                String,
-                String,
-                i64,
-            ),
-            Option<String>,
-            Option<RawDose>,
-        );
+        type Raw = (RawResident, Option<String>, Option<RawDose>);
         let rows: Vec<Raw> = with_db!(&self.db, p => {
             let q = sqlx::query(sql).bind(municipality.as_str());
             let q = match key {
@@ -256,18 +242,7 @@ impl Records {
         municipality: &MunicipalityCode,
         atena: &AtenaNo,
     ) -> Result<Option<Resident>> {
-        type Raw = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-        );
-        let raw: Option<Raw> = with_db!(&self.db, p => sqlx::query(
+        let raw: Option<RawResident> = with_db!(&self.db, p => sqlx::query(
             "SELECT atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status \
              FROM resident WHERE municipality = $1 AND atena = $2")
             .bind(municipality.as_str()).bind(atena.as_str()).fetch_optional(p).await
@@ -476,18 +451,21 @@ fn dose_from_raw(
     })
 }
 
+/// A resident row as stored: 宛名番号, 姓, 名, セイ, メイ, birth date, sex, 券番号, status.
+pub(in crate::records) type RawResident = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+);
+
 pub(in crate::records) fn resident_from_raw(
-    (atena, fk, gk, fkana, gkana, birth, sex, ken, status): (
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-        i64,
-    ),
+    (atena, fk, gk, fkana, gkana, birth, sex, ken, status): RawResident,
 ) -> Result<Resident> {
     Ok(Resident {
         atena: AtenaNo::parse(&atena)?,

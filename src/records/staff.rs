@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use super::audit::AuditEntry;
 use super::error::{Error, Result};
-use super::lookup::{Dose, Resident, resident_from_raw};
+use super::lookup::{Dose, RawResident, Resident, resident_from_raw};
 use super::model::{AtenaNo, KenNo, Role};
 use super::{Records, totp, with_db};
 use crate::card::MaskedMyNumber;
@@ -352,18 +352,7 @@ impl Records {
             ),
         };
         let sql = format!("{sql} ORDER BY atena LIMIT 100");
-        type Raw = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-        );
-        let rows: Vec<Raw> = with_db!(&self.db, p => {
+        let rows: Vec<RawResident> = with_db!(&self.db, p => {
             let mut qy = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(code).bind(&a);
             if let (Some(b), Some(c)) = (&b, &c) {
                 qy = qy.bind(b).bind(c);
