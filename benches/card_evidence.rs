@@ -9,11 +9,11 @@ use rsa::pkcs1v15::Pkcs1v15Sign;
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
 use vaxcert::card::challenge::{Binding, Challenges, sha256_digest_info};
-use vaxcert::card::{CardEvidence, RsaKey, TrustSet, verify_card_files};
+use vaxcert::card::{CardEvidence, RsaKey, verify_card_files};
 use vaxcert::card_sim::{Persona, image::CardImage};
 use vaxcert::clock::UnixTime;
+use vaxcert::dev;
 use vaxcert::domain::{Channel, Kind, MunicipalityCode};
-use vaxcert::pki::dev;
 
 fn openssl_floor() {
     let out = std::process::Command::new("openssl")
@@ -40,8 +40,12 @@ fn bench(c: &mut Criterion) {
     openssl_floor();
     let persona =
         Persona::load(std::path::Path::new("certs/dev/personas/default.toml")).expect("persona");
-    let key = dev::load_rsa_key(&persona.card_key_path()).expect("card key");
-    let img = CardImage::build(&persona, &dev::DevIssuer::load().expect("dev keys"), key);
+    let key = dev::card::load_rsa_key(&persona.card_key_path()).expect("card key");
+    let img = CardImage::build(
+        &persona,
+        &dev::card::DevIssuer::load().expect("dev keys"),
+        key,
+    );
     let binding = Binding {
         channel: Channel::Kiosk,
         terminal_id: "bench".into(),
@@ -59,7 +63,7 @@ fn bench(c: &mut Criterion) {
         challenge,
         challenge_signature: sig,
     };
-    let trust = TrustSet::parse("dev").expect("trust");
+    let trust = dev::trust_set("dev").expect("trust");
 
     c.bench_function("card_evidence/verify_5_steps_ring", |b| {
         b.iter(|| {
@@ -76,7 +80,7 @@ fn bench(c: &mut Criterion) {
     });
 
     // The primitive, both ways, on the same key and message.
-    let issuer = dev::DevIssuer::load().expect("dev keys");
+    let issuer = dev::card::DevIssuer::load().expect("dev keys");
     let msg = b"the DF31 and DF32 digests, 70 bytes in real life, any bytes here";
     let signature = issuer
         .key()

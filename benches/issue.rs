@@ -10,10 +10,11 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use p256::ecdsa::signature::Signer as _;
 use vaxcert::catalogue::product;
-use vaxcert::certificate::{DoseRecord, Issuer, Passport, Request};
 use vaxcert::clock::UnixTime;
+use vaxcert::dev;
 use vaxcert::domain::{BirthDate, CertificateId, Kind};
-use vaxcert::pki::{Signer, dev};
+use vaxcert::issuance::certificate::{DoseRecord, Passport, Request};
+use vaxcert::pki::Signer;
 
 fn openssl_floor() {
     let Ok(out) = std::process::Command::new("openssl")
@@ -76,7 +77,7 @@ fn inflated_payload(jws: &str) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     openssl_floor();
-    let issuer = Issuer::dev().expect("dev keys");
+    let issuer = dev::issuer().expect("dev keys");
     let domestic = request(Kind::Domestic);
     let overseas = request(Kind::Overseas);
 

@@ -13,21 +13,22 @@ use std::sync::Arc;
 use cpu_time::ProcessTime;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use rsa::pkcs8::EncodePrivateKey;
+use vaxcert::card::CardEvidence;
 use vaxcert::card::challenge::{Binding, Challenges};
-use vaxcert::card::{CardEvidence, TrustSet};
 use vaxcert::card_sim::Persona;
 use vaxcert::card_sim::image::CardImage;
 use vaxcert::clock::SystemClock;
+use vaxcert::dev;
 use vaxcert::domain::{Channel, Kind, MunicipalityCode};
-use vaxcert::pki::dev;
+use vaxcert::issuance::{IssuanceService, IssuanceSettings};
 use vaxcert::protocol::{InternalPreviewRequest, PreviewRequest};
-use vaxcert::records::{IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings};
+use vaxcert::records::{Records, RecordsSettings};
 
 fn service(rt: &tokio::runtime::Runtime, dir: &std::path::Path, pdf: bool) -> IssuanceService {
     rt.block_on(async {
         let url = format!("sqlite://{}", dir.join(format!("bench-{pdf}.db")).display());
         let records = Records::open(
-            &RecordsSettings::new(&url, KeyPaths::dev()),
+            &RecordsSettings::new(&url, dev::record_keys()),
             Arc::new(SystemClock),
         )
         .await
@@ -35,10 +36,10 @@ fn service(rt: &tokio::runtime::Runtime, dir: &std::path::Path, pdf: bool) -> Is
         vaxcert::records::seed::demo(&records, &mut std::io::sink())
             .await
             .expect("seed");
-        IssuanceService::dev(
+        dev::issuance_service(
             Arc::new(records),
             Challenges::new(dev::challenge_key().expect("challenge key"), 120),
-            TrustSet::parse("dev").expect("trust"),
+            dev::trust_set("dev").expect("trust"),
             Arc::new(SystemClock),
             IssuanceSettings {
                 challenge_ttl_secs: 120,
@@ -63,12 +64,16 @@ fn pipeline(c: &mut Criterion) {
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let persona = Persona::load(&dev::dir().join("personas/default.toml")).expect("persona");
-    let key = dev::load_rsa_key(&persona.card_key_path()).expect("card key");
+    let key = dev::card::load_rsa_key(&persona.card_key_path()).expect("card key");
     // The card's INTERNAL AUTHENTICATE, made with ring so the untimed set-up stays short.
     let ring_key =
         ring::signature::RsaKeyPair::from_pkcs8(key.to_pkcs8_der().expect("pkcs8").as_bytes())
             .expect("ring key");
-    let img = CardImage::build(&persona, &dev::DevIssuer::load().expect("dev issuer"), key);
+    let img = CardImage::build(
+        &persona,
+        &dev::card::DevIssuer::load().expect("dev issuer"),
+        key,
+    );
     let files = img.card_files();
     let binding = Binding {
         channel: Channel::App,

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vaxcert::card::challenge::{Binding, Challenges, sha256_digest_info};
-use vaxcert::card::{CardEvidence, TrustSet, verify_evidence};
+use vaxcert::card::{CardEvidence, verify_evidence};
 use vaxcert::card_sim::Persona;
 use vaxcert::card_sim::image::CardImage;
 use vaxcert::clock::{FixedClock, UnixTime};
+use vaxcert::dev::{self, card::DevIssuer};
 use vaxcert::domain::{Channel, Kind, MunicipalityCode};
-use vaxcert::pki::dev::{self, DevIssuer};
-use vaxcert::records::{KeyPaths, Records, RecordsSettings};
+use vaxcert::records::{Records, RecordsSettings};
 
 const NOW: UnixTime = UnixTime(1_800_000_000);
 const LOOKUPS: usize = 2000;
@@ -65,7 +65,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 async fn run(name: &str, url: &str, data: &[u8], rows: usize) {
     let clock = Arc::new(FixedClock::at(NOW));
-    let mut settings = RecordsSettings::new(url, KeyPaths::dev());
+    let mut settings = RecordsSettings::new(url, dev::record_keys());
     settings.audit_checkpoint_every = 1000;
     let r = Records::open(&settings, clock).await.expect("open");
     let m = MunicipalityCode::parse("131016").unwrap();
@@ -100,7 +100,7 @@ async fn run(name: &str, url: &str, data: &[u8], rows: usize) {
     .expect("doses");
     // A VerifiedIdentity only comes from verify_evidence: build the default persona's evidence.
     let persona = Persona::load(&dev::dir().join("personas/default.toml")).unwrap();
-    let key = dev::load_rsa_key(&persona.card_key_path()).unwrap();
+    let key = dev::card::load_rsa_key(&persona.card_key_path()).unwrap();
     let img = CardImage::build(&persona, &DevIssuer::load().unwrap(), key);
     let challenges = Challenges::new(dev::challenge_key().unwrap(), 120);
     let binding = Binding {
@@ -121,7 +121,7 @@ async fn run(name: &str, url: &str, data: &[u8], rows: usize) {
     let id = verify_evidence(
         &ev,
         &binding,
-        &TrustSet::parse("dev").unwrap(),
+        &dev::trust_set("dev").unwrap(),
         &challenges,
         &r,
         NOW,

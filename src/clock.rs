@@ -21,17 +21,7 @@ impl UnixTime {
 impl UnixTime {
     /// The calendar date in Japan (UTC+9), `YYYY-MM-DD`: the 交付日 printed on a certificate.
     pub fn date_jst(self) -> String {
-        // Howard Hinnant's days-to-civil.
-        let z = (self.0 + 9 * 3600).div_euclid(86_400) + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!("{y:04}-{m:02}-{d:02}")
+        crate::date::iso(crate::date::jst(self.0))
     }
 }
 

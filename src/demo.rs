@@ -14,7 +14,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::card_sim::Persona;
-use crate::cli::Coded;
+use crate::exit::Coded;
 
 /// `vaxcert demo …`
 #[derive(Debug, Args)]
@@ -150,7 +150,7 @@ fn prepare(dir: &Path) -> Result<()> {
 /// the lines that describe the login (password, TOTP secret and URI).
 fn seed(db: &str) -> Result<Vec<String>> {
     let out = Command::new(std::env::current_exe()?)
-        .args(["records", "--database-url", db, "seed-demo"])
+        .args(["records", "--dev", "--database-url", db, "seed-demo"])
         .output()
         .context("cannot run records seed-demo")?;
     if !out.status.success() {
@@ -204,6 +204,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         "records",
         &[
             "records",
+            "--dev",
             "--database-url",
             &db,
             "serve",
@@ -225,6 +226,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         &[
             "app",
             "serve",
+            "--dev",
             "--listen",
             &at(ports.app),
             "--plain-http",
@@ -240,6 +242,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         &[
             "center",
             "serve",
+            "--dev",
             "--listen",
             &at(ports.center),
             "--records-url",
@@ -269,6 +272,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         "kiosk",
         &[
             "kiosk",
+            "--dev",
             "--listen",
             &at(ports.kiosk),
             "--center",

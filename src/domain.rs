@@ -128,16 +128,9 @@ impl BirthDate {
         let year: u16 = digits[..4].parse().map_err(|_| Error::Date)?;
         let month: u8 = digits[4..6].parse().map_err(|_| Error::Date)?;
         let day: u8 = digits[6..].parse().map_err(|_| Error::Date)?;
-        let leap =
-            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return Err(Error::Date),
-        };
-        if year < 1850 || day == 0 || day > days {
+        if year < 1850
+            || crate::date::real(i64::from(year), i64::from(month), i64::from(day)).is_none()
+        {
             return Err(Error::Date);
         }
         Ok(BirthDate { year, month, day })

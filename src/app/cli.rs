@@ -8,8 +8,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::{Server, Settings};
-use crate::cli::Coded;
-use crate::http::tls::{ClientAuth, ServerTls};
+use crate::exit::Coded;
 
 /// `vaxcert app …`
 #[derive(Debug, Subcommand)]
@@ -27,10 +26,12 @@ pub struct ServeArgs {
     /// Records' internal API.
     #[arg(long, default_value = "https://127.0.0.1:8443")]
     pub records_url: String,
-    /// TLS folder: app-server.{crt,key}.pem, server-ca.crt.pem, app-gateway.{crt,key}.pem
-    /// (default: the dev ones in certs/dev/tls/).
-    #[arg(long)]
+    /// TLS folder: app-server.{crt,key}.pem, server-ca.crt.pem, app-gateway.{crt,key}.pem.
+    #[arg(long, required_unless_present = "dev")]
     pub tls_dir: Option<PathBuf>,
+    /// DEV ONLY: take what is not given from the committed dev material (certs/dev/).
+    #[arg(long)]
+    pub dev: bool,
     /// Serve plain HTTP (behind a TLS-terminating proxy).
     #[arg(long)]
     pub plain_http: bool,
@@ -57,17 +58,11 @@ pub fn run(command: AppCommand) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let mut s = Settings::dev(args.listen, &args.records_url);
-        if let Some(d) = &args.tls_dir {
-            s.tls = Some(ServerTls {
-                cert: d.join("app-server.crt.pem"),
-                key: d.join("app-server.key.pem"),
-                client_auth: ClientAuth::None,
-            });
-            s.records_tls.server_ca = d.join("server-ca.crt.pem");
-            s.records_tls.cert = Some(d.join("app-gateway.crt.pem"));
-            s.records_tls.key = Some(d.join("app-gateway.key.pem"));
-        }
+        let tls_dir = match args.tls_dir {
+            Some(d) => d,
+            None => crate::dev::tls_dir(),
+        };
+        let mut s = Settings::in_tls_dir(args.listen, &args.records_url, &tls_dir);
         if args.plain_http {
             s.tls = None;
         }

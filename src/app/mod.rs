@@ -24,15 +24,14 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::Listener as _;
 use axum::{Json, Router};
 
 use crate::domain::Channel;
 use crate::formats::mrz::Td3Mrz;
 use crate::http::Problem;
-use crate::http::tls::{Bound, ClientTls, ServerTls, TlsError, TlsListener};
+use crate::http::tls::{ClientTls, ServerTls, TlsError};
+use crate::protocol::client::{self as api, Client};
 use crate::protocol::{CertificateRequest, InternalPreviewRequest, PreviewRequest};
-use crate::records::api::{self, Client};
 use crate::verify::TrustStore;
 use crate::verify::http::VerifyState;
 
@@ -58,10 +57,10 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// DEV ONLY: records' and the gateway's TLS material under `certs/dev/tls/`, HTTPS with the
-    /// dev `app-server` certificate.
-    pub fn dev(listen: SocketAddr, records_url: &str) -> Self {
-        let d = crate::pki::dev::dir().join("tls");
+    /// The TLS material in one folder, under the standard names: HTTPS with
+    /// `app-server.{crt,key}.pem`, records' CA `server-ca.crt.pem`, and the gateway's client
+    /// identity `app-gateway.{crt,key}.pem`.
+    pub fn in_tls_dir(listen: SocketAddr, records_url: &str, d: &std::path::Path) -> Self {
         Settings {
             listen,
             tls: Some(ServerTls {
@@ -89,18 +88,10 @@ struct AppState {
     ttl: Duration,
 }
 
-/// A bound app gateway.
-pub struct Server {
-    bound: Bound,
-    local: SocketAddr,
-    router: Router,
-}
-
-impl std::fmt::Debug for Server {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "app::Server({})", self.local)
-    }
-}
+/// The app gateway's builder: [`Server::build`] binds it and returns the shared
+/// [`crate::http::Server`].
+#[derive(Debug)]
+pub struct Server;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +120,7 @@ impl Server {
     ///
     /// # Errors
     /// [`Error`].
-    pub async fn build(settings: &Settings) -> Result<Self, Error> {
+    pub async fn build(settings: &Settings) -> Result<crate::http::Server, Error> {
         let records = Client::new(&settings.records_url, &settings.records_tls)?;
         let state = AppState {
             records,
@@ -141,53 +132,7 @@ impl Server {
             Arc::new(crate::clock::SystemClock),
         );
         let router = router(state, verifier, RateLimit::new(settings.rate_per_sec));
-        let (bound, local) = match &settings.tls {
-            Some(tls) => {
-                let l = TlsListener::bind(settings.listen, tls.config()?).await?;
-                let a = l.local_addr().map(|p| p.addr).unwrap_or(settings.listen);
-                (Bound::Tls(l), a)
-            }
-            None => {
-                let bind_err = |e: std::io::Error| TlsError::Bind {
-                    addr: settings.listen.to_string(),
-                    reason: e.to_string(),
-                };
-                let l = tokio::net::TcpListener::bind(settings.listen)
-                    .await
-                    .map_err(bind_err)?;
-                let a = l.local_addr().map_err(bind_err)?;
-                (Bound::Plain(l), a)
-            }
-        };
-        Ok(Server {
-            bound,
-            local,
-            router,
-        })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// Serve until `shutdown` completes.
-    ///
-    /// # Errors
-    /// I/O errors of the server loop.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        self.bound.serve(self.router, shutdown).await
-    }
-
-    /// Serve until Ctrl-C / SIGTERM.
-    ///
-    /// # Errors
-    /// I/O errors of the server loop.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(crate::http::shutdown_signal()).await
+        Ok(crate::http::Server::bind(settings.listen, settings.tls.as_ref(), router).await?)
     }
 }
 
@@ -204,16 +149,8 @@ fn router(state: AppState, verifier: VerifyState, limit: RateLimit) -> Router {
         limit,
         ratelimit::limit,
     ))
-    .layer(axum::middleware::from_fn(no_store))
+    .layer(axum::middleware::from_fn(crate::http::no_store))
     .layer(axum::middleware::from_fn(crate::http::trace_request))
-}
-
-async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let mut r = next.run(req).await;
-    r.headers_mut()
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    r
 }
 
 fn relay_err(e: api::Error) -> Problem {

@@ -1,60 +1,46 @@
 //! Per-client rate limits: a token bucket per remote address, in memory (nothing is written),
 //! answering `429 rate-limited` with `Retry-After` when a client's bucket is empty.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use tokio::time::Instant;
+use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::http::Problem;
 use crate::http::tls::Peer;
 
-/// Token buckets keyed by client address: `rate` per second, bursts of `2 × rate`.
+/// How many client addresses are remembered before idle ones are forgotten.
+const MAX_CLIENTS: usize = 100_000;
+
+/// A GCRA limit per client address (`governor`): `rate` per second, bursts of `2 × rate`.
 #[derive(Debug, Clone)]
 pub struct RateLimit {
-    rate: f64,
-    burst: f64,
-    buckets: Arc<Mutex<HashMap<IpAddr, (f64, Instant)>>>,
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 impl RateLimit {
     /// `per_sec` requests per second per client (at least 1).
     pub fn new(per_sec: u32) -> Self {
-        let rate = f64::from(per_sec.max(1));
+        let rate = NonZeroU32::new(per_sec.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = rate.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
         RateLimit {
-            rate,
-            burst: rate * 2.0,
-            buckets: Arc::default(),
+            limiter: Arc::new(DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(rate).allow_burst(burst),
+            )),
         }
     }
 
-    /// Take one token for `ip`; `false` when the bucket is empty.
+    /// Take one request's worth for `ip`; `false` when its budget is spent.
     pub fn allow(&self, ip: IpAddr) -> bool {
-        let now = Instant::now();
-        let Ok(mut b) = self.buckets.lock() else {
-            return true;
-        };
-        if b.len() > 100_000 {
-            // Forget idle clients rather than grow without bound.
-            let burst = self.burst;
-            let rate = self.rate;
-            b.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
-            });
+        if self.limiter.len() > MAX_CLIENTS {
+            // Forget clients whose budget is full again rather than grow without bound.
+            self.limiter.retain_recent();
         }
-        let (tokens, at) = b.entry(ip).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.limiter.check_key(&ip).is_ok()
     }
 }
 

@@ -1,5 +1,8 @@
 //! Everything that can go wrong reading a card or checking its evidence. Variants carry data,
-//! never a PIN, a MyNumber or card bytes; [`Error::code`] gives the stable machine-readable code.
+//! never a PIN, a MyNumber or card bytes; [`Error::code`] gives the stable machine-readable code
+//! and [`Error::to_problem`] the one problem document each maps to.
+
+use crate::http::Problem;
 
 /// Which TEXT AP file a structural problem was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,5 +194,44 @@ pub(crate) fn from_status(sw: u16) -> Error {
             tries_left: (sw & 0x0F) as u8,
         },
         other => Error::CardStatus(other),
+    }
+}
+
+impl Error {
+    /// The problem document for this refusal (a wrong PIN carries the tries left).
+    pub fn to_problem(&self) -> Problem {
+        use Error as E;
+        let e = self;
+        let (status, ja) = match e {
+            E::WrongPin { .. } => (400, "暗証番号が違います。"),
+            E::Locked => (
+                403,
+                "暗証番号がロックされています。お住まいの市区町村の窓口で解除してください。",
+            ),
+            E::NoCard | E::CardRemoved => (
+                409,
+                "カードを読み取れませんでした。カードを置き直してください。",
+            ),
+            E::NotMyNumberCard => (400, "マイナンバーカードではありません。"),
+            E::ChallengeExpired | E::ChallengeReused | E::ChallengeForged => {
+                (409, "時間切れです。最初からやり直してください。")
+            }
+            E::UsedStore(_) => (500, "システムで問題が発生しました。"),
+            E::UntrustedIssuer { .. }
+            | E::CertificateSignature
+            | E::IntegritySignature
+            | E::MyNumberDigest
+            | E::AttributesDigest
+            | E::MalformedMyNumber
+            | E::CardKeySignature
+            | E::ChallengeSignature
+            | E::Malformed { .. } => (422, "カードの内容を確認できませんでした。"),
+            _ => (400, "カードの読み取りに失敗しました。"),
+        };
+        let p = Problem::new(status, e.code(), e.to_string(), ja);
+        match e {
+            E::WrongPin { tries_left } => p.with_tries_left(*tries_left),
+            _ => p,
+        }
     }
 }

@@ -33,6 +33,9 @@ pub enum TrustError {
     /// The dev key files could not be read.
     #[error("the dev J-LIS CA key could not be loaded: {0}")]
     Dev(String),
+    /// `dev` was named where dev material is not allowed.
+    #[error("the dev J-LIS CA key (dev) is for --dev, the demo and tests only")]
+    DevOnly,
     /// An empty list trusts nothing.
     #[error("the trusted set is empty")]
     Empty,
@@ -44,19 +47,26 @@ const MODULUS_5000033: &str = include_str!("../../certs/trust/jlis/5000033.modul
 const MODULUS_6000033: &str = include_str!("../../certs/trust/jlis/6000033.modulus.hex");
 
 impl TrustSet {
-    /// Parse a comma-separated list of key IDs: `5000033`, `6000033`, `dev`.
+    /// Parse a comma-separated list of built-in key IDs: `5000033`, `6000033`. `dev` is
+    /// refused here: only dev-only code has the dev key ([`TrustSet::parse_with_dev`]).
     ///
     /// # Errors
-    /// [`TrustError`] for an unknown ID, unreadable dev keys or an empty list.
+    /// [`TrustError`] for an unknown ID, `dev`, or an empty list.
     pub fn parse(spec: &str) -> Result<Self, TrustError> {
+        Self::parse_with_dev(spec, None)
+    }
+
+    /// As [`TrustSet::parse`], with the dev J-LIS CA key standing for `dev` when given.
+    ///
+    /// # Errors
+    /// [`TrustError`] for an unknown ID, `dev` without its key, or an empty list.
+    pub fn parse_with_dev(spec: &str, dev: Option<CaKey>) -> Result<Self, TrustError> {
         let mut keys = Vec::new();
         for id in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let key = match id {
                 "5000033" => builtin("5000033", MODULUS_5000033),
                 "6000033" => builtin("6000033", MODULUS_6000033),
-                "dev" => {
-                    crate::pki::dev::jlis_ca_public().map_err(|e| TrustError::Dev(e.to_string()))?
-                }
+                "dev" => dev.clone().ok_or(TrustError::DevOnly)?,
                 other => return Err(TrustError::UnknownKey(other.to_owned())),
             };
             keys.push(key);

@@ -5,32 +5,18 @@ use std::collections::BTreeMap;
 
 use rsa::RsaPrivateKey;
 use rsa::pkcs1v15::Pkcs1v15Sign;
-use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 
 use super::persona::Persona;
 use crate::card::CardFiles;
 use crate::card::tlv::encode;
-use crate::pki::dev::DevIssuer;
+use crate::dev::card::{DevIssuer, public_key_tlvs, sign_sha256};
 
 /// Every EF of the virtual card plus its internal-authentication key.
 pub struct CardImage {
     /// EF contents by file ID.
     pub files: BTreeMap<u16, Vec<u8>>,
     card_key: RsaPrivateKey,
-}
-
-/// `90 03 010001 91 82 0100 <modulus>`, the card's key encoding.
-pub fn public_key_tlvs(key: &RsaPrivateKey) -> Vec<u8> {
-    let mut v = encode(0x90, &key.e_bytes());
-    v.extend(encode(0x91, &key.n_bytes()));
-    v
-}
-
-/// RSASSA-PKCS1-v1_5 / SHA-256, as J-LIS signs.
-pub fn sign_sha256(key: &RsaPrivateKey, message: &[u8]) -> Vec<u8> {
-    key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message))
-        .expect("a 2048-bit key signs a SHA-256 digest")
 }
 
 impl CardImage {

@@ -52,8 +52,8 @@ pub enum Error {
 /// Persona or key errors.
 pub fn load_applet(persona_path: &Path) -> Result<applet::Applet, Error> {
     let persona = Persona::load(persona_path)?;
-    let issuer = crate::pki::dev::DevIssuer::load()?;
-    let card_key = crate::pki::dev::load_rsa_key(&persona.card_key_path())?;
+    let issuer = crate::dev::card::DevIssuer::load()?;
+    let card_key = crate::dev::card::load_rsa_key(&persona.card_key_path())?;
     let image = image::CardImage::build(&persona, &issuer, card_key);
     Ok(applet::Applet::new(
         image,

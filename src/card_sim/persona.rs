@@ -76,17 +76,8 @@ impl Persona {
 
     /// Where this persona's card key lives.
     pub fn card_key_path(&self) -> PathBuf {
-        card_key_path(&self.path)
+        crate::dev::card::card_key_path(&self.path)
     }
-}
-
-/// `<dir>/<stem>.card-key.pem` for `<dir>/<stem>.toml`.
-pub fn card_key_path(persona: &Path) -> PathBuf {
-    let stem = persona
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    persona.with_file_name(format!("{stem}.card-key.pem"))
 }
 
 impl fmt::Debug for Persona {

@@ -9,9 +9,8 @@ use clap::{Args, Subcommand};
 
 use super::{Server, Settings};
 use crate::card::TrustSet;
-use crate::cli::Coded;
 use crate::clock::SystemClock;
-use crate::http::tls::ClientAuth;
+use crate::exit::Coded;
 
 /// `vaxcert center …`
 #[derive(Debug, Subcommand)]
@@ -33,9 +32,13 @@ pub struct ServeArgs {
     #[arg(long, default_value = "5000033")]
     pub trust: String,
     /// TLS folder: center-server.{crt,key}.pem, kiosk-ca.crt.pem, server-ca.crt.pem,
-    /// center.{crt,key}.pem (default: the dev ones in certs/dev/tls/).
-    #[arg(long)]
+    /// center.{crt,key}.pem.
+    #[arg(long, required_unless_present = "dev")]
     pub tls_dir: Option<PathBuf>,
+    /// DEV ONLY: take what is not given from the committed dev material (certs/dev/), and
+    /// allow `--trust dev`.
+    #[arg(long)]
+    pub dev: bool,
 }
 
 /// Run the center until Ctrl-C / SIGTERM.
@@ -44,24 +47,22 @@ pub struct ServeArgs {
 /// Start-up failures, with a stable code.
 pub fn run(command: CenterCommand) -> Result<()> {
     let CenterCommand::Serve(args) = command;
-    let trust = TrustSet::parse(&args.trust).map_err(|e| Coded {
-        code: "trust",
-        message: e.to_string(),
-    })?;
+    let trust = if args.dev {
+        crate::dev::trust_set(&args.trust)
+    } else {
+        TrustSet::parse(&args.trust)
+    }
+    .map_err(|e| Coded::new("trust", e))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let mut s = Settings::dev(args.listen, &args.records_url, trust);
-        if let Some(d) = &args.tls_dir {
-            s.tls.cert = d.join("center-server.crt.pem");
-            s.tls.key = d.join("center-server.key.pem");
-            s.tls.client_auth = ClientAuth::Ca(d.join("kiosk-ca.crt.pem"));
-            s.records_tls.server_ca = d.join("server-ca.crt.pem");
-            s.records_tls.cert = Some(d.join("center.crt.pem"));
-            s.records_tls.key = Some(d.join("center.key.pem"));
-        }
+        let tls_dir = match args.tls_dir {
+            Some(d) => d,
+            None => crate::dev::tls_dir(),
+        };
+        let s = Settings::in_tls_dir(args.listen, &args.records_url, trust, &tls_dir);
         let server = Server::build(&s, Arc::new(SystemClock))
             .await
             .map_err(|e| Coded {

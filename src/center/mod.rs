@@ -17,7 +17,6 @@
 
 pub mod cli;
 
-use axum::serve::Listener as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,12 +29,12 @@ use crate::card::TrustSet;
 use crate::clock::Clock;
 use crate::domain::{Channel, Kind};
 use crate::http::Problem;
-use crate::http::tls::{ClientAuth, ClientTls, Peer, ServerTls, TlsError, TlsListener};
+use crate::http::tls::{ClientAuth, ClientTls, Peer, ServerTls, TlsError};
+use crate::protocol::client::{self as api, Client};
 use crate::protocol::{
     CertificateRequest, CertificateResponse, ChallengeResponse, InternalPreviewRequest,
     MunicipalityEntry, PreviewRequest, PreviewResponse,
 };
-use crate::records::api::{self, Client};
 
 /// Settings of the center.
 #[derive(Debug, Clone)]
@@ -55,9 +54,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// DEV ONLY: the TLS material under `certs/dev/tls/`.
-    pub fn dev(listen: SocketAddr, records_url: &str, trust: TrustSet) -> Self {
-        let d = crate::pki::dev::dir().join("tls");
+    /// The TLS material in one folder, under the standard names: `center-server.{crt,key}.pem`,
+    /// `kiosk-ca.crt.pem`, `server-ca.crt.pem`, `center.{crt,key}.pem`.
+    pub fn in_tls_dir(
+        listen: SocketAddr,
+        records_url: &str,
+        trust: TrustSet,
+        d: &std::path::Path,
+    ) -> Self {
         Settings {
             listen,
             tls: ServerTls {
@@ -110,26 +114,21 @@ impl Error {
     }
 }
 
-/// A bound center.
+/// The center's builder: [`Server::build`] binds it and returns the shared
+/// [`crate::http::Server`].
 #[derive(Debug)]
-pub struct Server {
-    listener: TlsListener,
-    local: SocketAddr,
-    router: Router,
-}
+pub struct Server;
 
 impl Server {
     /// Bind the kiosk listener and build the records client.
     ///
     /// # Errors
     /// [`Error`].
-    pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+    pub async fn build(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<crate::http::Server, Error> {
         let records = Client::new(&settings.records_url, &settings.records_tls)?;
-        let listener = TlsListener::bind(settings.listen, settings.tls.config()?).await?;
-        let local = listener
-            .local_addr()
-            .map(|p| p.addr)
-            .unwrap_or(settings.listen);
         let state = AppState {
             records,
             trust: settings.trust.clone(),
@@ -143,52 +142,10 @@ impl Server {
             .route("/v1/kiosk/previews", post(preview))
             .route("/v1/kiosk/certificates", post(certificate))
             .with_state(state)
-            .layer(axum::middleware::from_fn(no_store))
+            .layer(axum::middleware::from_fn(crate::http::no_store))
             .layer(axum::middleware::from_fn(crate::http::trace_request));
-        Ok(Server {
-            listener,
-            local,
-            router,
-        })
+        Ok(crate::http::Server::bind(settings.listen, Some(&settings.tls), router).await?)
     }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// Serve until `shutdown` completes.
-    ///
-    /// # Errors
-    /// I/O errors of the server loop.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        crate::http::tls::Bound::Tls(self.listener)
-            .serve(self.router, shutdown)
-            .await
-    }
-
-    /// Serve until Ctrl-C / SIGTERM.
-    ///
-    /// # Errors
-    /// I/O errors of the server loop.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(crate::http::shutdown_signal()).await
-    }
-}
-
-async fn no_store(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let mut r = next.run(req).await;
-    r.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    r
 }
 
 fn relay_err(e: api::Error) -> Problem {
@@ -273,7 +230,7 @@ async fn preview(
     }
     // DESIGN §3 steps 1–4 and the challenge's expiry, before anything reaches records.
     if s.clock.now() >= req.evidence.challenge.expires_at() {
-        return Err(Problem::from(&crate::card::Error::ChallengeExpired));
+        return Err(crate::card::Error::ChallengeExpired.to_problem());
     }
     let files = req.evidence.files.clone();
     let trust = s.trust.clone();
@@ -290,7 +247,7 @@ async fn preview(
     })?
     .map_err(|e| {
         tracing::info!(code = e.code(), "card evidence refused at the center");
-        Problem::from(&e)
+        e.to_problem()
     })?;
     let internal = InternalPreviewRequest {
         channel: Channel::Kiosk,

@@ -3,7 +3,9 @@
 
 mod problem;
 mod response;
+mod server;
 pub mod tls;
 
 pub use problem::Problem;
 pub use response::{announce, shutdown_signal, trace_id, trace_request};
+pub use server::{Server, no_store};

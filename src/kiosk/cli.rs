@@ -17,14 +17,18 @@ pub struct KioskArgs {
     #[arg(long, default_value = "https://127.0.0.1:8443")]
     pub center: String,
     /// CA that signed the center's server certificate.
-    #[arg(long, default_value = "certs/dev/tls/server-ca.crt.pem")]
-    pub center_ca: PathBuf,
+    #[arg(long, required_unless_present = "dev")]
+    pub center_ca: Option<PathBuf>,
     /// This kiosk's client certificate (its CN is the terminal id).
-    #[arg(long, default_value = "certs/dev/tls/kiosk-01.crt.pem")]
-    pub cert: PathBuf,
+    #[arg(long, required_unless_present = "dev")]
+    pub cert: Option<PathBuf>,
     /// Its private key.
-    #[arg(long, default_value = "certs/dev/tls/kiosk-01.key.pem")]
-    pub key: PathBuf,
+    #[arg(long, required_unless_present = "dev")]
+    pub key: Option<PathBuf>,
+    /// DEV ONLY: take what is not given from the committed dev material (certs/dev/tls/, as
+    /// kiosk-01).
+    #[arg(long)]
+    pub dev: bool,
     /// PC/SC reader name (default: the first reader).
     #[arg(long)]
     pub reader: Option<String>,
@@ -41,8 +45,12 @@ pub struct KioskArgs {
 /// # Errors
 /// Set-up failures (TLS files, certificate, bind) with their cause.
 pub fn run(args: KioskArgs) -> Result<()> {
-    let center = CenterClient::new(&args.center, &args.center_ca, &args.cert, &args.key)?;
-    let terminal_id = common_name(&args.cert)?;
+    let dev = |name: &str| crate::dev::tls_dir().join(name);
+    let center_ca = args.center_ca.unwrap_or_else(|| dev("server-ca.crt.pem"));
+    let cert = args.cert.unwrap_or_else(|| dev("kiosk-01.crt.pem"));
+    let key = args.key.unwrap_or_else(|| dev("kiosk-01.key.pem"));
+    let center = CenterClient::new(&args.center, &center_ca, &cert, &key)?;
+    let terminal_id = common_name(&cert)?;
     let printer = match args.print_dir {
         Some(dir) => {
             anyhow::ensure!(
@@ -69,7 +77,7 @@ pub fn run(args: KioskArgs) -> Result<()> {
         .context("tokio runtime")?;
     rt.block_on(async {
         let server = Server::build(settings).await?;
-        let addr = server.local_addr()?;
+        let addr = server.local_addr();
         // Tests and the demo read this line to find the port.
         crate::http::announce(format_args!("kiosk listening on http://{addr}/"));
         tracing::info!(%addr, "kiosk agent started");

@@ -95,13 +95,7 @@ impl Error {
     fn problem(&self) -> Problem {
         match self {
             Error::CenterRefused(p) => (**p).clone(),
-            Error::Card(e) => {
-                let p = Problem::from(e);
-                match e {
-                    card::Error::WrongPin { tries_left } => p.with_tries_left(*tries_left),
-                    _ => p,
-                }
-            }
+            Error::Card(e) => e.to_problem(),
             Error::Center(_) | Error::Tls(_) => Problem::new(
                 503,
                 self.code(),
@@ -183,27 +177,20 @@ impl Agent {
     }
 }
 
-/// The bound agent, ready to run.
-pub struct Server {
-    listener: tokio::net::TcpListener,
-    router: Router,
-}
+/// The agent's builder: [`Server::build`] binds it (loopback only) and returns the shared
+/// [`crate::http::Server`].
+#[derive(Debug)]
+pub struct Server;
 
 impl Server {
     /// Bind the local listener (loopback only).
     ///
     /// # Errors
     /// [`Error::NotLoopback`], [`Error::Bind`].
-    pub async fn build(settings: Settings) -> Result<Self, Error> {
+    pub async fn build(settings: Settings) -> Result<crate::http::Server, Error> {
         if !settings.listen.ip().is_loopback() {
             return Err(Error::NotLoopback(settings.listen));
         }
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: settings.listen,
-                source,
-            })?;
         let agent = Arc::new(Agent {
             center: settings.center,
             terminal_id: settings.terminal_id,
@@ -211,28 +198,12 @@ impl Server {
             printer: settings.printer,
             pending: Mutex::new(Pending::default()),
         });
-        Ok(Server {
-            listener,
-            router: router(agent),
-        })
-    }
-
-    /// The address it listens on.
-    ///
-    /// # Errors
-    /// I/O.
-    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
-        self.listener.local_addr().map_err(Error::Serve)
-    }
-
-    /// Serve until the process is stopped.
-    ///
-    /// # Errors
-    /// [`Error::Serve`].
-    pub async fn run_until_stopped(self) -> Result<(), Error> {
-        axum::serve(self.listener, self.router)
+        crate::http::Server::bind(settings.listen, None, router(agent))
             .await
-            .map_err(Error::Serve)
+            .map_err(|e| Error::Bind {
+                addr: settings.listen,
+                source: std::io::Error::other(e.to_string()),
+            })
     }
 }
 
@@ -274,13 +245,14 @@ fn router(agent: Arc<Agent>) -> Router {
         .route("/api/read", post(read))
         .route("/api/confirm", post(confirm))
         .route("/api/reset", post(reset))
-        .layer(axum::middleware::map_response(no_store))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(crate::http::no_store))
         .with_state(agent)
 }
 
-async fn no_store(mut r: Response) -> Response {
+/// The kiosk page may load only its own files and may not be framed.
+async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -95,12 +95,15 @@ struct Card {
 impl Card {
     fn load(persona: &std::path::Path) -> Result<Self> {
         let p = crate::card_sim::Persona::load(persona)?;
-        let key = crate::pki::dev::load_rsa_key(&p.card_key_path())?;
+        let key = crate::dev::card::load_rsa_key(&p.card_key_path())?;
         let der = key.to_pkcs8_der().map_err(|e| anyhow!("card key: {e}"))?;
         let ring_key = ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes())
             .map_err(|e| anyhow!("card key for ring: {e}"))?;
-        let img =
-            crate::card_sim::image::CardImage::build(&p, &crate::pki::dev::DevIssuer::load()?, key);
+        let img = crate::card_sim::image::CardImage::build(
+            &p,
+            &crate::dev::card::DevIssuer::load()?,
+            key,
+        );
         Ok(Card {
             files: img.card_files(),
             key: ring_key,

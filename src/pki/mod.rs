@@ -1,7 +1,6 @@
-//! Key material. Production keys are loaded from configured files; everything dev-only lives in
-//! [`dev`], so a review can grep for `dev::`.
+//! Key material: the [`Signer`] every signing key sits behind, JWK thumbprints and X.509.
+//! Production keys are loaded from configured files; the dev ones live in `crate::dev`.
 
-pub mod dev;
 pub mod jwk;
 pub mod signer;
 pub mod x509;
@@ -9,6 +8,10 @@ pub mod x509;
 pub use signer::{FileSigner, Signer};
 
 use std::path::PathBuf;
+
+/// The organisation every dev certificate names (`O=vaxcert DEV`): what tells dev material
+/// apart from a real issuer's, wherever it is found.
+pub const DEV_ORG: &str = "vaxcert DEV";
 
 /// Why key material could not be made or loaded.
 #[derive(Debug, thiserror::Error)]

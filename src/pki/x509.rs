@@ -243,6 +243,14 @@ pub fn load(path: &std::path::Path) -> Result<Certificate, Error> {
     })
 }
 
+/// Whether a certificate names the dev organisation ([`super::DEV_ORG`]): dev material.
+pub fn is_dev(cert: &Certificate) -> bool {
+    cert.tbs_certificate()
+        .subject()
+        .to_string()
+        .contains(&format!("O={}", super::DEV_ORG))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,8 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    pub(in crate::records) fn system(
+    /// An entry with the given actor, municipality, action, subject and outcome.
+    pub fn system(
         actor: &str,
         municipality: &MunicipalityCode,
         action: &str,
@@ -108,7 +109,7 @@ impl Records {
     ///
     /// # Errors
     /// Database errors.
-    pub(in crate::records) async fn audit(&self, e: &AuditEntry) -> Result<i64> {
+    pub async fn audit(&self, e: &AuditEntry) -> Result<i64> {
         // One writer per process (this lock, which also caches the head), and no forks across
         // processes: `seq` is the primary key, so a writer whose head went stale loses the
         // insert, reloads the head and links to the real one.

@@ -1,35 +1,19 @@
-//! `vaxcert records …`: municipalities, CSV imports, staff, the audit log and demo data.
+//! `vaxcert records …` storage commands: municipalities, CSV imports, staff, the audit log and
+//! demo data. `crate::cli` opens the database and adds `serve` and `revoke`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 
-use super::config::{KeyPaths, RecordsSettings};
 use super::model::Role;
 use super::{Error, Records};
-use crate::cli::Coded;
-use crate::clock::SystemClock;
 use crate::domain::MunicipalityCode;
+use crate::exit::Coded;
 
-/// `vaxcert records [--database-url URL] …`
-#[derive(Debug, Args)]
-pub struct RecordsArgs {
-    /// `sqlite://PATH` (embedded) or `postgres://USER@HOST:PORT/DB`.
-    #[arg(long, global = true, default_value = "sqlite://vaxcert-records.db")]
-    pub database_url: String,
-    /// Folder with the record keys (default: the dev keys in certs/dev/records/).
-    #[arg(long, global = true)]
-    pub keys_dir: Option<PathBuf>,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: RecordsCommand,
-}
-
-/// The record system's commands.
+/// The record system's storage commands (`serve` and `revoke` sit above it, in `crate::cli`).
 #[derive(Debug, Subcommand)]
-pub enum RecordsCommand {
+pub enum StorageCommand {
     /// Municipalities.
     #[command(subcommand)]
     Municipality(MunicipalityCommand),
@@ -57,19 +41,6 @@ pub enum RecordsCommand {
     Audit(AuditCommand),
     /// DEV ONLY: demo municipalities, residents for every persona, doses, a counter login.
     SeedDemo,
-    /// Serve the internal API to the two gateways over mTLS (see README "Issuance channels").
-    Serve(super::serve::cli::ServeArgs),
-    /// Revoke a certificate: mark it in the database, audit the reason, add its rid to the CRL.
-    Revoke {
-        /// The 12-character certificate ID.
-        certificate_id: String,
-        /// Why (recorded in the audit log).
-        #[arg(long)]
-        reason: String,
-        /// Where jwks.json and crl/ are published (as given to `records serve`).
-        #[arg(long, default_value = "vaxcert-publication")]
-        publication_dir: PathBuf,
-    },
 }
 
 /// `vaxcert records municipality …`
@@ -120,39 +91,13 @@ fn coded(e: Error) -> anyhow::Error {
     .into()
 }
 
-/// Run `vaxcert records …`.
+/// Run one storage command against an open record system.
 ///
 /// # Errors
 /// Whatever failed, with a stable code.
-pub fn run(args: RecordsArgs) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(run_async(args))
-}
-
-async fn run_async(args: RecordsArgs) -> Result<()> {
-    let keys = args
-        .keys_dir
-        .as_deref()
-        .map(KeyPaths::in_dir)
-        .unwrap_or_else(KeyPaths::dev);
-    let settings = RecordsSettings::new(&args.database_url, keys);
-    let records = Records::open(&settings, Arc::new(SystemClock))
-        .await
-        .map_err(coded)?;
-    if let RecordsCommand::Serve(serve) = args.command {
-        return super::serve::cli::run(records, serve).await;
-    }
-    let r = command(&records, args.command).await;
-    records.close().await.map_err(coded)?;
-    r
-}
-
-async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
+pub async fn run(records: &Records, command: StorageCommand) -> Result<()> {
     match command {
-        RecordsCommand::Municipality(MunicipalityCommand::Add { code, name, kiosk }) => {
+        StorageCommand::Municipality(MunicipalityCommand::Add { code, name, kiosk }) => {
             records
                 .add_municipality(&code, &name, kiosk)
                 .await
@@ -162,7 +107,7 @@ async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
                 if kiosk { "yes" } else { "no" }
             );
         }
-        RecordsCommand::Municipality(MunicipalityCommand::List) => {
+        StorageCommand::Municipality(MunicipalityCommand::List) => {
             for m in records.municipalities().await.map_err(coded)? {
                 println!(
                     "{} {} kiosk={}",
@@ -172,7 +117,7 @@ async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
                 );
             }
         }
-        RecordsCommand::ImportTargets { file, municipality } => {
+        StorageCommand::ImportTargets { file, municipality } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let bar = progress_bar(&bytes);
@@ -186,7 +131,7 @@ async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
                 r.rows, r.inserted, r.updated
             );
         }
-        RecordsCommand::ImportVaccinations { file, municipality } => {
+        StorageCommand::ImportVaccinations { file, municipality } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let bar = progress_bar(&bytes);
@@ -200,7 +145,7 @@ async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
                 r.rows, r.inserted, r.updated
             );
         }
-        RecordsCommand::Staff(StaffCommand::Add {
+        StorageCommand::Staff(StaffCommand::Add {
             municipality,
             role,
             login,
@@ -213,48 +158,17 @@ async fn command(records: &Records, command: RecordsCommand) -> Result<()> {
             println!("password (shown once): {}", new.password.as_str());
             println!("{}", new.provisioning_uri.as_str());
         }
-        RecordsCommand::Audit(AuditCommand::Verify) => {
+        StorageCommand::Audit(AuditCommand::Verify) => {
             let r = records.verify_audit().await.map_err(coded)?;
             println!(
                 "audit log intact: {} entries, {} signed checkpoints, last at entry {} ({} unsealed)",
                 r.entries, r.checkpoints, r.last_checkpoint, r.unsealed
             );
         }
-        RecordsCommand::SeedDemo => {
+        StorageCommand::SeedDemo => {
             super::seed::demo(records, &mut std::io::stdout())
                 .await
                 .map_err(coded)?;
-        }
-        RecordsCommand::Revoke {
-            certificate_id,
-            reason,
-            publication_dir,
-        } => {
-            let id =
-                super::CertificateId::parse(&certificate_id).map_err(|e| -> anyhow::Error {
-                    Coded {
-                        code: "certificate-id-invalid",
-                        message: e.to_string(),
-                    }
-                    .into()
-                })?;
-            let r = records
-                .revoke_by_id(&id, &reason, &publication_dir)
-                .await
-                .map_err(|e| -> anyhow::Error {
-                    Coded {
-                        code: e.code(),
-                        message: e.to_string(),
-                    }
-                    .into()
-                })?;
-            println!(
-                "certificate {} ({}) revoked; rid {} added to CRL {} (version {})",
-                r.certificate_id, r.municipality, r.rid, r.kid, r.crl_version
-            );
-        }
-        RecordsCommand::Serve(_) => {
-            anyhow::bail!("records serve owns the database handle; it is dispatched in run")
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 
-/// Files holding the record system's keys (see `certs/dev/records/` for the dev ones).
+/// Files holding the record system's keys (`crate::dev::record_keys` names the dev ones).
 #[derive(Debug, Clone)]
 pub struct KeyPaths {
     /// MyNumber lookup HMAC key (64 hex digits).
@@ -27,11 +27,6 @@ impl KeyPaths {
             totp_aes: dir.join("totp-aes.key"),
             audit_signing: dir.join("audit-checkpoint.key.pem"),
         }
-    }
-
-    /// DEV ONLY: the committed dev keys under `certs/dev/records/`.
-    pub fn dev() -> Self {
-        Self::in_dir(&crate::pki::dev::dir().join("records"))
     }
 }
 

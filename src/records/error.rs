@@ -177,5 +177,30 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The problem document for a refusal a resident can meet on the issuance path; anything
+    /// else is `internal`, its detail left to the log under `trace_id`.
+    pub fn to_problem(&self, trace_id: &str) -> crate::http::Problem {
+        use crate::http::Problem;
+        let p = |status, ja: &str| Problem::new(status, self.code(), self.to_string(), ja);
+        match self {
+            Error::NoRecord(_) => p(404, "記録が見つかりません。"),
+            Error::IdentityMismatch => p(
+                422,
+                "カードの氏名・生年月日が記録と一致しません。市区町村にお問い合わせください。",
+            ),
+            Error::MovedOut(_) => p(
+                409,
+                "転出されています。転入先の市区町村に申請してください。",
+            ),
+            Error::Deceased => p(409, "証明書を発行できません。"),
+            Error::NoDoses(_) => p(404, "接種記録がありません。"),
+            Error::UnknownMunicipality(_) => p(404, "市区町村が登録されていません。"),
+            Error::NotParticipating(_) => p(403, "この市区町村はコンビニ交付に参加していません。"),
+            _ => Problem::internal(trace_id),
+        }
+    }
+}
+
 /// Results of the record system.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -628,10 +628,7 @@ impl Records {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(Vec<VaccinationRow>, HashMap<String, u64>)> {
         let c = |i| col(&VACCINATION_COLUMNS, i);
-        let today = {
-            let days = self.now().0.div_euclid(86_400);
-            civil_from_days(days)
-        };
+        let today = crate::date::compact(crate::date::jst(self.now().0));
         let row = |line: u64, rec: &csv::StringRecord| -> Result<VaccinationRow> {
             let err = |i: usize, what: String| Error::Row {
                 line,
@@ -835,31 +832,9 @@ impl Records {
     }
 }
 
-/// `YYYYMMDD` of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
-pub(in crate::records) fn civil_from_days(z: i64) -> String {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}{m:02}{d:02}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_become_dates() {
-        assert_eq!(civil_from_days(0), "19700101");
-        assert_eq!(civil_from_days(1_800_000_000 / 86_400), "20270115");
-        assert_eq!(civil_from_days(11_016), "20000229");
-    }
 
     #[test]
     fn shift_jis_and_bom_decode() {

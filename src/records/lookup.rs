@@ -237,6 +237,19 @@ impl Records {
         Ok(Some((resident_from_raw(resident)?, doses, passport)))
     }
 
+    /// One resident's record by 宛名番号: the resident, their doses in order, and the last
+    /// issuance's passport data. `None`: no such resident.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn record_by_atena(
+        &self,
+        municipality: &MunicipalityCode,
+        atena: &AtenaNo,
+    ) -> Result<Option<(Resident, Vec<Dose>, Option<PassportData>)>> {
+        self.record(municipality, Key::Atena(atena)).await
+    }
+
     pub(in crate::records) async fn resident(
         &self,
         municipality: &MunicipalityCode,
@@ -283,7 +296,10 @@ impl Records {
 
     /// As [`Records::record_issuance`], with the SHC `rid` derived from the new certificate ID
     /// (the issuance service records before it signs). The caller has found the resident.
-    pub(in crate::records) async fn record_issuance_with(
+    ///
+    /// # Errors
+    /// As [`Records::record_issuance`].
+    pub async fn record_issuance_with(
         &self,
         municipality: &MunicipalityCode,
         atena: &AtenaNo,
@@ -409,6 +425,58 @@ impl Records {
             Err(Error::UnknownCertificate(id.to_string()))
         }
     }
+
+    /// Revoke a certificate found by its ID alone (any municipality), and audit the reason.
+    /// The CRL is the issuance room's to publish.
+    ///
+    /// # Errors
+    /// [`Error::UnknownCertificate`], [`Error::Invalid`] for an empty or overlong reason,
+    /// database errors.
+    pub async fn revoke_by_id(
+        &self,
+        id: &CertificateId,
+        reason: &str,
+        actor: &str,
+    ) -> Result<RevokedIssuance> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.len() > 200 || reason.chars().any(char::is_control) {
+            return Err(Error::Invalid {
+                what: "revocation reason",
+            });
+        }
+        let row: Option<(String, String, String)> = with_db!(&self.db, p => sqlx::query(
+            "SELECT municipality, rid, key_id FROM issuance WHERE certificate_id = $1")
+            .bind(id.as_str()).fetch_optional(p).await
+            .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2)))))?;
+        let (m, rid, kid) = row.ok_or_else(|| Error::UnknownCertificate(id.to_string()))?;
+        let municipality =
+            MunicipalityCode::parse(&m).map_err(|_| Error::Corrupt("municipality"))?;
+        self.revoke_certificate(&municipality, id, actor).await?;
+        self.audit(&AuditEntry::system(
+            actor,
+            &municipality,
+            "revocation-reason",
+            None,
+            reason,
+        ))
+        .await?;
+        Ok(RevokedIssuance {
+            municipality,
+            rid,
+            kid,
+        })
+    }
+}
+
+/// What [`Records::revoke_by_id`] revoked: where, and what the CRL needs.
+#[derive(Debug, Clone)]
+pub struct RevokedIssuance {
+    /// The certificate's municipality.
+    pub municipality: MunicipalityCode,
+    /// The SHC `rid` to list in the CRL.
+    pub rid: String,
+    /// The `kid` whose CRL lists it.
+    pub kid: String,
 }
 
 /// How [`Records::record`] finds the resident.

@@ -14,21 +14,22 @@
 //!
 //! No plaintext MyNumber ever reaches SQL: it is hashed and encrypted in `keys` first.
 //! Internals are `pub(in crate::records)`, so only this module touches the database.
+//!
+//! Storage only (Boulder's storage authority): it never signs and renders no HTML. The issuance
+//! service (`crate::issuance`) and the counter (`crate::counter`) use it; it uses neither. It
+//! may import the libraries below it: `card` (the verified identity), `domain`, `catalogue`,
+//! `clock`, `http` (only to map its errors to problem documents).
 
-pub mod api_client;
 mod audit;
 pub mod cli;
 pub mod config;
-pub mod counter;
 mod db;
 mod error;
 mod import;
-pub mod issuance;
 mod keys;
 mod lookup;
 pub mod model;
 pub mod seed;
-pub mod serve;
 mod staff;
 mod totp;
 
@@ -36,15 +37,12 @@ use std::sync::Arc;
 
 use sqlx::Row;
 
-/// The gateways' mTLS client of the internal API.
-pub use api_client as api;
 pub use audit::{AuditEntry, AuditReport};
 pub use config::{KeyPaths, RecordsSettings};
 pub use error::{Column, Error, Result};
 pub use import::{ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};
-pub use issuance::{IssuanceService, IssuanceSettings, IssueFor};
 pub use keys::RecordKeys;
-pub use lookup::{Dose, IssuanceRecord, IssuedCertificate, NewIssuance, Resident};
+pub use lookup::{Dose, IssuanceRecord, IssuedCertificate, NewIssuance, Resident, RevokedIssuance};
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};
 pub use staff::{NewStaff, ResidentView, SearchQuery, StaffSession};
 

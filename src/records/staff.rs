@@ -440,11 +440,7 @@ fn totp_aad(m: &MunicipalityCode, login: &str) -> String {
 }
 
 fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()).into()
 }
 
 /// An argon2id hash of a random password, verified against for unknown or disabled logins so

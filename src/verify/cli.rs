@@ -8,8 +8,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{Report, TrustStore, Verdict, dcc};
-use crate::cli::Coded;
 use crate::clock::{Clock, SystemClock, UnixTime};
+use crate::exit::Coded;
 
 /// Where the trust store and the dev issuer come from (shared by the CLI and `serve`).
 #[derive(Debug, Clone, Args)]

@@ -360,7 +360,7 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
     if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
-    let mut secs = days_from_civil(y, m, d) * 86400;
+    let mut secs = crate::date::midnight_utc(crate::date::real(y, m, d)?);
     if let Some(t) = time {
         let (clock, offset) = if let Some(c) = t.strip_suffix(['Z', 'z']) {
             (c, 0)
@@ -382,16 +382,6 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
         secs += h * 3600 + mi * 60 + sec - offset;
     }
     Some(secs)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }
 
 #[cfg(test)]

@@ -4,13 +4,13 @@
 use vaxcert::card::challenge::{Binding, ChallengeKey, Challenges, InMemoryUsedChallenges};
 use vaxcert::card::{CardEvidence, Error, TrustSet, VerifiedIdentity, verify_card_files};
 use vaxcert::clock::UnixTime;
+use vaxcert::dev;
 use vaxcert::domain::{Kind, MunicipalityCode};
-use vaxcert::pki::dev;
 
 use crate::helpers::{NOW, binding, challenges, evidence, persona, test_card_files};
 
 fn dev_trust() -> TrustSet {
-    TrustSet::parse("dev,6000033").unwrap()
+    dev::trust_set("dev,6000033").unwrap()
 }
 
 async fn verify_at(
@@ -63,12 +63,12 @@ async fn an_untrusted_ca_is_refused_by_name() {
 async fn a_cvc_signed_by_the_wrong_key_is_refused() {
     let mut ev = evidence("default", &binding());
     // The issuer signs its own CVC while claiming the dev CA's key ID.
-    let issuer = dev::DevIssuer::load().unwrap();
-    ev.files.ef0004 = dev::make_cvc(
+    let issuer = dev::card::DevIssuer::load().unwrap();
+    ev.files.ef0004 = dev::card::make_cvc(
         issuer.key(),
-        &dev::CA_KEY_ID,
+        &dev::card::CA_KEY_ID,
         issuer.key(),
-        &dev::ISSUER_KEY_ID,
+        &dev::card::ISSUER_KEY_ID,
     );
     assert!(matches!(
         verify(&ev).await,

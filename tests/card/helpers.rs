@@ -11,8 +11,8 @@ use vaxcert::card::{CardEvidence, CardFiles};
 use vaxcert::card_sim::Persona;
 use vaxcert::card_sim::image::CardImage;
 use vaxcert::clock::UnixTime;
+use vaxcert::dev::{self, card::DevIssuer};
 use vaxcert::domain::{Channel, Kind, MunicipalityCode};
-use vaxcert::pki::dev::{self, DevIssuer};
 
 pub const VECTORS: &str = "../shared/vectors/myna-card-test-card";
 pub const NOW: UnixTime = UnixTime(1_800_000_000);
@@ -27,7 +27,7 @@ pub fn persona(name: &str) -> Persona {
 
 pub fn image(name: &str) -> CardImage {
     let p = persona(name);
-    let key = dev::load_rsa_key(&p.card_key_path()).unwrap();
+    let key = dev::card::load_rsa_key(&p.card_key_path()).unwrap();
     CardImage::build(&p, &DevIssuer::load().unwrap(), key)
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pcsc::{Disposition, Protocols, ShareMode};
 use vaxcert::card::challenge::InMemoryUsedChallenges;
-use vaxcert::card::{Error, Pin, TrustSet};
+use vaxcert::card::{Error, Pin};
 
 use crate::helpers::{NOW, SimCard, binding, challenges, persona};
 
@@ -40,7 +40,7 @@ async fn every_persona_reads_and_verifies_through_pcscd() {
         let ev = read(&card, pin).unwrap();
         assert_eq!(ev.files.ef0001.len(), 17);
         let used = InMemoryUsedChallenges::default();
-        let trust = TrustSet::parse("dev").unwrap();
+        let trust = vaxcert::dev::trust_set("dev").unwrap();
         let id = vaxcert::card::verify_evidence(&ev, &binding(), &trust, &challenges(), &used, NOW)
             .await
             .unwrap();

@@ -17,10 +17,10 @@ fn the_spec_example_bundle_reissues_under_our_key_with_the_same_structure() {
     )
     .unwrap();
     let bundle = payload["vc"]["credentialSubject"]["fhirBundle"].clone();
-    let signer = vaxcert::pki::dev::shc_signer().unwrap();
+    let signer = vaxcert::dev::shc_signer().unwrap();
     let kid = jwk::thumbprint(vaxcert::pki::Signer::public_key(&signer));
     let card = shc::Draft::from_bundle(
-        vaxcert::pki::dev::SHC_ISS,
+        vaxcert::dev::SHC_ISS,
         UnixTime(1_800_000_000),
         bundle.clone(),
         "rid-1",
@@ -39,7 +39,7 @@ fn the_spec_example_bundle_reissues_under_our_key_with_the_same_structure() {
     let raw = python_inflate(&deflated);
     let v: Value = serde_json::from_slice(&raw).unwrap();
     assert_eq!(serde_json::to_vec(&v).unwrap(), raw, "payload is minified");
-    assert_eq!(v["iss"], vaxcert::pki::dev::SHC_ISS);
+    assert_eq!(v["iss"], vaxcert::dev::SHC_ISS);
     assert_eq!(
         v["vc"]["type"],
         serde_json::json!(["https://smarthealth.cards#health-card"])

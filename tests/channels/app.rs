@@ -282,7 +282,7 @@ async fn records_revoke_puts_the_rid_on_the_crl_the_gateway_serves() {
         .to_owned();
 
     let out = vaxcert()
-        .args(["records", "--database-url"])
+        .args(["records", "--dev", "--database-url"])
         .arg(format!("sqlite://{}", stack.db_path.display()))
         .args([
             "revoke",
@@ -320,7 +320,7 @@ async fn records_revoke_puts_the_rid_on_the_crl_the_gateway_serves() {
     assert_eq!(published["keys"][0]["crlVersion"], 2, "{published}");
     // Revoking an unknown ID is a clear error.
     let out = vaxcert()
-        .args(["records", "--database-url"])
+        .args(["records", "--dev", "--database-url"])
         .arg(format!("sqlite://{}", stack.db_path.display()))
         .args([
             "revoke",

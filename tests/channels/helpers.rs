@@ -9,15 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use vaxcert::card::TrustSet;
 use vaxcert::card::challenge::{Binding, Challenges};
 use vaxcert::card::reader::Reader;
 use vaxcert::card::{CardEvidence, Pin};
 use vaxcert::clock::{Clock, FixedClock, SystemClock};
 use vaxcert::domain::{Channel, Kind, MunicipalityCode};
 use vaxcert::http::tls::ClientTls;
+use vaxcert::issuance::{IssuanceService, IssuanceSettings};
 use vaxcert::protocol::PreviewRequest;
-use vaxcert::records::{IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings};
+use vaxcert::records::{Records, RecordsSettings};
 
 pub(crate) use crate::artefacts::{pdfsig, verify_shc};
 
@@ -55,10 +55,10 @@ fn dev_service(
     clock: Arc<FixedClock>,
     publication: &Path,
 ) -> IssuanceService {
-    IssuanceService::dev(
+    vaxcert::dev::issuance_service(
         records,
-        Challenges::new(vaxcert::pki::dev::challenge_key().unwrap(), 120),
-        TrustSet::parse("dev").unwrap(),
+        Challenges::new(vaxcert::dev::challenge_key().unwrap(), 120),
+        vaxcert::dev::trust_set("dev").unwrap(),
         clock,
         IssuanceSettings {
             challenge_ttl_secs: 120,
@@ -75,8 +75,10 @@ impl Stack {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("records.db");
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
-        let settings =
-            RecordsSettings::new(&format!("sqlite://{}", db_path.display()), KeyPaths::dev());
+        let settings = RecordsSettings::new(
+            &format!("sqlite://{}", db_path.display()),
+            vaxcert::dev::record_keys(),
+        );
         let records = Arc::new(Records::open(&settings, clock.clone()).await.unwrap());
         vaxcert::records::seed::demo(&records, &mut std::io::sink())
             .await
@@ -91,8 +93,11 @@ impl Stack {
             let mut rx = rx;
             let _ = rx.changed().await;
         };
-        let rec = vaxcert::records::serve::Server::build(
-            &vaxcert::records::serve::ServeSettings::dev("127.0.0.1:0".parse().unwrap()),
+        let rec = vaxcert::issuance::api::Server::build(
+            &vaxcert::issuance::api::ServeSettings::in_tls_dir(
+                "127.0.0.1:0".parse().unwrap(),
+                &vaxcert::dev::tls_dir(),
+            ),
             service,
         )
         .await
@@ -100,8 +105,11 @@ impl Stack {
         let records_url = format!("https://{}", rec.local_addr());
         tokio::spawn(rec.run_until(stopped(stop.subscribe())));
 
-        let mut app_settings =
-            vaxcert::app::Settings::dev("127.0.0.1:0".parse().unwrap(), &records_url);
+        let mut app_settings = vaxcert::app::Settings::in_tls_dir(
+            "127.0.0.1:0".parse().unwrap(),
+            &records_url,
+            &vaxcert::dev::tls_dir(),
+        );
         app_settings.rate_per_sec = 10_000;
         let mut trust = vaxcert::verify::TrustStore::load(&crate_path("certs/trust")).unwrap();
         trust.add_dev(&crate_path("certs/dev")).unwrap();
@@ -111,10 +119,11 @@ impl Stack {
         tokio::spawn(app.run_until(stopped(stop.subscribe())));
 
         let center = vaxcert::center::Server::build(
-            &vaxcert::center::Settings::dev(
+            &vaxcert::center::Settings::in_tls_dir(
                 "127.0.0.1:0".parse().unwrap(),
                 &records_url,
-                TrustSet::parse("dev").unwrap(),
+                vaxcert::dev::trust_set("dev").unwrap(),
+                &vaxcert::dev::tls_dir(),
             ),
             clock.clone(),
         )
@@ -356,10 +365,10 @@ pub(crate) fn evidence_for(persona: &str, challenge: &str, binding: &Binding) ->
         "certs/dev/personas/{persona}.toml"
     )))
     .unwrap();
-    let key = vaxcert::pki::dev::load_rsa_key(&p.card_key_path()).unwrap();
+    let key = vaxcert::dev::card::load_rsa_key(&p.card_key_path()).unwrap();
     let img = vaxcert::card_sim::image::CardImage::build(
         &p,
-        &vaxcert::pki::dev::DevIssuer::load().unwrap(),
+        &vaxcert::dev::card::DevIssuer::load().unwrap(),
         key,
     );
     let challenge = vaxcert::card::challenge::Challenge::from_base64(challenge).unwrap();

@@ -248,7 +248,7 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
     let url = format!("sqlite://{}", db.display());
     let publication = dir.path().join("publication");
     let seed = vaxcert()
-        .args(["records", "--database-url", &url, "seed-demo"])
+        .args(["records", "--dev", "--database-url", &url, "seed-demo"])
         .output()
         .unwrap();
     assert!(
@@ -262,6 +262,7 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
             let mut c = vaxcert();
             c.args([
                 "records",
+                "--dev",
                 "--database-url",
                 &url,
                 "serve",
@@ -285,6 +286,7 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
         bwrap(&[
             "app",
             "serve",
+            "--dev",
             "--listen",
             "127.0.0.1:0",
             "--records-url",
@@ -298,6 +300,7 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
         bwrap(&[
             "center",
             "serve",
+            "--dev",
             "--listen",
             "127.0.0.1:0",
             "--records-url",
@@ -314,6 +317,7 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
         bwrap_writable(
             &[
                 "kiosk",
+                "--dev",
                 "--listen",
                 "127.0.0.1:0",
                 "--center",
@@ -464,7 +468,7 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
             evidence_for(
                 "default",
                 &vaxcert::card::challenge::Challenges::new(
-                    vaxcert::pki::dev::challenge_key().unwrap(),
+                    vaxcert::dev::challenge_key().unwrap(),
                     120,
                 )
                 .issue(vaxcert::clock::UnixTime(0))

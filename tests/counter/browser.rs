@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use vaxcert::clock::{Clock, SystemClock};
-use vaxcert::records::counter::Server;
+use vaxcert::counter::Server;
 
 use crate::artefacts::{pdf_qr_texts, pdfsig};
 use crate::helpers::{Counter, mrz};

@@ -11,15 +11,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use rand::RngExt;
 use tower::ServiceExt;
-use vaxcert::card::TrustSet;
 use vaxcert::card::challenge::Challenges;
 use vaxcert::clock::{Clock, FixedClock, UnixTime};
+use vaxcert::counter::{self, Settings};
 use vaxcert::domain::MunicipalityCode;
 use vaxcert::formats::mrz::check_digit;
-use vaxcert::records::counter::{self, Settings};
-use vaxcert::records::{
-    IssuanceService, IssuanceSettings, KeyPaths, Records, RecordsSettings, Role, seed,
-};
+use vaxcert::issuance::IssuanceSettings;
+use vaxcert::records::{Records, RecordsSettings, Role, seed};
 
 /// 2027-01-15T08:00:00Z.
 pub const NOW: UnixTime = UnixTime(1_800_000_000);
@@ -90,9 +88,12 @@ impl Counter {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}", dir.join("records.db").display());
         let clock = Arc::new(FixedClock::at(at));
-        let records = Records::open(&RecordsSettings::new(&url, KeyPaths::dev()), clock.clone())
-            .await
-            .unwrap();
+        let records = Records::open(
+            &RecordsSettings::new(&url, vaxcert::dev::record_keys()),
+            clock.clone(),
+        )
+        .await
+        .unwrap();
         seed::demo(&records, &mut std::io::sink()).await.unwrap();
         let staff = |m: &'static str, login: &'static str| {
             let records = &records;
@@ -112,10 +113,10 @@ impl Counter {
         let chiyoda = staff(CHIYODA, "clerk-a").await;
         let fukuoka = staff(FUKUOKA, "clerk-b").await;
         let records = Arc::new(records);
-        let service = IssuanceService::dev(
+        let service = vaxcert::dev::issuance_service(
             records.clone(),
-            Challenges::new(vaxcert::pki::dev::challenge_key().unwrap(), 120),
-            TrustSet::parse("dev").unwrap(),
+            Challenges::new(vaxcert::dev::challenge_key().unwrap(), 120),
+            vaxcert::dev::trust_set("dev").unwrap(),
             clock.clone(),
             IssuanceSettings {
                 challenge_ttl_secs: 120,

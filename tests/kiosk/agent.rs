@@ -10,7 +10,14 @@ const NO_CENTER: &str = "https://127.0.0.1:9";
 fn refuses_to_listen_beyond_loopback() {
     let print = tmpdir();
     let out = vaxcert()
-        .args(["kiosk", "--listen", "0.0.0.0:0", "--center", NO_CENTER])
+        .args([
+            "kiosk",
+            "--dev",
+            "--listen",
+            "0.0.0.0:0",
+            "--center",
+            NO_CENTER,
+        ])
         .arg("--print-dir")
         .arg(print.path())
         .output()
@@ -26,6 +33,7 @@ fn a_missing_client_certificate_is_a_clear_set_up_error() {
     let out = vaxcert()
         .args([
             "kiosk",
+            "--dev",
             "--listen",
             "127.0.0.1:0",
             "--cert",

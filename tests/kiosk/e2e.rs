@@ -16,7 +16,7 @@ use crate::helpers::{Proc, SimCard, kiosk, run_browser, slot, tmpdir, url_in, va
 pub(crate) fn records(dir: &Path) -> (Proc, String) {
     let db = format!("sqlite://{}", dir.join("records.db").display());
     let seed = vaxcert()
-        .args(["records", "--database-url", &db, "seed-demo"])
+        .args(["records", "--dev", "--database-url", &db, "seed-demo"])
         .output()
         .unwrap();
     assert!(
@@ -27,6 +27,7 @@ pub(crate) fn records(dir: &Path) -> (Proc, String) {
     let mut cmd = vaxcert();
     cmd.args([
         "records",
+        "--dev",
         "--database-url",
         &db,
         "serve",
@@ -46,6 +47,7 @@ pub(crate) fn center(records: &str) -> (Proc, String) {
     cmd.args([
         "center",
         "serve",
+        "--dev",
         "--listen",
         "127.0.0.1:0",
         "--trust",

@@ -84,6 +84,7 @@ pub(crate) fn kiosk(center: &str, print_dir: &Path, reader: &str) -> (Proc, Stri
     let mut cmd = vaxcert();
     cmd.args([
         "kiosk",
+        "--dev",
         "--listen",
         "127.0.0.1:0",
         "--center",

@@ -20,7 +20,14 @@ async fn tampering_and_truncation_are_detected(b: Backend) {
     let entries = rep.entries;
     assert!(entries >= 6, "{rep:?}");
     let out = vaxcert()
-        .args(["records", "--database-url", &db.url, "audit", "verify"])
+        .args([
+            "records",
+            "--dev",
+            "--database-url",
+            &db.url,
+            "audit",
+            "verify",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -38,7 +45,14 @@ async fn tampering_and_truncation_are_detected(b: Backend) {
         other => panic!("{other:?}"),
     }
     let out = vaxcert()
-        .args(["records", "--database-url", &db.url, "audit", "verify"])
+        .args([
+            "records",
+            "--dev",
+            "--database-url",
+            &db.url,
+            "audit",
+            "verify",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -67,7 +81,14 @@ async fn tampering_and_truncation_are_detected(b: Backend) {
         other => panic!("{other:?}"),
     }
     let out = vaxcert()
-        .args(["records", "--database-url", &db.url, "audit", "verify"])
+        .args([
+            "records",
+            "--dev",
+            "--database-url",
+            &db.url,
+            "audit",
+            "verify",
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("[audit-truncated]"));

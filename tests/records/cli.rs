@@ -4,7 +4,7 @@ use crate::helpers::*;
 
 fn run(db: &TestDb, args: &[&str]) -> (bool, String, String) {
     let out = vaxcert()
-        .args(["records", "--database-url", &db.url])
+        .args(["records", "--dev", "--database-url", &db.url])
         .args(args)
         .output()
         .unwrap();

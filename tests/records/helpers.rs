@@ -9,13 +9,13 @@ use hmac::{KeyInit, Mac};
 use rand::RngExt;
 use sqlx::Connection;
 use vaxcert::card::challenge::{Binding, Challenges, sha256_digest_info};
-use vaxcert::card::{CardEvidence, TrustSet, VerifiedIdentity, verify_evidence};
+use vaxcert::card::{CardEvidence, VerifiedIdentity, verify_evidence};
 use vaxcert::card_sim::Persona;
 use vaxcert::card_sim::image::CardImage;
 use vaxcert::clock::{FixedClock, UnixTime};
+use vaxcert::dev::{self, card::DevIssuer};
 use vaxcert::domain::{Channel, Kind, MunicipalityCode};
-use vaxcert::pki::dev::{self, DevIssuer};
-use vaxcert::records::{KeyPaths, Records, RecordsSettings};
+use vaxcert::records::{Records, RecordsSettings};
 
 /// 2027-01-15T08:00:00Z.
 pub const NOW: UnixTime = UnixTime(1_800_000_000);
@@ -115,7 +115,7 @@ impl TestDb {
     }
 
     pub fn settings(&self) -> RecordsSettings {
-        let mut s = RecordsSettings::new(&self.url, KeyPaths::dev());
+        let mut s = RecordsSettings::new(&self.url, dev::record_keys());
         s.audit_checkpoint_every = 5;
         s
     }
@@ -227,7 +227,7 @@ pub fn binding(municipality: &str, channel: Channel) -> Binding {
 /// Evidence as a kiosk would send it, exactly as tests/card/helpers.rs builds it.
 pub fn evidence(name: &str, binding: &Binding) -> CardEvidence {
     let p = persona(name);
-    let key = dev::load_rsa_key(&p.card_key_path()).unwrap();
+    let key = dev::card::load_rsa_key(&p.card_key_path()).unwrap();
     let img = CardImage::build(&p, &DevIssuer::load().unwrap(), key);
     let challenge = challenges().issue(NOW);
     let signature = img
@@ -256,7 +256,7 @@ pub async fn identity(
     verify_evidence(
         &ev,
         &b,
-        &TrustSet::parse("dev").unwrap(),
+        &dev::trust_set("dev").unwrap(),
         &challenges(),
         r,
         NOW,

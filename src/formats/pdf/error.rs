@@ -57,6 +57,9 @@ pub enum Error {
     /// Encoding the CMS structure failed.
     #[error("encoding the CMS signature failed")]
     Cms,
+    /// The signing key (file or token) did not sign.
+    #[error("the PDF signing key failed: {0}")]
+    Sign(String),
 }
 
 impl Error {
@@ -75,6 +78,7 @@ impl Error {
             Error::SignInput(_) => "pdf-sign-input",
             Error::SignatureTooLarge { .. } => "pdf-signature-too-large",
             Error::Cms => "pdf-cms-failed",
+            Error::Sign(_) => "pdf-sign-failed",
         }
     }
 }

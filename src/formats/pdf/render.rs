@@ -621,20 +621,12 @@ fn issue_midnight_jst(date: &str) -> Option<printpdf::OffsetDateTime> {
         return None;
     }
     let iso = day.iso();
-    let (y, m, d): (i64, i64, i64) = (
+    let date = crate::date::real(
         iso[..4].parse().ok()?,
         iso[5..7].parse().ok()?,
         iso[8..].parse().ok()?,
-    );
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    printpdf::OffsetDateTime::from_unix_timestamp(days * 86_400 - 9 * 3600).ok()
+    )?;
+    printpdf::OffsetDateTime::from_unix_timestamp(crate::date::midnight_jst(date)).ok()
 }
 
 /// The rules a document must follow before it is drawn.

@@ -8,6 +8,7 @@
 //! signatures must not carry the CMS signing-time attribute (EN 319 142-1, clause 6.3).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::{CmsVersion, ContentInfo};
@@ -17,8 +18,6 @@ use cms::signed_data::{
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
 use lopdf::{Dictionary, Object, StringFormat};
-use p256::ecdsa::{DerSignature, SigningKey, signature::Signer};
-use p256::pkcs8::DecodePrivateKey;
 use sha2::{Digest, Sha256};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
@@ -26,6 +25,7 @@ use x509_cert::attr::Attribute;
 
 use super::Error;
 use crate::clock::UnixTime;
+use crate::pki::{FileSigner, Signer};
 
 /// Bytes reserved for the CMS structure in `/Contents` (written as twice as many hex digits).
 /// A P-256 signature with a short chain needs about 1.5 KB.
@@ -108,9 +108,10 @@ pub(super) fn add_signature_field(doc: &mut lopdf::Document) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-/// A PAdES signer: a P-256 key, its X.509 certificate and the certificates above it.
+/// A PAdES signer: a P-256 key behind [`Signer`] (a file or a token), its X.509 certificate
+/// and the certificates above it.
 pub struct PdfSigner {
-    key: SigningKey,
+    key: Arc<dyn Signer>,
     /// DER of the signing certificate, then the chain, as written into the CMS.
     certs: Vec<Certificate>,
     /// Precomputed `SigningCertificateV2` attribute value (it only depends on the certificate).
@@ -144,13 +145,17 @@ impl PdfSigner {
                 reason: e.kind().to_string(),
             })
         };
-        let key_pem = String::from_utf8(read(key)?)
-            .map_err(|_| Error::KeyInvalid("the key file is not PEM text"))?;
-        let key = SigningKey::from_pkcs8_pem(&key_pem)
-            .map_err(|_| Error::KeyInvalid("the key is not a PKCS#8 P-256 key"))?;
         let certs = Certificate::load_pem_chain(&read(cert)?)
             .map_err(|_| Error::KeyInvalid("the certificate file is not X.509 PEM"))?;
-        Self::new(key, certs)
+        let dev = certs.first().is_some_and(crate::pki::x509::is_dev);
+        let key = FileSigner::load(key, dev).map_err(|e| match e {
+            crate::pki::Error::Io { path, source } => Error::KeyRead {
+                path: path.display().to_string(),
+                reason: source.kind().to_string(),
+            },
+            _ => Error::KeyInvalid("the key is not a PKCS#8 P-256 key"),
+        })?;
+        Self::new(Arc::new(key), certs)
     }
 
     /// A signer from a key and its certificate chain (leaf first).
@@ -158,14 +163,18 @@ impl PdfSigner {
     /// # Errors
     /// [`Error::KeyInvalid`] for an empty chain, [`Error::KeyMismatch`] when the leaf is not
     /// for this key.
-    pub fn new(key: SigningKey, certs: Vec<Certificate>) -> Result<Self, Error> {
+    pub fn new(key: Arc<dyn Signer>, certs: Vec<Certificate>) -> Result<Self, Error> {
         let leaf = certs.first().ok_or(Error::KeyInvalid("no certificate"))?;
         let spki_key = leaf
             .tbs_certificate()
             .subject_public_key_info()
             .subject_public_key
             .raw_bytes();
-        if spki_key != key.verifying_key().to_sec1_point(false).as_bytes() {
+        if spki_key
+            != p256::ecdsa::VerifyingKey::from(*key.public_key())
+                .to_sec1_point(false)
+                .as_bytes()
+        {
             return Err(Error::KeyMismatch);
         }
         let leaf_der = leaf.to_der().map_err(|_| Error::Cms)?;
@@ -271,7 +280,14 @@ impl PdfSigner {
         ])
         .map_err(|_| Error::Cms)?;
         let to_sign = signed_attrs.to_der().map_err(|_| Error::Cms)?;
-        let signature: DerSignature = self.key.sign(&to_sign);
+        // The key gives raw r ‖ s (as a token's CKM_ECDSA does); CMS wants ECDSA-Sig-Value.
+        let raw = self
+            .key
+            .sign_es256(&to_sign)
+            .map_err(|e| Error::Sign(e.to_string()))?;
+        let signature = p256::ecdsa::Signature::from_slice(&raw)
+            .map_err(|_| Error::Sign("not an ECDSA P-256 signature".into()))?
+            .to_der();
 
         let sha256 = AlgorithmIdentifierOwned {
             oid: ID_SHA256,
@@ -355,26 +371,13 @@ fn find_contents(pdf: &[u8], from: usize) -> Option<usize> {
 /// `D:YYYYMMDDHHmmSSZ`, the PDF date string for a UTC time (same length as the placeholder
 /// without its parentheses).
 fn pdf_date(t: UnixTime) -> String {
-    let secs = t.0.rem_euclid(86_400);
-    let days = t.0.div_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let at = crate::date::utc(t.0);
     format!(
-        "(D:{:04}{:02}{:02}{:02}{:02}{:02}Z)",
-        year.clamp(0, 9999),
-        month,
-        day,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
+        "(D:{}{:02}{:02}{:02}Z)",
+        crate::date::compact(at.date()),
+        at.hour(),
+        at.minute(),
+        at.second()
     )
 }
 

@@ -8,259 +8,54 @@
 //! Order of effects on issue (Boulder's): claim the token, reserve the certificate ID and write
 //! the issuance row with its audit entry, then sign. A signing failure leaves a recorded but
 //! unsigned ID, never a signed but unrecorded certificate.
+//!
+//! This room is the only holder of a [`crate::pki::Signer`]: it uses `records` for data, and
+//! `records` never uses it. The counter and `records serve` sit above it.
+//!
+//! ```text
+//! issuance
+//!   ├ certificate  one resident's data in, the signed SHC and VDS-NC out (the Issuer)
+//!   ├ document     the signed PDF, assembled once
+//!   ├ keys         signing key files → Signers
+//!   ├ token        sealed single-use preview tokens
+//!   ├ revoke       revocation and the CRL
+//!   ├ api          the internal API the gateways call (mTLS, pinned clients)
+//!   └ error        one error enum, mapped to problem documents once
+//! ```
+
+pub mod api;
+pub mod certificate;
+pub mod document;
+mod error;
+mod keys;
+pub mod revoke;
+mod token;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use rand::RngExt;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
-use super::audit::AuditEntry;
-use super::lookup::Key;
-use super::model::{AtenaNo, PassportData};
-use super::{NewIssuance, Records, with_db};
+pub use error::{Error, Result};
+pub use keys::{KeyError, SigningKeyFiles, SigningKeys};
+pub use token::TokenKey;
+
 use crate::card::challenge::{Binding, Challenges};
 use crate::card::{CardEvidence, TrustSet};
-use crate::certificate::{self, Issuer};
 use crate::clock::{Clock, UnixTime};
 use crate::domain::{Channel, Kind, MunicipalityCode};
 use crate::formats::mrz::{Td3Mrz, mask_passport};
-use crate::formats::pdf::{CertificateDocument, PdfRenderer, PdfSigner};
-use crate::http::Problem;
+use crate::formats::pdf::{PdfRenderer, PdfSigner};
 use crate::protocol::{
     CertificatePreview, CertificateResponse, ChallengeResponse, DoseView, InternalPreviewRequest,
     MunicipalityEntry, PreviewResponse,
 };
-
-/// Why a challenge, preview or certificate was refused or failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The card evidence failed a verification step (its own code).
-    #[error(transparent)]
-    Card(#[from] crate::card::Error),
-    /// The record system refused (no record, moved out, not participating, …).
-    #[error(transparent)]
-    Records(#[from] super::Error),
-    /// The passport MRZ is not a valid TD3 MRZ.
-    #[error(transparent)]
-    Mrz(#[from] crate::formats::mrz::MrzError),
-    /// The overseas kind needs passport data and none was given.
-    #[error("an overseas certificate needs the passport MRZ")]
-    PassportRequired,
-    /// Kiosk: the overseas kind reuses the last issuance's passport data, and there is none.
-    #[error("no passport data from an earlier issuance; apply at the counter or in the app")]
-    OverseasNeedsPassportHistory,
-    /// The preview token is not one of ours, or was altered.
-    #[error("the preview token is invalid")]
-    TokenInvalid,
-    /// The preview token is older than its lifetime.
-    #[error("the preview token has expired; start again")]
-    TokenExpired,
-    /// The preview token was already redeemed.
-    #[error("the preview token was already used")]
-    TokenReused,
-    /// The token was made for another channel than the one redeeming it.
-    #[error("the preview token belongs to another channel")]
-    TokenChannel,
-    /// Signing the SHC or VDS-NC failed.
-    #[error(transparent)]
-    Sign(#[from] certificate::IssueError),
-    /// Rendering or signing the PDF failed.
-    #[error(transparent)]
-    Pdf(#[from] crate::formats::pdf::Error),
-    /// JWKS/CRL publication failed.
-    #[error(transparent)]
-    Publication(#[from] crate::formats::Error),
-    /// A signing key or certificate could not be loaded.
-    #[error(transparent)]
-    Keys(#[from] crate::pki::Error),
-    /// A worker thread failed.
-    #[error("worker failed: {0}")]
-    Worker(String),
-}
-
-impl Error {
-    /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::Card(e) => e.code(),
-            Error::Records(e) => e.code(),
-            Error::Mrz(e) => e.code(),
-            Error::PassportRequired => "passport-required",
-            Error::OverseasNeedsPassportHistory => "overseas-needs-passport-history",
-            Error::TokenInvalid => "preview-token-invalid",
-            Error::TokenExpired => "preview-token-expired",
-            Error::TokenReused => "preview-token-reused",
-            Error::TokenChannel => "preview-token-channel",
-            Error::Sign(_)
-            | Error::Pdf(_)
-            | Error::Publication(_)
-            | Error::Keys(_)
-            | Error::Worker(_) => "internal",
-        }
-    }
-
-    /// The problem document for this error; `internal` ones carry `trace_id` only.
-    pub fn to_problem(&self, trace_id: &str) -> Problem {
-        let p = |status, ja: &str| Problem::new(status, self.code(), self.to_string(), ja);
-        match self {
-            Error::Card(e) => Problem::from(e),
-            Error::Records(e) => {
-                use super::Error as R;
-                match e {
-                    R::NoRecord(_) => p(404, "記録が見つかりません。"),
-                    R::IdentityMismatch => p(
-                        422,
-                        "カードの氏名・生年月日が記録と一致しません。市区町村にお問い合わせください。",
-                    ),
-                    R::MovedOut(_) => p(
-                        409,
-                        "転出されています。転入先の市区町村に申請してください。",
-                    ),
-                    R::Deceased => p(409, "証明書を発行できません。"),
-                    R::NoDoses(_) => p(404, "接種記録がありません。"),
-                    R::UnknownMunicipality(_) => p(404, "市区町村が登録されていません。"),
-                    R::NotParticipating(_) => {
-                        p(403, "この市区町村はコンビニ交付に参加していません。")
-                    }
-                    _ => Problem::internal(trace_id),
-                }
-            }
-            Error::Mrz(_) => p(400, "旅券の MRZ が正しくありません。"),
-            Error::PassportRequired => p(400, "海外用には旅券の MRZ が必要です。"),
-            Error::OverseasNeedsPassportHistory => p(
-                409,
-                "旅券情報の履歴がありません。窓口またはアプリで申請してください。",
-            ),
-            Error::TokenInvalid => p(400, "確認の有効期限が切れたか、無効です。"),
-            Error::TokenExpired | Error::TokenReused | Error::TokenChannel => {
-                p(409, "時間切れです。最初からやり直してください。")
-            }
-            Error::Sign(_)
-            | Error::Pdf(_)
-            | Error::Publication(_)
-            | Error::Keys(_)
-            | Error::Worker(_) => Problem::internal(trace_id),
-        }
-    }
-}
-
-/// Results of the issuance service.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Seals preview tokens (AES-256-GCM): what records found, bound to the evidence digest, so a
-/// gateway can carry it but neither read nor change it.
-#[derive(Clone)]
-pub struct TokenKey(Aes256Gcm);
-
-impl TokenKey {
-    /// A fresh key: tokens live 120 s and only this process redeems them.
-    pub fn random() -> Self {
-        let mut k = zeroize::Zeroizing::new([0u8; 32]);
-        rand::rng().fill(&mut k[..]);
-        TokenKey(Aes256Gcm::new_from_slice(&k[..]).expect("32-byte key"))
-    }
-}
-
-impl std::fmt::Debug for TokenKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenKey(..)")
-    }
-}
-
-/// Preview tokens already redeemed, kept until they expire. In memory, not in the database:
-/// the token key is this process's own and random, so no other process can redeem one of its
-/// tokens and a restart voids them all; the set is complete without a round trip per issuance.
-#[derive(Debug, Default)]
-struct RedeemedTokens(std::sync::Mutex<RedeemedSet>);
-
-#[derive(Debug, Default)]
-struct RedeemedSet {
-    expiry: std::collections::HashMap<[u8; 16], i64>,
-    purged_at: i64,
-}
-
-impl RedeemedTokens {
-    /// Mark the token redeemed; `false` if it already was.
-    fn claim(&self, id: [u8; 16], expires_at: i64, now: i64) -> bool {
-        let mut set = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if now - set.purged_at >= 30 {
-            set.expiry.retain(|_, exp| *exp > now);
-            set.purged_at = now;
-        }
-        set.expiry.insert(id, expires_at).is_none()
-    }
-}
-
-const TOKEN_AAD: &[u8] = b"vaxcert preview token v1";
-
-/// What a preview token carries (sealed; never seen in clear outside records).
-#[derive(Serialize, Deserialize)]
-struct TokenBody {
-    id: [u8; 16],
-    exp: i64,
-    channel: Channel,
-    terminal: String,
-    municipality: MunicipalityCode,
-    atena: String,
-    kind: Kind,
-    passport: Option<PassportData>,
-    card_key: [u8; 32],
-    evidence: [u8; 32],
-    content: Content,
-}
-
-/// What the certificate will say, fixed when the preview is made and sealed into its token:
-/// the certificate says exactly what the resident confirmed, and redeeming the token needs
-/// no second read of the record (the issuance insert still checks the resident's status).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Content {
-    name: String,
-    birth_date: crate::domain::BirthDate,
-    doses: Vec<ContentDose>,
-    municipality_name: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct ContentDose {
-    seq: u8,
-    date: crate::domain::BirthDate,
-    product: String,
-    lot: String,
-}
-
-impl Content {
-    fn of(
-        municipality: &super::Municipality,
-        resident: &super::Resident,
-        doses: &[super::Dose],
-    ) -> Self {
-        Content {
-            name: format!("{}\u{3000}{}", resident.family_kanji, resident.given_kanji),
-            birth_date: resident.birth_date,
-            doses: doses
-                .iter()
-                .map(|d| ContentDose {
-                    seq: u8::try_from(d.dose).unwrap_or(u8::MAX),
-                    date: d.date,
-                    product: d.product.code.to_owned(),
-                    lot: d.lot.clone(),
-                })
-                .collect(),
-            municipality_name: municipality.name.clone(),
-        }
-    }
-}
+use crate::records::{AtenaNo, NewIssuance, PassportData, Records, ResidentStatus};
+use certificate::Issuer;
+use token::{Content, RedeemedTokens, TokenBody};
 
 /// Settings of the issuance service.
 #[derive(Debug, Clone)]
@@ -347,31 +142,28 @@ impl IssuanceService {
     ///
     /// # Errors
     /// Publication I/O.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         records: Arc<Records>,
-        issuer: Issuer,
+        keys: SigningKeys,
         renderer: Arc<PdfRenderer>,
-        pdf_signer: Arc<PdfSigner>,
         challenges: Challenges,
         trust: TrustSet,
         clock: Arc<dyn Clock>,
         settings: IssuanceSettings,
-        x5c_der: &[Vec<u8>],
     ) -> Result<Self> {
         let jwks = settings.publication_dir.join("jwks.json");
         if !jwks.exists() {
             crate::formats::publication::write_initial(
                 &settings.publication_dir,
-                issuer.shc_signer.public_key(),
-                x5c_der,
+                keys.issuer.shc_signer.public_key(),
+                &keys.x5c,
             )?;
         }
         Ok(IssuanceService {
             records,
-            issuer,
+            issuer: keys.issuer,
             renderer,
-            pdf_signer,
+            pdf_signer: Arc::new(keys.pdf),
             challenges,
             trust,
             token_key: TokenKey::random(),
@@ -379,42 +171,6 @@ impl IssuanceService {
             clock,
             settings,
         })
-    }
-
-    /// DEV ONLY: the service with the dev keys under `certs/dev/` (SHC issuer, VDS-NC BSC, PDF
-    /// signer); the challenge key and the trust set stay the caller's. Production keys come
-    /// with PKCS#11 (DESIGN §5), so every role that signs uses this for now.
-    ///
-    /// # Errors
-    /// Unreadable dev keys or publication I/O.
-    pub fn dev(
-        records: Arc<Records>,
-        challenges: Challenges,
-        trust: TrustSet,
-        clock: Arc<dyn Clock>,
-        settings: IssuanceSettings,
-    ) -> Result<Self> {
-        let dev = crate::pki::dev::dir();
-        let issuer = Issuer::dev()?;
-        let x5c = vec![crate::pki::x509::to_der(&crate::pki::x509::load(
-            &dev.join("shc/issuer.crt.pem"),
-        )?)?];
-        let renderer = PdfRenderer::dev_default()?;
-        let pdf_signer = PdfSigner::from_pem_files(
-            &dev.join("pdf/signer.key.pem"),
-            &dev.join("pdf/signer.crt.pem"),
-        )?;
-        Self::new(
-            records,
-            issuer,
-            Arc::new(renderer),
-            Arc::new(pdf_signer),
-            challenges,
-            trust,
-            clock,
-            settings,
-            &x5c,
-        )
     }
 
     /// The record system behind the service.
@@ -541,7 +297,7 @@ impl IssuanceService {
             passport_number_masked: passport.as_ref().map(|p| mask_passport(&p.passport_number)),
         };
         Ok(PreviewResponse {
-            preview_token: self.seal(&body)?,
+            preview_token: self.token_key.seal(&body)?,
             expires_at: exp,
             certificate: preview,
         })
@@ -569,54 +325,6 @@ impl IssuanceService {
             .await?)
     }
 
-    fn seal(&self, body: &TokenBody) -> Result<String> {
-        let plain = zeroize::Zeroizing::new(
-            serde_json::to_vec(body).map_err(|e| Error::Worker(e.to_string()))?,
-        );
-        let mut nonce = [0u8; 12];
-        rand::rng().fill(&mut nonce[..]);
-        let n = aes_gcm::aead::Nonce::<Aes256Gcm>::try_from(&nonce[..])
-            .map_err(|_| Error::Worker("nonce".into()))?;
-        let ct = self
-            .token_key
-            .0
-            .encrypt(
-                &n,
-                Payload {
-                    msg: &plain,
-                    aad: TOKEN_AAD,
-                },
-            )
-            .map_err(|_| Error::Worker("token sealing".into()))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
-        Ok(URL_SAFE_NO_PAD.encode(out))
-    }
-
-    fn open(&self, token: &str) -> Result<TokenBody> {
-        let raw = URL_SAFE_NO_PAD
-            .decode(token.trim())
-            .map_err(|_| Error::TokenInvalid)?;
-        if raw.len() < 12 + 16 {
-            return Err(Error::TokenInvalid);
-        }
-        let n = aes_gcm::aead::Nonce::<Aes256Gcm>::try_from(&raw[..12])
-            .map_err(|_| Error::TokenInvalid)?;
-        let plain = zeroize::Zeroizing::new(
-            self.token_key
-                .0
-                .decrypt(
-                    &n,
-                    Payload {
-                        msg: &raw[12..],
-                        aad: TOKEN_AAD,
-                    },
-                )
-                .map_err(|_| Error::TokenInvalid)?,
-        );
-        serde_json::from_slice(&plain).map_err(|_| Error::TokenInvalid)
-    }
-
     /// Redeem a preview token once: sign, record and audit the issuance.
     ///
     /// # Errors
@@ -624,7 +332,7 @@ impl IssuanceService {
     /// [`Error::TokenChannel`], then as [`IssuanceService::issue_for_resident`].
     #[tracing::instrument(skip_all, fields(channel = ?channel))]
     pub async fn issue(&self, token: &str, channel: Channel) -> Result<IssuedArtefacts> {
-        let body = self.open(token)?;
+        let body = self.token_key.open(token)?;
         if body.channel != channel {
             return Err(Error::TokenChannel);
         }
@@ -655,24 +363,25 @@ impl IssuanceService {
     /// reserve the ID and record the issuance (audited), then sign SHC, VDS-NC and PDF.
     ///
     /// # Errors
-    /// [`super::Error::NoSuchResident`], [`super::Error::MovedOut`], [`Error::PassportRequired`],
+    /// [`crate::records::Error::NoSuchResident`], [`crate::records::Error::MovedOut`],
+    /// [`Error::PassportRequired`],
     /// signing and database errors.
     pub async fn issue_for_resident(&self, req: IssueFor) -> Result<IssuedArtefacts> {
         let municipality = self.records.municipality(&req.municipality).await?;
         let (resident, doses, _) = self
             .records
-            .record(&req.municipality, Key::Atena(&req.atena))
+            .record_by_atena(&req.municipality, &req.atena)
             .await?
-            .ok_or(super::Error::NoSuchResident)?;
+            .ok_or(crate::records::Error::NoSuchResident)?;
         match resident.status {
-            super::ResidentStatus::MovedOut => {
-                return Err(super::Error::MovedOut(req.municipality.clone()).into());
+            ResidentStatus::MovedOut => {
+                return Err(crate::records::Error::MovedOut(req.municipality.clone()).into());
             }
-            super::ResidentStatus::Deceased => return Err(super::Error::Deceased.into()),
-            super::ResidentStatus::Resident => {}
+            ResidentStatus::Deceased => return Err(crate::records::Error::Deceased.into()),
+            ResidentStatus::Resident => {}
         }
         if doses.is_empty() {
-            return Err(super::Error::NoDoses(req.municipality.clone()).into());
+            return Err(crate::records::Error::NoDoses(req.municipality.clone()).into());
         }
         self.record_and_sign(req, Content::of(&municipality, &resident, &doses))
             .await
@@ -696,7 +405,7 @@ impl IssuanceService {
                     seq: d.seq,
                     date: d.date.iso(),
                     product: crate::catalogue::product(&d.product)
-                        .ok_or(super::Error::Corrupt("product"))?,
+                        .ok_or(crate::records::Error::Corrupt("product"))?,
                     lot: d.lot,
                 })
             })
@@ -719,7 +428,7 @@ impl IssuanceService {
             )
             .await?;
         let id = crate::domain::CertificateId::parse(recorded.id.as_str())
-            .map_err(|_| super::Error::Corrupt("certificate id"))?;
+            .map_err(|_| crate::records::Error::Corrupt("certificate id"))?;
         let request = certificate::Request {
             id,
             kind: req.kind,
@@ -759,24 +468,15 @@ impl IssuanceService {
                 .as_deref()
                 .map(|v| crate::formats::qr::bytes(v.as_bytes()))
                 .transpose()?;
-            let lines = request.dose_lines();
-            let masked = request.passport.as_ref().map(|p| mask_passport(&p.number));
-            let issued_on = iso_date_jst(request.issued_at);
-            let doc = CertificateDocument {
-                kind: request.kind,
-                name_kanji: &request.name,
-                name_roman: request.passport.as_ref().map(|p| p.name.as_str()),
-                passport_number_masked: masked.as_deref(),
-                birth_date: request.birth_date,
-                doses: &lines,
-                certificate_id: request.id.as_str(),
-                issued_on: &issued_on,
-                municipality: &municipality_name,
-                shc_qr: &shc_qr,
-                vdsnc_qr: vdsnc_qr.as_ref(),
-            };
-            let unsigned = renderer.render(&doc)?;
-            let pdf = pdf_signer.sign(&unsigned, request.issued_at)?;
+            let pdf = document::signed_pdf(
+                &renderer,
+                &pdf_signer,
+                &request,
+                &issued,
+                &shc_qr,
+                vdsnc_qr.as_ref(),
+                &municipality_name,
+            )?;
             Ok(IssuedArtefacts {
                 certificate_id: request.id.as_str().to_owned(),
                 shc: issued.shc.qr_text(),
@@ -806,71 +506,4 @@ pub fn evidence_digest(e: &CardEvidence) -> [u8; 32] {
         h.update(part);
     }
     h.finalize().into()
-}
-
-/// `YYYY-MM-DD` in Japan (UTC+9) for a time.
-fn iso_date_jst(t: UnixTime) -> String {
-    let c = super::import::civil_from_days((t.0 + 9 * 3600).div_euclid(86_400));
-    format!("{}-{}-{}", &c[..4], &c[4..6], &c[6..8])
-}
-
-/// What `vaxcert records revoke` changed.
-#[derive(Debug, Clone, Serialize)]
-pub struct Revocation {
-    /// The certificate.
-    pub certificate_id: String,
-    /// Its municipality.
-    pub municipality: String,
-    /// The SHC rid now in the CRL.
-    pub rid: String,
-    /// The signing key's kid.
-    pub kid: String,
-    /// The CRL version after the change.
-    pub crl_version: u64,
-}
-
-impl Records {
-    /// Revoke a certificate by ID (any municipality), audit it with the reason, and add its rid
-    /// to the CRL in `publication_dir`.
-    ///
-    /// # Errors
-    /// [`super::Error::UnknownCertificate`], database and publication errors.
-    pub async fn revoke_by_id(
-        &self,
-        id: &super::CertificateId,
-        reason: &str,
-        publication_dir: &std::path::Path,
-    ) -> Result<Revocation> {
-        let row: Option<(String, String, String)> = with_db!(&self.db, p => sqlx::query(
-            "SELECT municipality, rid, key_id FROM issuance WHERE certificate_id = $1")
-            .bind(id.as_str()).fetch_optional(p).await
-            .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2)))))
-        .map_err(super::Error::from)?;
-        let (m, rid, kid) = row.ok_or_else(|| super::Error::UnknownCertificate(id.to_string()))?;
-        let m = MunicipalityCode::parse(&m).map_err(|_| super::Error::Corrupt("municipality"))?;
-        let reason = reason.trim();
-        if reason.is_empty() || reason.len() > 200 || reason.chars().any(char::is_control) {
-            return Err(super::Error::Invalid {
-                what: "revocation reason",
-            }
-            .into());
-        }
-        self.revoke_certificate(&m, id, "cli").await?;
-        self.audit(&AuditEntry::system(
-            "cli",
-            &m,
-            "revocation-reason",
-            None,
-            reason,
-        ))
-        .await?;
-        let crl_version = crate::formats::publication::revoke(publication_dir, &kid, &rid)?;
-        Ok(Revocation {
-            certificate_id: id.to_string(),
-            municipality: m.as_str().to_owned(),
-            rid,
-            kid,
-            crl_version,
-        })
-    }
 }

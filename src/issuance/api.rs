@@ -1,5 +1,5 @@
-//! `vaxcert records serve`: the records internal API (DESIGN §2, §7). The only stateful
-//! process, never internet-facing. mTLS accepts only the two gateways' pinned client
+//! The internal API of `vaxcert records serve` (DESIGN §2, §7): what the two gateways call.
+//! The only stateful process, never internet-facing. mTLS accepts only the two gateways' pinned client
 //! certificates (from the gateway CA, never the kiosk CA); the certificate says which gateway
 //! called, and so which channel the request may claim.
 //!
@@ -11,10 +11,9 @@
 //! GET  /internal/v1/jwks, /internal/v1/crl/{kid}
 //! ```
 //!
-//! The counter UI ([`crate::records::counter`]) runs on its own internal listener, started
-//! beside this one by `vaxcert records serve` and sharing its issuance service.
+//! The counter UI (`crate::counter`) runs on its own internal listener, started beside this one
+//! by `vaxcert records serve` and sharing its issuance service.
 
-use axum::serve::Listener as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,12 +22,10 @@ use axum::extract::{ConnectInfo, Path as UrlPath, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-pub mod cli;
-
-use super::issuance::IssuanceService;
+use super::IssuanceService;
 use crate::domain::Channel;
 use crate::http::Problem;
-use crate::http::tls::{ClientAuth, Peer, ServerTls, TlsError, TlsListener, load_certs};
+use crate::http::tls::{ClientAuth, Peer, ServerTls, TlsError, load_certs};
 use crate::protocol::{
     CertificateRequest, CertificateResponse, ChallengeResponse, InternalPreviewRequest,
     MunicipalityEntry, PreviewResponse,
@@ -52,9 +49,9 @@ pub struct ServeSettings {
 }
 
 impl ServeSettings {
-    /// DEV ONLY: the TLS material under `certs/dev/tls/`.
-    pub fn dev(listen: SocketAddr) -> Self {
-        let d = crate::pki::dev::dir().join("tls");
+    /// The TLS material in one folder, under the standard names: `records.{crt,key}.pem`,
+    /// `gateway-ca.crt.pem`, `app-gateway.crt.pem`, `center.crt.pem`.
+    pub fn in_tls_dir(listen: SocketAddr, d: &std::path::Path) -> Self {
         ServeSettings {
             listen,
             server_cert: d.join("records.crt.pem"),
@@ -89,13 +86,10 @@ impl AppState {
     }
 }
 
-/// A bound records server.
+/// The internal API's builder: [`Server::build`] binds it and returns the shared
+/// [`crate::http::Server`].
 #[derive(Debug)]
-pub struct Server {
-    listener: TlsListener,
-    local: SocketAddr,
-    router: Router,
-}
+pub struct Server;
 
 impl Server {
     /// Bind the internal API listener.
@@ -105,7 +99,7 @@ impl Server {
     pub async fn build(
         settings: &ServeSettings,
         service: Arc<IssuanceService>,
-    ) -> Result<Self, TlsError> {
+    ) -> Result<crate::http::Server, TlsError> {
         let tls = ServerTls {
             cert: settings.server_cert.clone(),
             key: settings.server_key.clone(),
@@ -117,47 +111,12 @@ impl Server {
                 ],
             },
         };
-        let listener = TlsListener::bind(settings.listen, tls.config()?).await?;
-        let local = listener
-            .local_addr()
-            .map(|p| p.addr)
-            .unwrap_or(settings.listen);
         let state = AppState {
             service,
             app_cert: Arc::new(load_certs(&settings.app_client_cert)?.remove(0).to_vec()),
             center_cert: Arc::new(load_certs(&settings.center_client_cert)?.remove(0).to_vec()),
         };
-        Ok(Server {
-            listener,
-            local,
-            router: router(state),
-        })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// Serve until `shutdown` completes.
-    ///
-    /// # Errors
-    /// I/O errors of the server loop.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        crate::http::tls::Bound::Tls(self.listener)
-            .serve(self.router, shutdown)
-            .await
-    }
-
-    /// Serve until the process is stopped (Ctrl-C / SIGTERM).
-    ///
-    /// # Errors
-    /// I/O errors of the server loop.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(crate::http::shutdown_signal()).await
+        crate::http::Server::bind(settings.listen, Some(&tls), router(state)).await
     }
 }
 
@@ -175,7 +134,7 @@ fn router(state: AppState) -> Router {
 
 fn fail<E>(e: E) -> Problem
 where
-    E: Into<super::issuance::Error>,
+    E: Into<super::Error>,
 {
     let e = e.into();
     let trace = crate::http::trace_id();

@@ -16,8 +16,8 @@ use super::{Error, State};
 use crate::domain::{BirthDate, Channel, Kind, MunicipalityCode, Sex};
 use crate::formats::mrz::{Td3Mrz, mask_passport};
 use crate::http::tls::Peer;
-use crate::records::audit::AuditEntry;
-use crate::records::issuance::IssueFor;
+use crate::issuance::IssueFor;
+use crate::records::AuditEntry;
 use crate::records::{
     AtenaNo, KenNo, PassportData, ResidentStatus, ResidentView, SearchQuery, StaffSession,
 };
@@ -29,31 +29,31 @@ fn env() -> &'static Environment<'static> {
         for (name, src) in [
             (
                 "base.html",
-                include_str!("../../../templates/counter/base.html"),
+                include_str!("../../templates/counter/base.html"),
             ),
             (
                 "login.html",
-                include_str!("../../../templates/counter/login.html"),
+                include_str!("../../templates/counter/login.html"),
             ),
             (
                 "search.html",
-                include_str!("../../../templates/counter/search.html"),
+                include_str!("../../templates/counter/search.html"),
             ),
             (
                 "resident.html",
-                include_str!("../../../templates/counter/resident.html"),
+                include_str!("../../templates/counter/resident.html"),
             ),
             (
                 "preview.html",
-                include_str!("../../../templates/counter/preview.html"),
+                include_str!("../../templates/counter/preview.html"),
             ),
             (
                 "issued.html",
-                include_str!("../../../templates/counter/issued.html"),
+                include_str!("../../templates/counter/issued.html"),
             ),
             (
                 "error.html",
-                include_str!("../../../templates/counter/error.html"),
+                include_str!("../../templates/counter/error.html"),
             ),
         ] {
             // The templates are compiled into the binary and covered by the tests.
@@ -218,7 +218,7 @@ pub(super) async fn security_headers(mut r: Response) -> Response {
 pub(super) async fn css() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("../../../templates/counter/counter.css"),
+        include_str!("../../templates/counter/counter.css"),
     )
         .into_response()
 }
@@ -227,7 +227,7 @@ pub(super) async fn css() -> Response {
 pub(super) async fn print_js() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("../../../templates/counter/print.js"),
+        include_str!("../../templates/counter/print.js"),
     )
         .into_response()
 }

@@ -9,7 +9,10 @@
 //! ```
 //!
 //! The gateways add what only they know (channel, terminal identity from the client
-//! certificate or the app instance) and forward the rest unchanged.
+//! certificate or the app instance) and forward the rest unchanged. [`client`] is the gateways'
+//! side of the internal API, so `app` and `center` import the contract, not the record system.
+
+pub mod client;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,135 +1,20 @@
-//! DEV ONLY. The dev key ceremony (`vaxcert keys dev`) and loaders for what it made, all under
-//! `certs/dev/`. Tests and the demo use these keys; production never does.
-//!
-//! ```text
-//! certs/dev/jlis/ca.key.pem          dev J-LIS CA (RSA-2048), 証明者鍵ID 9000033
-//! certs/dev/jlis/ca.modulus.hex      its public modulus (what `--trust dev` loads)
-//! certs/dev/jlis/issuer.key.pem      card-issuer key: signs EF0003 and EF0007 (DF52)
-//! certs/dev/jlis/issuer.cvc.bin      EF0004: the issuer key's CVC, signed by the dev CA
-//! certs/dev/personas/*.toml          synthetic residents; *.card-key.pem their DF51 keys
-//! certs/dev/challenge-hmac.key       HMAC key for challenges (hex)
-//! certs/dev/records/                 record keys: MyNumber HMAC + AES, TOTP AES, audit P-256
-//! ```
+//! DEV ONLY. The dev key ceremony, `vaxcert keys dev`: makes whatever dev key under
+//! `certs/dev/` is missing. Production keys come from a real ceremony outside this module.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use p256::pkcs8::LineEnding as Pkcs8LineEnding;
 use rsa::RsaPrivateKey;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
+use x509_cert::certificate::Certificate;
 
-use super::{Error, read, write};
-use crate::card::challenge::ChallengeKey;
-use crate::card::tlv::encode;
-use crate::card::{CaKey, RsaKey};
-use crate::card_sim::image::{public_key_tlvs, sign_sha256};
-
-/// 証明者鍵ID of the dev J-LIS CA: the test layout with a `9` hierarchy no real card uses.
-pub const CA_KEY_ID: [u8; 16] = *b"9000033\x08\x05001\0\0\0\0";
-/// 被証明者鍵ID of the dev card-issuer key.
-pub const ISSUER_KEY_ID: [u8; 16] = *b"9322131\x08\x05000\0\0\0\0";
-
-/// The dev folder: `certs/dev` under the working directory, else under the source tree.
-pub fn dir() -> PathBuf {
-    let local = PathBuf::from("certs/dev");
-    if local.is_dir() {
-        local
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/dev")
-    }
-}
-
-/// The dev J-LIS CA public key, for `--trust dev`.
-///
-/// # Errors
-/// Missing or malformed `ca.modulus.hex`.
-pub fn jlis_ca_public() -> Result<CaKey, Error> {
-    let path = dir().join("jlis/ca.modulus.hex");
-    let text = String::from_utf8(read(&path)?).unwrap_or_default();
-    let key = RsaKey::from_modulus_hex(&text).ok_or_else(|| Error::Format {
-        path,
-        what: "not a hex modulus".into(),
-    })?;
-    Ok(CaKey {
-        key_id: "9000033".into(),
-        key,
-    })
-}
-
-/// The dev challenge HMAC key.
-///
-/// # Errors
-/// Missing or malformed key file.
-pub fn challenge_key() -> Result<ChallengeKey, Error> {
-    let path = dir().join("challenge-hmac.key");
-    let text = String::from_utf8(read(&path)?).unwrap_or_default();
-    ChallengeKey::from_hex(&text).ok_or(Error::Format {
-        path,
-        what: "not 64 hex digits".into(),
-    })
-}
-
-/// Load a PKCS#8 PEM RSA private key.
-///
-/// # Errors
-/// Missing or malformed file.
-pub fn load_rsa_key(path: &Path) -> Result<RsaPrivateKey, Error> {
-    let pem = String::from_utf8(read(path)?).unwrap_or_default();
-    RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| Error::Format {
-        path: path.to_owned(),
-        what: format!("not a PKCS#8 RSA key ({e}); run `vaxcert keys dev`"),
-    })
-}
-
-/// The dev card-issuer: its key and the CVC (EF0004) the dev CA gave it.
-pub struct DevIssuer {
-    key: RsaPrivateKey,
-    cvc: Vec<u8>,
-}
-
-impl DevIssuer {
-    /// Load from `certs/dev/jlis/`.
-    ///
-    /// # Errors
-    /// Missing or malformed files.
-    pub fn load() -> Result<Self, Error> {
-        let d = dir().join("jlis");
-        Ok(DevIssuer {
-            key: load_rsa_key(&d.join("issuer.key.pem"))?,
-            cvc: read(&d.join("issuer.cvc.bin"))?,
-        })
-    }
-
-    /// The issuer's private key (signs DF33 and DF52).
-    pub fn key(&self) -> &RsaPrivateKey {
-        &self.key
-    }
-
-    /// EF0004.
-    pub fn cvc(&self) -> &[u8] {
-        &self.cvc
-    }
-
-    /// The issuer's 被証明者鍵ID.
-    pub fn key_id(&self) -> &[u8; 16] {
-        &ISSUER_KEY_ID
-    }
-}
-
-/// A card-verifiable certificate: `7F21 { 5F4E (issuer id ‖ subject id ‖ key), 5F37 sig }`.
-pub fn make_cvc(
-    ca: &RsaPrivateKey,
-    ca_id: &[u8; 16],
-    subject: &RsaPrivateKey,
-    subject_id: &[u8; 16],
-) -> Vec<u8> {
-    let mut body = ca_id.to_vec();
-    body.extend_from_slice(subject_id);
-    body.extend(public_key_tlvs(subject));
-    let mut value = encode(0x5F4E, &body);
-    value.extend(encode(0x5F37, &sign_sha256(ca, &body)));
-    encode(0x7F21, &value)
-}
+use super::card::{CA_KEY_ID, ISSUER_KEY_ID, card_key_path, make_cvc};
+use super::{DEV_ORG, SHC_ISS, dir};
+use crate::clock::UnixTime;
+use crate::pki::x509::{self, Profile};
+use crate::pki::{Error, write};
 
 fn generate() -> Result<RsaPrivateKey, Error> {
     RsaPrivateKey::new(&mut rand::rng(), 2048).map_err(|e| Error::Generate(e.to_string()))
@@ -196,7 +81,7 @@ pub fn make(force: bool, out: &mut dyn Write) -> Result<(), Error> {
         .collect();
     entries.sort();
     for p in entries {
-        let key_path = crate::card_sim::persona::card_key_path(&p);
+        let key_path = card_key_path(&p);
         if force || !key_path.exists() {
             say(out, &format!("making the card key for {}…", p.display()));
             write_key(&key_path, &generate()?)?;
@@ -213,19 +98,7 @@ pub fn make(force: bool, out: &mut dyn Write) -> Result<(), Error> {
     Ok(())
 }
 
-// ---------------------------------------------------------------------------------------------
 // The certificate hierarchy: SHC issuer, ICAO CSCA/BSC, PDF signer, TLS (DESIGN §5).
-
-use p256::pkcs8::LineEnding as Pkcs8LineEnding;
-use x509_cert::certificate::Certificate;
-
-use super::x509::{self, Profile};
-use crate::clock::UnixTime;
-
-/// The fixed dev SHC `iss`, also the dev issuer certificate's SAN URI.
-pub const SHC_ISS: &str = "https://dev.vaxcert.invalid/issuer";
-/// The organisation every dev certificate names; `vaxcert issue` refuses anything else.
-pub const DEV_ORG: &str = "vaxcert DEV";
 
 const CLIENT_AUTH: const_oid::ObjectIdentifier =
     const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
@@ -265,18 +138,6 @@ fn write_cert(path: &Path, cert: &Certificate) -> Result<(), Error> {
 fn spki_p256(k: &p256::ecdsa::SigningKey) -> Result<spki::SubjectPublicKeyInfoOwned, Error> {
     spki::SubjectPublicKeyInfoOwned::from_key(k.verifying_key())
         .map_err(|e| Error::Generate(e.to_string()))
-}
-
-/// Load a dev P-256 key (PKCS#8 PEM).
-///
-/// # Errors
-/// Missing or malformed file.
-pub fn load_p256(path: &Path) -> Result<p256::ecdsa::SigningKey, Error> {
-    let pem = String::from_utf8(read(path)?).unwrap_or_default();
-    p256::ecdsa::SigningKey::from_pkcs8_pem(&pem).map_err(|e| Error::Format {
-        path: path.to_owned(),
-        what: format!("not a PKCS#8 P-256 key ({e}); run `vaxcert keys dev`"),
-    })
 }
 
 fn missing(dir: &Path, files: &[&str]) -> bool {
@@ -454,29 +315,6 @@ fn make_tls(d: &Path, force: bool, out: &mut dyn Write) -> Result<(), Error> {
     Ok(())
 }
 
-/// The dev SHC issuer's signing key.
-///
-/// # Errors
-/// Missing keys: run `vaxcert keys dev`.
-pub fn shc_signer() -> Result<super::FileSigner, Error> {
-    super::FileSigner::load(&dir().join("shc/issuer.key.pem"), true)
-}
-
-/// The dev barcode signer's key.
-///
-/// # Errors
-/// Missing keys: run `vaxcert keys dev`.
-pub fn bsc_signer() -> Result<super::FileSigner, Error> {
-    super::FileSigner::load(&dir().join("icao/bsc.key.pem"), true)
-}
-
-/// The dev BSC certificate, DER (VDS-NC `cer`).
-///
-/// # Errors
-/// Missing file.
-pub fn bsc_der() -> Result<Vec<u8>, Error> {
-    x509::to_der(&x509::load(&dir().join("icao/bsc.crt.pem"))?)
-}
 /// The record system's dev keys: MyNumber HMAC and AES-256-GCM keys, the staff TOTP-secret key
 /// (64 hex digits each), and the audit checkpoint signing key (P-256, PKCS#8 PEM, with its
 /// public half beside it).

@@ -1,4 +1,4 @@
-//! `records::api::Client`: how the two gateways call the records internal API over mTLS, with
+//! `protocol::client::Client`: how the two gateways call the records internal API over mTLS, with
 //! their own pinned client certificate. Records' problem documents come back unchanged as
 //! [`Error::Problem`]; a transport failure is [`Error::Unavailable`]. The gateways hold this
 //! client and nothing else of records: no database, no keys.

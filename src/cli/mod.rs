@@ -1,4 +1,14 @@
 //! The command line: one subcommand per role, plus the dev tools. `main.rs` only dispatches.
+//! The top of the import graph: it composes the rooms, and nothing imports it.
+//!
+//! ```text
+//! cli
+//!   ├ records   `records …`: storage commands, `serve` (issuance + API + counter), `revoke`
+//!   └ issue     `issue`: DEV ONLY, a certificate for a persona with the dev keys
+//! ```
+
+pub mod issue;
+pub mod records;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -13,6 +23,7 @@ use crate::card::reader::{self, Reader};
 use crate::card::{self, CardEvidence, CardFiles, Pin, TrustSet};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Channel, Kind, MunicipalityCode};
+use crate::exit::Coded;
 
 /// vaxcert: signed vaccination certificates from MyNumber card evidence.
 #[derive(Debug, Parser)]
@@ -49,14 +60,14 @@ pub enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Issue a certificate for a persona with demo vaccination data and the dev keys (DEV ONLY).
-    Issue(IssueArgs),
+    Issue(issue::IssueArgs),
     /// Verify certificates (SHC, VDS-NC, EU DCC; text, files or QR images) offline.
     Verify(crate::verify::cli::VerifyArgs),
     /// Manage the verifier's trust store (certs/trust/).
     #[command(subcommand)]
     Trust(crate::verify::cli::TrustCommand),
     /// The record system: municipalities, CSV imports, staff, audit log.
-    Records(crate::records::cli::RecordsArgs),
+    Records(records::RecordsArgs),
     /// The public app gateway.
     #[command(subcommand)]
     App(crate::app::cli::AppCommand),
@@ -116,29 +127,6 @@ pub enum CardCommand {
     },
 }
 
-/// `vaxcert issue …`
-#[derive(Debug, clap::Args)]
-pub struct IssueArgs {
-    /// Persona TOML file (certs/dev/personas/).
-    #[arg(long)]
-    pub persona: PathBuf,
-    /// Certificate kind.
-    #[arg(long, value_enum)]
-    pub kind: Kind,
-    /// Passport MRZ (TD3) as `LINE1,LINE2`; required for overseas.
-    #[arg(long)]
-    pub passport_mrz: Option<String>,
-    /// Output folder.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Key folder; must hold dev keys (certificates of O=vaxcert DEV).
-    #[arg(long)]
-    pub keys: Option<PathBuf>,
-    /// Issuing municipality printed on the PDF.
-    #[arg(long, default_value = "東京都千代田区")]
-    pub municipality_name: String,
-}
-
 /// `vaxcert keys …`
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -148,25 +136,6 @@ pub enum KeysCommand {
         #[arg(long)]
         force: bool,
     },
-}
-
-/// A failure the CLI reports with a stable code and exit status 1.
-#[derive(Debug, thiserror::Error)]
-#[error("{message} [{code}]")]
-pub struct Coded {
-    /// Stable code.
-    pub code: &'static str,
-    /// Human message.
-    pub message: String,
-}
-
-impl From<card::Error> for Coded {
-    fn from(e: card::Error) -> Self {
-        Coded {
-            code: e.code(),
-            message: e.to_string(),
-        }
-    }
 }
 
 /// Run a parsed command line.
@@ -194,7 +163,7 @@ pub fn run(cli: Cli) -> Result<()> {
             wait,
             json,
         }) => {
-            let trust = TrustSet::parse(&trust)?;
+            let trust = crate::dev::trust_set(&trust)?;
             let pin = read_pin(pin_fd)?;
             let binding = Binding {
                 channel: Channel::App,
@@ -205,7 +174,7 @@ pub fn run(cli: Cli) -> Result<()> {
             read_and_print(reader.as_deref(), &pin, &binding, &trust, wait, json).map(|_| ())
         }
         Command::Card(CardCommand::Verify { dir, trust, json }) => {
-            let trust = TrustSet::parse(&trust)?;
+            let trust = crate::dev::trust_set(&trust)?;
             let files = load_dir(&dir)?;
             let data = card::verify_card_files(&files, &trust).map_err(Coded::from)?;
             if json {
@@ -247,14 +216,14 @@ pub fn run(cli: Cli) -> Result<()> {
             r
         }
         Command::Keys(KeysCommand::Dev { force }) => {
-            crate::pki::dev::make(force, &mut std::io::stdout())?;
+            crate::dev::ceremony::make(force, &mut std::io::stdout())?;
             Ok(())
         }
-        Command::Issue(args) => issue(&args),
+        Command::Issue(args) => issue::run(&args),
         Command::Demo(args) => crate::demo::run(&args),
         Command::Verify(args) => crate::verify::cli::run_verify(args),
         Command::Trust(cmd) => crate::verify::cli::run_trust(cmd),
-        Command::Records(args) => crate::records::cli::run(args),
+        Command::Records(args) => records::run(args),
         Command::App(c) => crate::app::cli::run(c),
         Command::Center(c) => crate::center::cli::run(c),
         Command::Bench(c) => crate::load::run(c),
@@ -368,160 +337,4 @@ fn load_dir(dir: &Path) -> Result<CardFiles> {
         ef0004: find("text-0004")?,
         ef0007: find("text-0007")?,
     })
-}
-
-/// The demo vaccination history every persona gets from `vaxcert issue`.
-fn demo_doses() -> Result<Vec<crate::certificate::DoseRecord>> {
-    let dose = |seq, date: &str, code: &str, lot: &str| -> Result<crate::certificate::DoseRecord> {
-        Ok(crate::certificate::DoseRecord {
-            seq,
-            date: date.into(),
-            product: crate::catalogue::product(code).ok_or_else(|| anyhow!("no product {code}"))?,
-            lot: lot.into(),
-        })
-    };
-    Ok(vec![
-        dose(1, "2021-06-01", "pfizer-comirnaty", "FA5765")?,
-        dose(2, "2021-06-22", "pfizer-comirnaty", "FA7338")?,
-        dose(3, "2022-01-20", "moderna-spikevax", "3004734")?,
-    ])
-}
-
-/// Render and sign the PDF certificate with the dev PDF key.
-fn render_pdf(
-    request: &crate::certificate::Request,
-    issued: &crate::certificate::Issued,
-    shc_qr: &crate::formats::qr::Matrix,
-    vdsnc_qr: Option<&crate::formats::qr::Matrix>,
-    keys: &Path,
-    municipality: &str,
-) -> Result<Vec<u8>> {
-    use crate::formats::pdf::{CertificateDocument, PdfRenderer, PdfSigner};
-    let renderer = PdfRenderer::dev_default().map_err(|e| anyhow!("{e} [{}]", e.code()))?;
-    let signer = PdfSigner::from_pem_files(
-        &keys.join("pdf/signer.key.pem"),
-        &keys.join("pdf/signer.crt.pem"),
-    )
-    .map_err(|e| anyhow!("{e} [{}]", e.code()))?;
-    let doses = request.dose_lines();
-    let masked = request
-        .passport
-        .as_ref()
-        .map(|p| crate::formats::mrz::mask_passport(&p.number));
-    let doc = CertificateDocument {
-        kind: request.kind,
-        name_kanji: &request.name,
-        name_roman: request
-            .passport
-            .as_ref()
-            .map(|p| p.name.as_str())
-            .filter(|_| request.kind == Kind::Overseas),
-        passport_number_masked: masked.as_deref().filter(|_| request.kind == Kind::Overseas),
-        birth_date: request.birth_date,
-        doses: &doses,
-        certificate_id: request.id.as_str(),
-        issued_on: &request.issued_at.date_jst(),
-        municipality,
-        shc_qr,
-        vdsnc_qr: vdsnc_qr.filter(|_| issued.vdsnc.is_some()),
-    };
-    let pdf = renderer
-        .render(&doc)
-        .map_err(|e| anyhow!("{e} [{}]", e.code()))?;
-    signer
-        .sign(&pdf, request.issued_at)
-        .map_err(|e| anyhow!("{e} [{}]", e.code()))
-}
-
-/// `vaxcert issue`: dev keys only, demo doses, every artefact written to `--out`.
-fn issue(args: &IssueArgs) -> Result<()> {
-    use crate::certificate::{Issuer, Passport, Request};
-    use crate::formats::mrz::Td3Mrz;
-    let keys = args.keys.clone().unwrap_or_else(crate::pki::dev::dir);
-    let issuer_cert = keys.join("shc/issuer.crt.pem");
-    let cert = crate::pki::x509::load(&issuer_cert)?;
-    let dev_org = cert
-        .tbs_certificate()
-        .subject()
-        .to_string()
-        .contains(&format!("O={}", crate::pki::dev::DEV_ORG));
-    if !dev_org {
-        return Err(crate::pki::Error::NotDev(issuer_cert.display().to_string()).into());
-    }
-    let issuer = Issuer::dev()?;
-    if !issuer.is_dev() {
-        return Err(crate::pki::Error::NotDev(keys.display().to_string()).into());
-    }
-    let persona = crate::card_sim::Persona::load(&args.persona)?;
-    let passport = match (&args.passport_mrz, args.kind) {
-        (Some(mrz), _) => Some(Passport::from(&Td3Mrz::parse(mrz).map_err(|e| Coded {
-            code: e.code(),
-            message: e.to_string(),
-        })?)),
-        (None, Kind::Overseas) => {
-            return Err(Coded {
-                code: "passport-required",
-                message: "an overseas certificate needs --passport-mrz LINE1,LINE2".into(),
-            }
-            .into());
-        }
-        (None, Kind::Domestic) => None,
-    };
-    let request = Request {
-        id: crate::domain::CertificateId::random(),
-        kind: args.kind,
-        name: persona.name.clone(),
-        birth_date: persona.birth_date,
-        doses: demo_doses()?,
-        passport,
-        issued_at: SystemClock.now(),
-    };
-    let issued = issuer.issue(&request).map_err(|e| Coded {
-        code: e.code(),
-        message: e.to_string(),
-    })?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let base = args.out.join(request.id.as_str());
-    let write = |ext: &str, bytes: &[u8]| -> Result<PathBuf> {
-        let path = base.with_extension(ext);
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(path)
-    };
-    let qr = issued.shc.qr()?;
-    let mut written = vec![
-        write("shc", issued.shc.qr_text().as_bytes())?,
-        write("smart-health-card", issued.shc.file_json().as_bytes())?,
-        write("shc.png", &crate::formats::qr::png(&qr, 6)?)?,
-    ];
-    let vqr = match &issued.vdsnc {
-        Some(v) => {
-            written.push(write("vds.json", v.as_bytes())?);
-            let vqr = crate::formats::qr::bytes(v.as_bytes())?;
-            written.push(write("vds.png", &crate::formats::qr::png(&vqr, 6)?)?);
-            Some(vqr)
-        }
-        None => None,
-    };
-    let pdf = render_pdf(
-        &request,
-        &issued,
-        &qr,
-        vqr.as_ref(),
-        &keys,
-        &args.municipality_name,
-    )?;
-    written.push(write("pdf", &pdf)?);
-    println!(
-        "issued certificate {} ({}) for {} — SHC QR version {}, kid {}",
-        request.id,
-        args.kind.as_str(),
-        persona.name,
-        crate::formats::qr::version(&qr),
-        issued.kid
-    );
-    for p in written {
-        println!("  {}", p.display());
-    }
-    Ok(())
 }

@@ -27,7 +27,7 @@ pub enum Error {
     Records(#[from] crate::records::Error),
     /// Signing or recording the certificate failed.
     #[error("{0}")]
-    Issuance(#[from] crate::records::issuance::Error),
+    Issuance(#[from] crate::issuance::Error),
     /// The certificate to print is not this session's latest issuance.
     #[error("no such certificate in this session; issue it again")]
     NotIssuedHere,

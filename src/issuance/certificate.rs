@@ -1,6 +1,6 @@
-//! The issuing pipeline: one resident's data in, the signed artefacts out (DESIGN §5). Records
-//! calls it after the lookup; `vaxcert issue` calls it with demo data. Keys come in as
-//! [`Signer`]s, so this module never sees key bytes.
+//! The issuing pipeline: one resident's data in, the signed SHC and VDS-NC out (DESIGN §5). The
+//! issuance service calls it after the lookup; `vaxcert issue` calls it with demo data. Keys
+//! come in as [`Signer`]s, so this module never sees key bytes.
 
 use std::sync::Arc;
 
@@ -145,20 +145,6 @@ impl Issuer {
             bsc_der,
             kid,
         }
-    }
-
-    /// The dev issuer from `certs/dev/`.
-    ///
-    /// # Errors
-    /// Missing dev keys.
-    pub fn dev() -> Result<Self, crate::pki::Error> {
-        use crate::pki::dev;
-        Ok(Issuer::new(
-            dev::SHC_ISS.into(),
-            Arc::new(dev::shc_signer()?),
-            Arc::new(dev::bsc_signer()?),
-            dev::bsc_der()?,
-        ))
     }
 
     /// The SHC key's `kid`.

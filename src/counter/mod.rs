@@ -27,10 +27,10 @@ use axum::routing::{get, post};
 
 pub use error::Error;
 
-use super::Records;
-use super::issuance::IssuanceService;
 use crate::clock::Clock;
-use crate::http::tls::{Bound, ServerTls, TlsListener};
+use crate::http::tls::ServerTls;
+use crate::issuance::IssuanceService;
+use crate::records::Records;
 
 /// How long a session may stay idle before staff must log in again.
 pub const IDLE_TIMEOUT_SECS: i64 = 15 * 60;
@@ -99,13 +99,10 @@ pub fn router(state: State) -> Router {
 }
 
 /// The counter's own internal listener: HTTPS in `records serve` (so the session cookie can be
-/// `Secure`), plain HTTP for tests on loopback.
+/// `Secure`), plain HTTP for tests on loopback. [`Server::build`] returns the shared
+/// [`crate::http::Server`].
 #[derive(Debug)]
-pub struct Server {
-    listener: Bound,
-    local: SocketAddr,
-    app: Router,
-}
+pub struct Server;
 
 impl Server {
     /// Bind `addr` (port 0 allowed) now, so the address is known before serving; with `tls`,
@@ -117,58 +114,9 @@ impl Server {
         addr: SocketAddr,
         state: State,
         tls: Option<&ServerTls>,
-    ) -> Result<Self, Error> {
-        let bind = |e: &dyn std::fmt::Display| Error::Bind(e.to_string());
-        let (listener, local) = match tls {
-            Some(tls) => {
-                let config = tls.config().map_err(|e| bind(&e))?;
-                let l = TlsListener::bind(addr, config)
-                    .await
-                    .map_err(|e| bind(&e))?;
-                let local = axum::serve::Listener::local_addr(&l)
-                    .map_err(|e| bind(&e))?
-                    .addr;
-                (Bound::Tls(l), local)
-            }
-            None => {
-                let l = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| bind(&e))?;
-                let local = l.local_addr().map_err(|e| bind(&e))?;
-                (Bound::Plain(l), local)
-            }
-        };
-        Ok(Server {
-            listener,
-            local,
-            app: router(state),
-        })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
-    /// Serve until `shutdown` completes.
-    ///
-    /// # Errors
-    /// [`Error::Bind`] when the listener fails.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), Error> {
-        self.listener
-            .serve(self.app, shutdown)
+    ) -> Result<crate::http::Server, Error> {
+        crate::http::Server::bind(addr, tls, router(state))
             .await
             .map_err(|e| Error::Bind(e.to_string()))
-    }
-
-    /// Serve until the process is stopped (Ctrl-C / SIGTERM).
-    ///
-    /// # Errors
-    /// [`Error::Bind`] when the listener fails.
-    pub async fn run_until_stopped(self) -> Result<(), Error> {
-        self.run_until(crate::http::shutdown_signal()).await
     }
 }

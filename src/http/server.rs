@@ -1,0 +1,91 @@
+//! The one way every role serves its router: bind first (TLS-established or plain TCP, port 0
+//! allowed) so the address is known, then serve with [`Peer`] as the connection info until a
+//! shutdown future completes. Each role's `Server::build` makes its router and hands it here.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use axum::serve::Listener as _;
+
+use super::tls::{Bound, ServerTls, TlsError, TlsListener};
+
+/// A bound listener with the router it will serve.
+#[derive(Debug)]
+pub struct Server {
+    bound: Bound,
+    local: SocketAddr,
+    router: Router,
+}
+
+impl Server {
+    /// Bind `addr` now; with `tls`, connections arrive TLS-established (client certificates as
+    /// `tls` says), else plain TCP.
+    ///
+    /// # Errors
+    /// [`TlsError`] for unusable TLS material or an address that cannot be bound.
+    pub async fn bind(
+        addr: SocketAddr,
+        tls: Option<&ServerTls>,
+        router: Router,
+    ) -> Result<Self, TlsError> {
+        let bind_err = |e: std::io::Error| TlsError::Bind {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        };
+        let (bound, local) = match tls {
+            Some(tls) => {
+                let l = TlsListener::bind(addr, tls.config()?).await?;
+                let local = l.local_addr().map(|p| p.addr).map_err(bind_err)?;
+                (Bound::Tls(l), local)
+            }
+            None => {
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(bind_err)?;
+                let local = l.local_addr().map_err(bind_err)?;
+                (Bound::Plain(l), local)
+            }
+        };
+        Ok(Server {
+            bound,
+            local,
+            router,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Serve until `shutdown` completes.
+    ///
+    /// # Errors
+    /// I/O errors of the server loop.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.bound.serve(self.router, shutdown).await
+    }
+
+    /// Serve until the process is stopped (Ctrl-C / SIGTERM).
+    ///
+    /// # Errors
+    /// I/O errors of the server loop.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(super::shutdown_signal()).await
+    }
+}
+
+/// Middleware: `Cache-Control: no-store` on every answer that does not set its own (nothing a
+/// vaxcert server answers may be kept by a cache).
+pub async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut r = next.run(req).await;
+    r.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    r
+}

@@ -1,0 +1,47 @@
+//! The signed PDF certificate, assembled in one place: what a request and its signed QR codes
+//! put on the page, rendered and then signed (PAdES) with the issuance room's PDF signer.
+
+use super::certificate::{Issued, Request};
+use crate::domain::Kind;
+use crate::formats::mrz::mask_passport;
+use crate::formats::pdf::{CertificateDocument, Error, PdfRenderer, PdfSigner};
+use crate::formats::qr::Matrix;
+
+/// Render and sign the PDF for `request`, whose SHC (and for the overseas kind VDS-NC) were
+/// signed into `issued` and encoded as `shc_qr` and `vdsnc_qr`. The passport number is
+/// printed masked, the romanised name only on the overseas kind.
+///
+/// # Errors
+/// [`Error`] from rendering (content that does not fit its kind) or signing.
+pub fn signed_pdf(
+    renderer: &PdfRenderer,
+    signer: &PdfSigner,
+    request: &Request,
+    issued: &Issued,
+    shc_qr: &Matrix,
+    vdsnc_qr: Option<&Matrix>,
+    municipality: &str,
+) -> Result<Vec<u8>, Error> {
+    let overseas = request.kind == Kind::Overseas;
+    let lines = request.dose_lines();
+    let masked = request.passport.as_ref().map(|p| mask_passport(&p.number));
+    let doc = CertificateDocument {
+        kind: request.kind,
+        name_kanji: &request.name,
+        name_roman: request
+            .passport
+            .as_ref()
+            .map(|p| p.name.as_str())
+            .filter(|_| overseas),
+        passport_number_masked: masked.as_deref().filter(|_| overseas),
+        birth_date: request.birth_date,
+        doses: &lines,
+        certificate_id: request.id.as_str(),
+        issued_on: &request.issued_at.date_jst(),
+        municipality,
+        shc_qr,
+        vdsnc_qr: vdsnc_qr.filter(|_| issued.vdsnc.is_some()),
+    };
+    let unsigned = renderer.render(&doc)?;
+    signer.sign(&unsigned, request.issued_at)
+}

@@ -1,0 +1,169 @@
+//! Preview tokens: what records found at preview, sealed (AES-256-GCM) and bound to the
+//! evidence digest, so a gateway can carry it but neither read nor change it; and the set of
+//! tokens already redeemed.
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Result};
+use crate::domain::{Channel, Kind, MunicipalityCode};
+use crate::records::PassportData;
+
+/// Seals preview tokens (AES-256-GCM): what records found, bound to the evidence digest, so a
+/// gateway can carry it but neither read nor change it.
+#[derive(Clone)]
+pub struct TokenKey(Aes256Gcm);
+
+impl TokenKey {
+    /// A fresh key: tokens live 120 s and only this process redeems them.
+    pub fn random() -> Self {
+        let mut k = zeroize::Zeroizing::new([0u8; 32]);
+        rand::rng().fill(&mut k[..]);
+        TokenKey(Aes256Gcm::new_from_slice(&k[..]).expect("32-byte key"))
+    }
+}
+
+impl TokenKey {
+    pub(super) fn seal(&self, body: &TokenBody) -> Result<String> {
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(body).map_err(|e| Error::Worker(e.to_string()))?,
+        );
+        let mut nonce = [0u8; 12];
+        rand::rng().fill(&mut nonce[..]);
+        let n = aes_gcm::aead::Nonce::<Aes256Gcm>::try_from(&nonce[..])
+            .map_err(|_| Error::Worker("nonce".into()))?;
+        let ct = self
+            .0
+            .encrypt(
+                &n,
+                Payload {
+                    msg: &plain,
+                    aad: TOKEN_AAD,
+                },
+            )
+            .map_err(|_| Error::Worker("token sealing".into()))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    pub(super) fn open(&self, token: &str) -> Result<TokenBody> {
+        let raw = URL_SAFE_NO_PAD
+            .decode(token.trim())
+            .map_err(|_| Error::TokenInvalid)?;
+        if raw.len() < 12 + 16 {
+            return Err(Error::TokenInvalid);
+        }
+        let n = aes_gcm::aead::Nonce::<Aes256Gcm>::try_from(&raw[..12])
+            .map_err(|_| Error::TokenInvalid)?;
+        let plain = zeroize::Zeroizing::new(
+            self.0
+                .decrypt(
+                    &n,
+                    Payload {
+                        msg: &raw[12..],
+                        aad: TOKEN_AAD,
+                    },
+                )
+                .map_err(|_| Error::TokenInvalid)?,
+        );
+        serde_json::from_slice(&plain).map_err(|_| Error::TokenInvalid)
+    }
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)")
+    }
+}
+
+/// Preview tokens already redeemed, kept until they expire. In memory, not in the database:
+/// the token key is this process's own and random, so no other process can redeem one of its
+/// tokens and a restart voids them all; the set is complete without a round trip per issuance.
+#[derive(Debug, Default)]
+pub(super) struct RedeemedTokens(std::sync::Mutex<RedeemedSet>);
+
+#[derive(Debug, Default)]
+struct RedeemedSet {
+    expiry: std::collections::HashMap<[u8; 16], i64>,
+    purged_at: i64,
+}
+
+impl RedeemedTokens {
+    /// Mark the token redeemed; `false` if it already was.
+    pub(super) fn claim(&self, id: [u8; 16], expires_at: i64, now: i64) -> bool {
+        let mut set = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now - set.purged_at >= 30 {
+            set.expiry.retain(|_, exp| *exp > now);
+            set.purged_at = now;
+        }
+        set.expiry.insert(id, expires_at).is_none()
+    }
+}
+
+const TOKEN_AAD: &[u8] = b"vaxcert preview token v1";
+
+/// What a preview token carries (sealed; never seen in clear outside records).
+#[derive(Serialize, Deserialize)]
+pub(super) struct TokenBody {
+    pub(super) id: [u8; 16],
+    pub(super) exp: i64,
+    pub(super) channel: Channel,
+    pub(super) terminal: String,
+    pub(super) municipality: MunicipalityCode,
+    pub(super) atena: String,
+    pub(super) kind: Kind,
+    pub(super) passport: Option<PassportData>,
+    pub(super) card_key: [u8; 32],
+    pub(super) evidence: [u8; 32],
+    pub(super) content: Content,
+}
+
+/// What the certificate will say, fixed when the preview is made and sealed into its token:
+/// the certificate says exactly what the resident confirmed, and redeeming the token needs
+/// no second read of the record (the issuance insert still checks the resident's status).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Content {
+    pub(super) name: String,
+    pub(super) birth_date: crate::domain::BirthDate,
+    pub(super) doses: Vec<ContentDose>,
+    pub(super) municipality_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct ContentDose {
+    pub(super) seq: u8,
+    pub(super) date: crate::domain::BirthDate,
+    pub(super) product: String,
+    pub(super) lot: String,
+}
+
+impl Content {
+    pub(super) fn of(
+        municipality: &crate::records::Municipality,
+        resident: &crate::records::Resident,
+        doses: &[crate::records::Dose],
+    ) -> Self {
+        Content {
+            name: format!("{}\u{3000}{}", resident.family_kanji, resident.given_kanji),
+            birth_date: resident.birth_date,
+            doses: doses
+                .iter()
+                .map(|d| ContentDose {
+                    seq: u8::try_from(d.dose).unwrap_or(u8::MAX),
+                    date: d.date,
+                    product: d.product.code.to_owned(),
+                    lot: d.lot.clone(),
+                })
+                .collect(),
+            municipality_name: municipality.name.clone(),
+        }
+    }
+}
