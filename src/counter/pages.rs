@@ -1,11 +1,15 @@
-//! The counter's handlers and templates. Each handler finds the session first (or sends the
-//! browser to the login page), checks the form's CSRF token, calls the record system scoped
-//! to the session's municipality, and renders a template from `templates/counter/`.
+//! The counter's handlers and templates. Each handler takes a [`Staff`] (the live session, or
+//! the browser is sent to the login page) or a [`StaffForm`] (the same, with the form's CSRF
+//! token checked), calls the record system scoped to the session's municipality, and renders
+//! a template from `templates/counter/`.
 
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{Extension, Form, Path, Query, State as S};
+use axum::extract::{
+    Extension, Form, FromRequest, FromRequestParts, Path, Query, Request, State as S,
+};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::{Environment, context};
@@ -170,13 +174,64 @@ fn current(state: &State, headers: &HeaderMap) -> Result<(String, Session), Resp
     }
 }
 
-fn check_csrf(s: &Session, token: &str) -> Result<(), Error> {
-    if session::same(&s.csrf, token) {
-        Ok(())
-    } else {
-        Err(Error::Csrf)
+/// A request from a logged-in staff member: the live session (its ID and contents), or else
+/// the answer is a redirect to the login page.
+pub(super) struct Staff {
+    id: String,
+    s: Session,
+}
+
+impl FromRequestParts<State> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Response> {
+        let (id, s) = current(state, &parts.headers)?;
+        Ok(Staff { id, s })
     }
 }
+
+/// A form that carries the session's CSRF token.
+pub(super) trait CsrfToken {
+    /// The token the form echoed.
+    fn csrf(&self) -> &str;
+}
+
+/// A form posted by a logged-in staff member, its CSRF token already checked against the
+/// session: every state-changing counter handler starts from this.
+pub(super) struct StaffForm<T> {
+    staff: Staff,
+    form: T,
+}
+
+impl<T> FromRequest<State> for StaffForm<T>
+where
+    T: serde::de::DeserializeOwned + CsrfToken + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &State) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let staff = Staff::from_request_parts(&mut parts, state).await?;
+        let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !session::same(&staff.s.csrf, form.csrf()) {
+            return Err(error_page(&Error::Csrf, Some(&staff.s)));
+        }
+        Ok(StaffForm { staff, form })
+    }
+}
+
+macro_rules! csrf_forms {
+    ($($t:ty),*) => {$(
+        impl CsrfToken for $t {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        }
+    )*};
+}
+csrf_forms!(CsrfForm, SearchForm, PassportForm, KindForm);
 
 fn actor(s: &StaffSession) -> String {
     format!("staff:{}/{}", s.municipality(), s.login())
@@ -233,11 +288,8 @@ pub(super) async fn print_js() -> Response {
 }
 
 /// `/`: the search page when logged in, else the login page.
-pub(super) async fn root(S(state): S<State>, headers: HeaderMap) -> Response {
-    match current(&state, &headers) {
-        Ok(_) => Redirect::to("/search").into_response(),
-        Err(r) => r,
-    }
+pub(super) async fn root(_: Staff) -> Response {
+    Redirect::to("/search").into_response()
 }
 
 #[derive(Deserialize)]
@@ -329,19 +381,8 @@ pub(super) struct CsrfForm {
 }
 
 /// `POST /logout`.
-pub(super) async fn logout(
-    S(state): S<State>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let (id, s) = match current(&state, &headers) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if let Err(e) = check_csrf(&s, &f.csrf) {
-        return error_page(&e, Some(&s));
-    }
-    state.sessions.close(&id);
+pub(super) async fn logout(S(state): S<State>, f: StaffForm<CsrfForm>) -> Response {
+    state.sessions.close(&f.staff.id);
     (
         [(
             header::SET_COOKIE,
@@ -414,11 +455,7 @@ async fn search_page(
 }
 
 /// `GET /search`: the search form and the municipality's resident count (audited).
-pub(super) async fn search_form(S(state): S<State>, headers: HeaderMap) -> Response {
-    let (_, s) = match current(&state, &headers) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(super) async fn search_form(S(state): S<State>, Staff { s, .. }: Staff) -> Response {
     audit(&state, &s.staff, "counter-dashboard", None).await;
     search_page(
         &state,
@@ -478,16 +515,11 @@ impl SearchForm {
 /// `POST /search`: search the session's municipality (audited by the record system).
 pub(super) async fn search(
     S(state): S<State>,
-    headers: HeaderMap,
-    Form(f): Form<SearchForm>,
+    StaffForm {
+        staff: Staff { s, .. },
+        form: f,
+    }: StaffForm<SearchForm>,
 ) -> Response {
-    let (_, s) = match current(&state, &headers) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if let Err(e) = check_csrf(&s, &f.csrf) {
-        return error_page(&e, Some(&s));
-    }
     let q = match f.query() {
         Ok(q) => q,
         Err(e) => return search_page(&state, &s, status_of(&e), None, &f, Some(&e)).await,
@@ -598,13 +630,9 @@ fn parse_atena(raw: &str, s: &Session) -> Result<AtenaNo, Response> {
 /// `GET /residents/{atena}`: the record view (audited by the record system).
 pub(super) async fn resident(
     S(state): S<State>,
-    headers: HeaderMap,
     Path(atena): Path<String>,
+    Staff { s, .. }: Staff,
 ) -> Response {
-    let (_, s) = match current(&state, &headers) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let atena = match parse_atena(&atena, &s) {
         Ok(a) => a,
         Err(r) => return r,
@@ -620,34 +648,18 @@ pub(super) struct PassportForm {
     former_name: String,
 }
 
-/// The common start of a form about one resident: the session, its CSRF token, and the
-/// 宛名番号 in the path.
-#[expect(
-    clippy::result_large_err,
-    reason = "the refusal is the page itself, built once per request"
-)]
-fn resident_form(
-    state: &State,
-    headers: &HeaderMap,
-    csrf: &str,
-    atena: &str,
-) -> Result<(String, Session, AtenaNo), Response> {
-    let (id, s) = current(state, headers)?;
-    check_csrf(&s, csrf).map_err(|e| error_page(&e, Some(&s)))?;
-    let atena = parse_atena(atena, &s)?;
-    Ok((id, s, atena))
-}
-
 /// `POST /residents/{atena}/passport`: paste the MRZ; every check digit and the birth date
 /// against the record are checked before it is kept in the session.
 pub(super) async fn passport(
     S(state): S<State>,
-    headers: HeaderMap,
     Path(atena): Path<String>,
-    Form(f): Form<PassportForm>,
+    StaffForm {
+        staff: Staff { id, s },
+        form: f,
+    }: StaffForm<PassportForm>,
 ) -> Response {
-    let (id, s, atena) = match resident_form(&state, &headers, &f.csrf, &atena) {
-        Ok(x) => x,
+    let atena = match parse_atena(&atena, &s) {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let mrz = match Td3Mrz::parse(&f.mrz.replace('\r', "")) {
@@ -702,12 +714,14 @@ fn kind_of(s: &str) -> Result<Kind, Error> {
 /// `POST /residents/{atena}/preview`: what the certificate will say (audited).
 pub(super) async fn preview(
     S(state): S<State>,
-    headers: HeaderMap,
     Path(atena): Path<String>,
-    Form(f): Form<KindForm>,
+    StaffForm {
+        staff: Staff { s, .. },
+        form: f,
+    }: StaffForm<KindForm>,
 ) -> Response {
-    let (_, s, atena) = match resident_form(&state, &headers, &f.csrf, &atena) {
-        Ok(x) => x,
+    let atena = match parse_atena(&atena, &s) {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let kind = match kind_of(&f.kind) {
@@ -751,12 +765,14 @@ pub(super) async fn preview(
 /// page.
 pub(super) async fn issue(
     S(state): S<State>,
-    headers: HeaderMap,
     Path(atena): Path<String>,
-    Form(f): Form<KindForm>,
+    StaffForm {
+        staff: Staff { id, s },
+        form: f,
+    }: StaffForm<KindForm>,
 ) -> Response {
-    let (id, s, atena) = match resident_form(&state, &headers, &f.csrf, &atena) {
-        Ok(x) => x,
+    let atena = match parse_atena(&atena, &s) {
+        Ok(a) => a,
         Err(r) => return r,
     };
     if !s.staff.may_issue() {
@@ -809,15 +825,7 @@ fn issued_in<'a>(
 
 /// `GET /certificates/{id}`: the print page; it loads the signed PDF into a frame and opens
 /// the browser's print dialog.
-pub(super) async fn issued(
-    S(state): S<State>,
-    headers: HeaderMap,
-    Path(certificate_id): Path<String>,
-) -> Response {
-    let (_, s) = match current(&state, &headers) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub(super) async fn issued(Path(certificate_id): Path<String>, Staff { s, .. }: Staff) -> Response {
     if let Err(e) = issued_in(&s, &certificate_id) {
         return error_page(&e, Some(&s));
     }
@@ -831,13 +839,9 @@ pub(super) async fn issued(
 /// `GET /certificates/{id}/pdf`: the signed PDF, never cached (audited as a view).
 pub(super) async fn issued_pdf(
     S(state): S<State>,
-    headers: HeaderMap,
     Path(certificate_id): Path<String>,
+    Staff { s, .. }: Staff,
 ) -> Response {
-    let (_, s) = match current(&state, &headers) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let pdf = match issued_in(&s, &certificate_id) {
         Ok((_, pdf)) => pdf.clone(),
         Err(e) => return error_page(&e, Some(&s)),
