@@ -13,7 +13,8 @@ use vaxcert::catalogue::product;
 use vaxcert::clock::UnixTime;
 use vaxcert::dev;
 use vaxcert::domain::{BirthDate, CertificateId, Kind};
-use vaxcert::issuance::certificate::{DoseRecord, Passport, Request};
+use vaxcert::formats::Dose;
+use vaxcert::issuance::certificate::{Passport, Request};
 use vaxcert::pki::Signer;
 
 fn openssl_floor() {
@@ -44,9 +45,9 @@ fn request(kind: Kind) -> Request {
         name: "山田　太郎".into(),
         birth_date: BirthDate::parse("19850401").expect("date"),
         doses: (1..=3)
-            .map(|seq| DoseRecord {
+            .map(|seq| Dose {
                 seq,
-                date: format!("2021-0{}-01", seq + 5),
+                date: BirthDate::parse(&format!("2021-0{}-01", seq + 5)).expect("date"),
                 product: p,
                 lot: format!("FA{seq}765"),
             })

@@ -13,7 +13,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use vaxcert::catalogue;
 use vaxcert::clock::UnixTime;
 use vaxcert::domain::{BirthDate, Kind};
-use vaxcert::formats::pdf::{CertificateDocument, DoseLine, PdfRenderer, PdfSigner};
+use vaxcert::formats::Dose;
+use vaxcert::formats::pdf::{CertificateDocument, PdfRenderer, PdfSigner};
 
 fn vector(path: &str) -> String {
     std::fs::read_to_string(format!("../shared/vectors/{path}")).expect("test vector")
@@ -47,23 +48,23 @@ fn bench(c: &mut Criterion) {
     let vdsnc = vaxcert::formats::qr::bytes(vds.to_string().as_bytes()).expect("vds qr");
     let product = catalogue::product("pfizer-comirnaty").expect("product");
     let doses = [
-        DoseLine {
+        Dose {
             seq: 1,
-            date: "2021-06-01",
+            date: BirthDate::parse("2021-06-01").unwrap(),
             product,
-            lot: "FA5765",
+            lot: "FA5765".into(),
         },
-        DoseLine {
+        Dose {
             seq: 2,
-            date: "2021-06-22",
+            date: BirthDate::parse("2021-06-22").unwrap(),
             product,
-            lot: "FA7338",
+            lot: "FA7338".into(),
         },
-        DoseLine {
+        Dose {
             seq: 3,
-            date: "2022-01-15",
+            date: BirthDate::parse("2022-01-15").unwrap(),
             product,
-            lot: "FJ5929",
+            lot: "FJ5929".into(),
         },
     ];
     let doc = |kind: Kind| CertificateDocument {

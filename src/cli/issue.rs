@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow};
 
 use crate::clock::{Clock, SystemClock};
+use crate::domain::BirthDate;
 use crate::domain::Kind;
 use crate::exit::Coded;
+use crate::formats::Dose;
 use crate::formats::mrz::Td3Mrz;
 use crate::formats::pdf::PdfRenderer;
-use crate::issuance::certificate::{DoseRecord, Passport, Request};
+use crate::issuance::certificate::{Passport, Request};
 use crate::issuance::{SigningKeyFiles, SigningKeys};
 
 /// `vaxcert issue …`
@@ -37,11 +39,11 @@ pub struct IssueArgs {
 }
 
 /// The demo vaccination history every persona gets from `vaxcert issue`.
-fn demo_doses() -> Result<Vec<DoseRecord>> {
-    let dose = |seq, date: &str, code: &str, lot: &str| -> Result<DoseRecord> {
-        Ok(DoseRecord {
+fn demo_doses() -> Result<Vec<Dose>> {
+    let dose = |seq, date: &str, code: &str, lot: &str| -> Result<Dose> {
+        Ok(Dose {
             seq,
-            date: date.into(),
+            date: BirthDate::parse(date)?,
             product: crate::catalogue::product(code).ok_or_else(|| anyhow!("no product {code}"))?,
             lot: lot.into(),
         })

@@ -15,6 +15,37 @@ pub mod qr;
 pub mod shc;
 pub mod vdsnc;
 
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::Product;
+use crate::domain::BirthDate;
+
+/// One administered dose, as every certificate format states it. Built once from the record
+/// (the product already looked up in the catalogue), sealed into the preview token, and read
+/// as it is by the SHC, the VDS-NC and the PDF.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dose {
+    /// Dose number (接種回数), 1 for the first.
+    pub seq: u8,
+    /// Date given (接種日).
+    pub date: BirthDate,
+    /// The product from the shared catalogue; serialised as its code.
+    #[serde(serialize_with = "product_code", deserialize_with = "product_by_code")]
+    pub product: &'static Product,
+    /// Lot number.
+    pub lot: String,
+}
+
+fn product_code<S: serde::Serializer>(p: &&'static Product, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.code)
+}
+
+fn product_by_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static Product, D::Error> {
+    let code = String::deserialize(d)?;
+    crate::catalogue::product(&code)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown product {code:?}")))
+}
+
 /// Why a certificate could not be produced.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -12,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::Dose;
 use super::Error;
-use crate::catalogue::Product;
 use crate::clock::UnixTime;
 use crate::domain::BirthDate;
 use crate::pki::Signer;
@@ -60,19 +60,6 @@ impl HumanName {
     }
 }
 
-/// One administered dose.
-#[derive(Debug, Clone, Copy)]
-pub struct Dose<'a> {
-    /// Dose number (接種回数).
-    pub seq: u8,
-    /// Date given, `YYYY-MM-DD`.
-    pub date: &'a str,
-    /// The product.
-    pub product: &'static Product,
-    /// Lot number.
-    pub lot: &'a str,
-}
-
 /// What the card says.
 #[derive(Debug, Clone)]
 pub struct Content<'a> {
@@ -81,7 +68,7 @@ pub struct Content<'a> {
     /// Birth date.
     pub birth_date: BirthDate,
     /// The doses, in order.
-    pub doses: &'a [Dose<'a>],
+    pub doses: &'a [Dose],
 }
 
 /// The revocation ID for a certificate: base64url of the first 12 bytes of
@@ -111,7 +98,7 @@ pub fn bundle(c: &Content) -> Value {
                 "status": "completed",
                 "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": d.product.cvx}]},
                 "patient": {"reference": "resource:0"},
-                "occurrenceDateTime": d.date,
+                "occurrenceDateTime": d.date.iso(),
                 "performer": [{"actor": {"display": PERFORMER}}],
                 "lotNumber": d.lot,
             }

@@ -6,8 +6,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+use super::Dose;
 use super::Error;
-use super::shc::{Dose, PERFORMER};
+use super::shc::PERFORMER;
 use crate::catalogue::ICD11_COVID19;
 use crate::domain::BirthDate;
 use crate::pki::Signer;
@@ -24,7 +25,7 @@ pub struct Content<'a> {
     /// Passport number.
     pub passport_number: &'a str,
     /// The doses.
-    pub doses: &'a [Dose<'a>],
+    pub doses: &'a [Dose],
 }
 
 /// The `data` object.
@@ -38,7 +39,7 @@ pub fn data(c: &Content) -> Value {
                 "nam": d.product.name_en,
                 "dis": ICD11_COVID19,
                 "vd": [{
-                    "dvc": d.date,
+                    "dvc": d.date.iso(),
                     "seq": d.seq,
                     "ctr": "JPN",
                     "adm": PERFORMER,

@@ -4,26 +4,12 @@
 
 use std::sync::Arc;
 
-use crate::catalogue::Product;
 use crate::clock::UnixTime;
 use crate::domain::{BirthDate, CertificateId, Kind};
 use crate::formats::mrz::Td3Mrz;
-use crate::formats::shc::{self, Dose, HumanName, Shc};
-use crate::formats::{Error, vdsnc};
+use crate::formats::shc::{self, HumanName, Shc};
+use crate::formats::{Dose, Error, vdsnc};
 use crate::pki::{Signer, jwk};
-
-/// One dose as records holds it.
-#[derive(Debug, Clone)]
-pub struct DoseRecord {
-    /// 接種回数.
-    pub seq: u8,
-    /// 接種日, `YYYY-MM-DD`.
-    pub date: String,
-    /// The product.
-    pub product: &'static Product,
-    /// Lot number.
-    pub lot: String,
-}
 
 /// Passport data for the overseas kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,26 +44,11 @@ pub struct Request {
     /// Birth date.
     pub birth_date: BirthDate,
     /// The doses, in order.
-    pub doses: Vec<DoseRecord>,
+    pub doses: Vec<Dose>,
     /// Passport data; required for the overseas kind.
     pub passport: Option<Passport>,
     /// Issue time (the SHC `nbf`).
     pub issued_at: UnixTime,
-}
-
-impl Request {
-    /// The dose table as the PDF prints it (one line per dose, borrowing from the request).
-    pub fn dose_lines(&self) -> Vec<crate::formats::pdf::DoseLine<'_>> {
-        self.doses
-            .iter()
-            .map(|d| crate::formats::pdf::DoseLine {
-                seq: d.seq,
-                date: &d.date,
-                product: d.product,
-                lot: &d.lot,
-            })
-            .collect()
-    }
 }
 
 /// What was signed.
@@ -162,16 +133,6 @@ impl Issuer {
     /// # Errors
     /// [`IssueError::NeedsPassport`], or a format error such as a card too large for one QR.
     pub fn issue(&self, r: &Request) -> Result<Issued, IssueError> {
-        let doses: Vec<Dose> = r
-            .doses
-            .iter()
-            .map(|d| Dose {
-                seq: d.seq,
-                date: &d.date,
-                product: d.product,
-                lot: &d.lot,
-            })
-            .collect();
         let mut names = vec![HumanName::from_card_name(&r.name)];
         let passport = match r.kind {
             Kind::Overseas => Some(r.passport.as_ref().ok_or(IssueError::NeedsPassport)?),
@@ -184,7 +145,7 @@ impl Issuer {
         let content = shc::Content {
             names,
             birth_date: r.birth_date,
-            doses: &doses,
+            doses: &r.doses,
         };
         let shc = shc::Draft::new(&self.iss, r.issued_at, &content, &rid, &self.kid)?
             .sign(self.shc_signer.as_ref())?;
@@ -195,7 +156,7 @@ impl Issuer {
                     name: &p.name,
                     birth_date: r.birth_date,
                     passport_number: &p.number,
-                    doses: &doses,
+                    doses: &r.doses,
                 },
                 self.bsc_signer.as_ref(),
                 &self.bsc_der,

@@ -23,7 +23,6 @@ pub fn signed_pdf(
     municipality: &str,
 ) -> Result<Vec<u8>, Error> {
     let overseas = request.kind == Kind::Overseas;
-    let lines = request.dose_lines();
     let masked = request.passport.as_ref().map(|p| mask_passport(&p.number));
     let doc = CertificateDocument {
         kind: request.kind,
@@ -35,7 +34,7 @@ pub fn signed_pdf(
             .filter(|_| overseas),
         passport_number_masked: masked.as_deref().filter(|_| overseas),
         birth_date: request.birth_date,
-        doses: &lines,
+        doses: &request.doses,
         certificate_id: request.id.as_str(),
         issued_on: &request.issued_at.date_jst(),
         municipality,

@@ -397,19 +397,6 @@ impl IssuanceService {
             Kind::Overseas => req.passport,
             Kind::Domestic => None,
         };
-        let doses = content
-            .doses
-            .into_iter()
-            .map(|d| {
-                Ok(certificate::DoseRecord {
-                    seq: d.seq,
-                    date: d.date.iso(),
-                    product: crate::catalogue::product(&d.product)
-                        .ok_or(crate::records::Error::Corrupt("product"))?,
-                    lot: d.lot,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
         let recorded = self
             .records
             .record_issuance_with(
@@ -434,7 +421,7 @@ impl IssuanceService {
             kind: req.kind,
             name: content.name,
             birth_date: content.birth_date,
-            doses,
+            doses: content.doses,
             passport: passport.as_ref().map(|p| certificate::Passport {
                 name: p.romanised_name.clone(),
                 number: p.passport_number.clone(),

@@ -133,16 +133,8 @@ pub(super) struct TokenBody {
 pub(super) struct Content {
     pub(super) name: String,
     pub(super) birth_date: crate::domain::BirthDate,
-    pub(super) doses: Vec<ContentDose>,
+    pub(super) doses: Vec<crate::formats::Dose>,
     pub(super) municipality_name: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct ContentDose {
-    pub(super) seq: u8,
-    pub(super) date: crate::domain::BirthDate,
-    pub(super) product: String,
-    pub(super) lot: String,
 }
 
 impl Content {
@@ -156,10 +148,10 @@ impl Content {
             birth_date: resident.birth_date,
             doses: doses
                 .iter()
-                .map(|d| ContentDose {
+                .map(|d| crate::formats::Dose {
                     seq: u8::try_from(d.dose).unwrap_or(u8::MAX),
                     date: d.date,
-                    product: d.product.code.to_owned(),
+                    product: d.product,
                     lot: d.lot.clone(),
                 })
                 .collect(),

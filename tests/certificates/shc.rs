@@ -74,17 +74,17 @@ fn a_card_too_large_for_one_qr_fails_before_signing() {
 fn the_bundle_is_minimised_with_one_immunization_per_dose() {
     let product = vaxcert::catalogue::product("moderna-spikevax").unwrap();
     let doses = [
-        shc::Dose {
+        vaxcert::formats::Dose {
             seq: 1,
-            date: "2021-07-01",
+            date: vaxcert::domain::BirthDate::parse("2021-07-01").unwrap(),
             product,
-            lot: "A1",
+            lot: "A1".into(),
         },
-        shc::Dose {
+        vaxcert::formats::Dose {
             seq: 2,
-            date: "2021-07-29",
+            date: vaxcert::domain::BirthDate::parse("2021-07-29").unwrap(),
             product,
-            lot: "A2",
+            lot: "A2".into(),
         },
     ];
     let c = shc::Content {

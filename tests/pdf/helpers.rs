@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use vaxcert::catalogue;
 use vaxcert::clock::UnixTime;
 use vaxcert::domain::{BirthDate, Kind};
-use vaxcert::formats::pdf::{CertificateDocument, DoseLine, PdfRenderer, PdfSigner};
+use vaxcert::formats::Dose;
+use vaxcert::formats::pdf::{CertificateDocument, PdfRenderer, PdfSigner};
 use vaxcert::formats::qr::Matrix;
 
 /// 2026-11-22 09:30:00 UTC.
@@ -76,10 +77,10 @@ pub struct Sample {
     pub kind: Kind,
     pub shc: Matrix,
     pub vdsnc: Option<Matrix>,
-    pub doses: Vec<DoseLine<'static>>,
+    pub doses: Vec<Dose>,
 }
 
-pub fn doses(n: usize) -> Vec<DoseLine<'static>> {
+pub fn doses(n: usize) -> Vec<Dose> {
     const ROWS: [(&str, &str, &str); 7] = [
         ("2021-06-01", "pfizer-comirnaty", "FA5765"),
         ("2021-06-22", "pfizer-comirnaty", "FA7338"),
@@ -92,11 +93,11 @@ pub fn doses(n: usize) -> Vec<DoseLine<'static>> {
     ROWS.iter()
         .take(n)
         .enumerate()
-        .map(|(i, (date, code, lot))| DoseLine {
+        .map(|(i, (date, code, lot))| Dose {
             seq: i as u8 + 1,
-            date,
+            date: BirthDate::parse(date).expect("date"),
             product: catalogue::product(code).expect("catalogue product"),
-            lot,
+            lot: (*lot).to_owned(),
         })
         .collect()
 }

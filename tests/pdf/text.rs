@@ -54,8 +54,8 @@ fn domestic_text_shows_headings_name_doses_and_id() {
     }
     for dose in &sample.doses {
         for want in [
-            dose.date,
-            dose.lot,
+            dose.date.iso().as_str(),
+            dose.lot.as_str(),
             dose.product.name_ja,
             dose.product.name_en,
         ] {

@@ -24,7 +24,6 @@ pub use layout::{Layout, MIN_QR_WIDTH_MM};
 pub use render::PdfRenderer;
 pub use sign::PdfSigner;
 
-use crate::catalogue::Product;
 use crate::domain::{BirthDate, Kind};
 
 /// What one certificate shows: everything the issuing code has already checked and built.
@@ -42,7 +41,7 @@ pub struct CertificateDocument<'a> {
     /// The holder's birth date.
     pub birth_date: BirthDate,
     /// Doses in the order they are printed.
-    pub doses: &'a [DoseLine<'a>],
+    pub doses: &'a [crate::formats::Dose],
     /// The 12-character certificate ID.
     pub certificate_id: &'a str,
     /// Issue date, `YYYY-MM-DD`.
@@ -53,19 +52,6 @@ pub struct CertificateDocument<'a> {
     pub shc_qr: &'a crate::formats::qr::Matrix,
     /// Overseas only: the ICAO VDS-NC QR.
     pub vdsnc_qr: Option<&'a crate::formats::qr::Matrix>,
-}
-
-/// One row of the dose table.
-#[derive(Debug, Clone, Copy)]
-pub struct DoseLine<'a> {
-    /// Dose number (1 for the first dose).
-    pub seq: u8,
-    /// Vaccination date, `YYYY-MM-DD`.
-    pub date: &'a str,
-    /// The product from the shared catalogue (names and manufacturer in both languages).
-    pub product: &'a Product,
-    /// Lot number.
-    pub lot: &'a str,
 }
 
 impl std::fmt::Debug for CertificateDocument<'_> {

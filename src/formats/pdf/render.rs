@@ -429,7 +429,7 @@ impl PdfRenderer {
                 d.value_size,
                 cols[1] - 2.0 * pad,
                 col.text,
-                dose.date,
+                &dose.date.iso(),
             )?;
             x += cols[1];
             let w = cols[2] - 2.0 * pad;
@@ -460,7 +460,7 @@ impl PdfRenderer {
                 d.value_size,
                 cols[4] - 2.0 * pad,
                 col.text,
-                dose.lot,
+                &dose.lot,
             )?;
             top += row_h;
         }
