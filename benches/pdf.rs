@@ -31,7 +31,7 @@ fn thread_cpu_ns() -> Option<u64> {
 }
 
 fn bench(c: &mut Criterion) {
-    let renderer = PdfRenderer::dev_default().expect("renderer");
+    let renderer = PdfRenderer::bundled().expect("renderer");
     let signer = PdfSigner::from_pem_files(
         "certs/dev/pdf/signer.key.pem".as_ref(),
         "certs/dev/pdf/signer.crt.pem".as_ref(),

@@ -122,7 +122,7 @@ pub fn run(args: &IssueArgs) -> Result<()> {
         }
         None => None,
     };
-    let renderer = PdfRenderer::dev_default().map_err(|e| Coded::new(e.code(), e))?;
+    let renderer = PdfRenderer::bundled().map_err(|e| Coded::new(e.code(), e))?;
     let pdf = crate::issuance::document::signed_pdf(
         &renderer,
         &keys.pdf,

@@ -223,8 +223,7 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
     };
     let keys = SigningKeys::load(&signing).map_err(|e| coded(e.code(), e))?;
     let tls_dir = given_or_dev(args.tls_dir, dev, "--tls-dir", crate::dev::tls_dir)?;
-    let renderer =
-        crate::formats::pdf::PdfRenderer::dev_default().map_err(|e| coded(e.code(), e))?;
+    let renderer = crate::formats::pdf::PdfRenderer::bundled().map_err(|e| coded(e.code(), e))?;
     let service = IssuanceService::new(
         records.clone(),
         keys,

@@ -92,7 +92,7 @@ pub fn issuance_service(
         crate::issuance::KeyError::Pki(e) => crate::issuance::Error::Keys(e),
         crate::issuance::KeyError::Pdf(e) => crate::issuance::Error::Pdf(e),
     })?;
-    let renderer = crate::formats::pdf::PdfRenderer::dev_default()?;
+    let renderer = crate::formats::pdf::PdfRenderer::bundled()?;
     crate::issuance::IssuanceService::new(
         records,
         keys,

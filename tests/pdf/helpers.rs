@@ -27,7 +27,7 @@ pub fn crate_path(rel: &str) -> PathBuf {
 /// Built once per test binary: parsing the 6 MB font is the slow part.
 pub fn renderer() -> &'static PdfRenderer {
     static R: OnceLock<PdfRenderer> = OnceLock::new();
-    R.get_or_init(|| PdfRenderer::dev_default().expect("dev renderer"))
+    R.get_or_init(|| PdfRenderer::bundled().expect("dev renderer"))
 }
 
 pub fn signer() -> &'static PdfSigner {

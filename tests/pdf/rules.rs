@@ -85,7 +85,7 @@ fn layouts_with_small_qr_codes_or_bad_columns_are_refused() {
 
 #[test]
 fn a_non_font_and_a_mismatched_certificate_are_refused() {
-    let err = PdfRenderer::new(Layout::dev_default().unwrap(), b"not a font".to_vec()).unwrap_err();
+    let err = PdfRenderer::new(Layout::bundled().unwrap(), b"not a font".to_vec()).unwrap_err();
     assert_eq!(err.code(), "pdf-font-invalid");
     // The root certificate does not belong to the signer's key.
     let err = PdfSigner::from_pem_files(

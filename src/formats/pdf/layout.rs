@@ -203,17 +203,13 @@ impl Layout {
         Self::parse(&text)
     }
 
-    /// The layout shipped in the crate's `templates/certificate.toml`, for development and tests.
+    /// The layout compiled into the binary from `templates/certificate.toml`: the one every
+    /// deployment uses unless it names its own, so the binary works from any folder.
     ///
     /// # Errors
-    /// As [`Layout::load`].
-    pub fn dev_default() -> Result<Self, Error> {
-        Self::load(&Self::templates_dir().join("certificate.toml"))
-    }
-
-    /// The crate's `templates/` folder (layout, embedded font and its licence).
-    pub fn templates_dir() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")
+    /// As [`Layout::parse`].
+    pub fn bundled() -> Result<Self, Error> {
+        Self::parse(include_str!("../../../templates/certificate.toml"))
     }
 
     /// Parse a layout from TOML text and check its rules.

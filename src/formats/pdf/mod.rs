@@ -14,7 +14,9 @@
 //! type has no field for a MyNumber, so none can reach the file. The font is subset (printpdf's
 //! `text_layout` feature) and the QR codes are drawn as vector squares from the QR matrix.
 
+mod canvas;
 mod error;
+mod font;
 mod layout;
 mod render;
 mod sign;

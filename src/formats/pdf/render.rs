@@ -1,24 +1,23 @@
-//! Draws a [`CertificateDocument`] on one A4 page with printpdf and writes the unsigned PDF,
-//! already carrying the empty signature field [`super::PdfSigner`] fills in.
+//! Lays a [`CertificateDocument`] out on one A4 page (what goes where, from the layout file),
+//! drawn through `canvas`, and writes the unsigned PDF, already carrying the empty signature
+//! field [`super::PdfSigner`] fills in.
 
-use printpdf::{
-    Codepoint, Color, FontId, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions,
-    Point, Pt, Rect, Rgb, TextItem, graphics::PaintMode,
-};
+use printpdf::{ParsedFont, PdfDocument, PdfPage, PdfSaveOptions};
 
-use super::layout::{Bilingual, HexColor, Layout};
+use super::canvas::{Canvas, PT_PER_MM, QUIET_ZONE, WHITE};
+use super::font::{Glyphs, for_embedding};
+use super::layout::{Bilingual, Layout};
 use super::{CertificateDocument, Error, sign};
 use crate::domain::Kind;
 
-/// QR quiet zone, in modules, on each side (ISO/IEC 18004 asks for 4).
-const QUIET_ZONE: usize = 4;
 /// The smallest module the renderer accepts, in mm: 3 pixels at 300 dpi.
 const MIN_MODULE_MM: f32 = 0.254;
-const PT_PER_MM: f32 = 72.0 / 25.4;
 /// zlib level for the streams. Level 1 (miniz's fast path) halves the render time against level 2
 /// for about 10 % more bytes (overseas: 93 KB instead of 84 KB, well under 150 KB).
 const DEFLATE_LEVEL: u32 = 1;
-const WHITE: HexColor = HexColor([1.0, 1.0, 1.0]);
+
+/// IPAex Gothic, the font every certificate embeds (subset).
+const BUNDLED_FONT: &[u8] = include_bytes!("../../../templates/fonts/ipaexg.ttf");
 
 /// Renders certificates. Holds the parsed font and the layout, so build it once and reuse it.
 #[derive(Debug)]
@@ -26,108 +25,6 @@ pub struct PdfRenderer {
     layout: Layout,
     font: ParsedFont,
     glyphs: Glyphs,
-}
-
-/// Glyph id and advance width of every character the font maps, read once from its cmap:
-/// a cmap lookup costs about 0.4 µs, and the page measures and checks each character several
-/// times. Text is then written as glyph ids, so the font printpdf embeds needs no cmap at all.
-struct Glyphs {
-    /// Indexed by BMP code point; `(0, _)` means the font has no glyph.
-    bmp: Vec<(u16, u16)>,
-    /// The whole font, for the rare characters above U+FFFF (CJK extension B and later);
-    /// scanning those planes at start-up would double its cost.
-    full: ParsedFont,
-}
-
-impl std::fmt::Debug for Glyphs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mapped = self.bmp.iter().filter(|(g, _)| *g != 0).count();
-        write!(f, "Glyphs({mapped} BMP characters)")
-    }
-}
-
-impl Glyphs {
-    fn read(full: ParsedFont) -> Self {
-        let bmp = (0u32..0x1_0000).map(|cp| Self::lookup(&full, cp)).collect();
-        Glyphs { bmp, full }
-    }
-
-    fn lookup(font: &ParsedFont, cp: u32) -> (u16, u16) {
-        match font.lookup_glyph_index(cp) {
-            Some(g) if g != 0 => (g, font.get_horizontal_advance(g)),
-            _ => (0, 0),
-        }
-    }
-
-    /// Glyph id (non-zero) and advance, or `None` when the font lacks the character.
-    fn get(&self, ch: char) -> Option<(u16, u16)> {
-        let entry = match self.bmp.get(ch as usize) {
-            Some(e) => *e,
-            None => Self::lookup(&self.full, ch as u32),
-        };
-        (entry.0 != 0).then_some(entry)
-    }
-
-    fn check(&self, s: &str) -> Result<(), Error> {
-        match s.chars().find(|ch| self.get(*ch).is_none()) {
-            Some(ch) => Err(Error::MissingGlyph(ch as u32)),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The font program printpdf embeds: the same glyphs, with an empty `cmap` and a `post`
-/// table without glyph names (version 3). printpdf's subsetter rebuilds a cmap from every
-/// mapping of the source font and reads every glyph name (together a third of the render
-/// time with a CJK font), and a PDF with Identity-H glyph ids and a /ToUnicode map needs
-/// neither. The new tables are appended and their records pointed at them; nothing moves.
-fn for_embedding(font: &[u8]) -> Option<Vec<u8>> {
-    // cmap v0 with one (3,1) format-4 subtable holding only the final 0xFFFF segment.
-    const CMAP: [u8; 36] = [
-        0, 0, 0, 1, 0, 3, 0, 1, 0, 0, 0, 12, // header, one encoding record at offset 12
-        0, 4, 0, 24, 0, 0, 0, 2, 0, 2, 0, 0, 0, 0, // format 4, length 24, segCountX2 2
-        0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 1, 0,
-        0, // endCode, pad, startCode, idDelta, idRangeOffset
-    ];
-    let record = |tag: &[u8; 4]| {
-        let num_tables = usize::from(u16::from_be_bytes(font.get(4..6)?.try_into().ok()?));
-        (0..num_tables)
-            .map(|i| 12 + 16 * i)
-            .find(|r| font.get(*r..r + 4) == Some(tag.as_slice()))
-    };
-    let table = |r: usize| -> Option<&[u8]> {
-        let at = |o: usize| -> Option<usize> {
-            Some(u32::from_be_bytes(font.get(r + o..r + o + 4)?.try_into().ok()?) as usize)
-        };
-        let (offset, len) = (at(8)?, at(12)?);
-        font.get(offset..offset + len)
-    };
-    let cmap_record = record(b"cmap")?;
-    let post_record = record(b"post")?;
-    // post v3: the 32-byte header with the version set to 3.0 and no names after it.
-    let mut post = table(post_record)?.get(..32)?.to_vec();
-    post[..4].copy_from_slice(&[0, 3, 0, 0]);
-
-    let mut out = font.to_vec();
-    for (record, data) in [(cmap_record, &CMAP[..]), (post_record, &post[..])] {
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-        let offset = u32::try_from(out.len()).ok()?;
-        out.extend_from_slice(data);
-        let checksum = data
-            .chunks(4)
-            .map(|c| {
-                let mut word = [0; 4];
-                word[..c.len()].copy_from_slice(c);
-                u32::from_be_bytes(word)
-            })
-            .fold(0u32, u32::wrapping_add);
-        out[record + 4..record + 8].copy_from_slice(&checksum.to_be_bytes());
-        out[record + 8..record + 12].copy_from_slice(&offset.to_be_bytes());
-        out[record + 12..record + 16].copy_from_slice(&(data.len() as u32).to_be_bytes());
-    }
-    Some(out)
 }
 
 impl PdfRenderer {
@@ -150,18 +47,13 @@ impl PdfRenderer {
         Ok(renderer)
     }
 
-    /// The development renderer: `templates/certificate.toml` and the embedded IPAex Gothic.
+    /// The renderer compiled into the binary: the bundled layout and IPAex Gothic
+    /// (`templates/fonts/`, IPA Font License), so no file is read at start-up.
     ///
     /// # Errors
-    /// As [`Layout::dev_default`] and [`PdfRenderer::new`].
-    pub fn dev_default() -> Result<Self, Error> {
-        let layout = Layout::dev_default()?;
-        let path = Layout::templates_dir().join("fonts").join("ipaexg.ttf");
-        let bytes = std::fs::read(&path).map_err(|e| Error::LayoutRead {
-            path: path.display().to_string(),
-            reason: e.kind().to_string(),
-        })?;
-        Self::new(layout, bytes)
+    /// As [`Layout::bundled`] and [`PdfRenderer::new`].
+    pub fn bundled() -> Result<Self, Error> {
+        Self::new(Layout::bundled()?, BUNDLED_FONT.to_vec())
     }
 
     /// The layout this renderer draws with.
@@ -661,256 +553,13 @@ fn check_content(doc: &CertificateDocument<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-fn rgb(c: HexColor) -> Color {
-    Color::Rgb(Rgb {
-        r: c.0[0],
-        g: c.0[1],
-        b: c.0[2],
-        icc_profile: None,
-    })
-}
-
-fn mm(v: f32) -> Pt {
-    Pt(v * PT_PER_MM)
-}
-
-/// The page being drawn: printpdf ops in top-left millimetre coordinates.
-struct Canvas<'f> {
-    glyphs: &'f Glyphs,
-    ops: Vec<Op>,
-    /// Content drawn after `ops`, already in PDF syntax (the QR codes).
-    raw: String,
-    font_id: FontId,
-    page_height: f32,
-    units_per_em: f32,
-}
-
-impl Canvas<'_> {
-    fn point(&self, x: f32, y_top: f32) -> Point {
-        Point {
-            x: mm(x),
-            y: mm(self.page_height - y_top),
-        }
-    }
-
-    /// Text width in mm at `size` points.
-    fn width(&self, s: &str, size: f32) -> f32 {
-        let units: u32 = s
-            .chars()
-            .map(|ch| self.glyphs.get(ch).map_or(0, |(_, adv)| u32::from(adv)))
-            .sum();
-        units as f32 / self.units_per_em * size / PT_PER_MM
-    }
-
-    fn text(
-        &mut self,
-        x: f32,
-        baseline: f32,
-        size: f32,
-        color: HexColor,
-        s: &str,
-    ) -> Result<(), Error> {
-        if s.is_empty() {
-            return Ok(());
-        }
-        let mut glyphs = Vec::with_capacity(s.len());
-        for ch in s.chars() {
-            let (gid, _) = self.glyphs.get(ch).ok_or(Error::MissingGlyph(ch as u32))?;
-            glyphs.push(Codepoint {
-                gid,
-                offset: 0.0,
-                cid: Some(ch.to_string()),
-            });
-        }
-        let pos = self.point(x, baseline);
-        self.ops.extend([
-            Op::StartTextSection,
-            Op::SetFont {
-                font: PdfFontHandle::External(self.font_id.clone()),
-                size: Pt(size),
-            },
-            Op::SetFillColor { col: rgb(color) },
-            Op::SetTextCursor { pos },
-            Op::ShowText {
-                items: vec![TextItem::GlyphIds(glyphs)],
-            },
-            Op::EndTextSection,
-        ]);
-        Ok(())
-    }
-
-    fn text_centered(
-        &mut self,
-        cx: f32,
-        baseline: f32,
-        size: f32,
-        color: HexColor,
-        s: &str,
-    ) -> Result<(), Error> {
-        let w = self.width(s, size);
-        self.text(cx - w / 2.0, baseline, size, color, s)
-    }
-
-    /// The size at which `s` fits `max_width`: `size`, or smaller down to 60 % of it.
-    fn fitting_size(&self, s: &str, size: f32, max_width: f32) -> f32 {
-        let w = self.width(s, size);
-        if w <= max_width || w == 0.0 {
-            size
-        } else {
-            (size * max_width / w).max(size * 0.6)
-        }
-    }
-
-    fn text_fit(
-        &mut self,
-        x: f32,
-        baseline: f32,
-        size: f32,
-        max_width: f32,
-        color: HexColor,
-        s: &str,
-    ) -> Result<(), Error> {
-        let size = self.fitting_size(s, size, max_width);
-        self.text(x, baseline, size, color, s)
-    }
-
-    fn text_fit_centered(
-        &mut self,
-        cx: f32,
-        baseline: f32,
-        size: f32,
-        max_width: f32,
-        color: HexColor,
-        s: &str,
-    ) -> Result<(), Error> {
-        let size = self.fitting_size(s, size, max_width);
-        self.text_centered(cx, baseline, size, color, s)
-    }
-
-    /// "日本語 English" on one baseline: Japanese in the accent colour, English muted.
-    fn label_inline(
-        &mut self,
-        x: f32,
-        baseline: f32,
-        ja_size: f32,
-        en_size: f32,
-        label: &Bilingual,
-        col: &super::layout::Colors,
-    ) -> Result<(), Error> {
-        self.text(x, baseline, ja_size, col.accent, &label.ja)?;
-        let w = self.width(&label.ja, ja_size);
-        self.text(x + w + 2.0, baseline, en_size, col.muted, &label.en)
-    }
-
-    fn section_heading(
-        &mut self,
-        x: f32,
-        baseline: f32,
-        label: &Bilingual,
-        col: &super::layout::Colors,
-    ) -> Result<(), Error> {
-        self.fill_rect(x, baseline - 3.6, 1.2, 4.4, col.accent);
-        self.label_inline(x + 3.0, baseline, 10.5, 8.5, label, col)
-    }
-
-    fn fill_rect(&mut self, x: f32, top: f32, w: f32, h: f32, color: HexColor) {
-        let ll = self.point(x, top + h);
-        self.ops.push(Op::SetFillColor { col: rgb(color) });
-        self.ops.push(Op::DrawRectangle {
-            rectangle: Rect {
-                x: ll.x,
-                y: ll.y,
-                width: mm(w),
-                height: mm(h),
-                mode: Some(PaintMode::Fill),
-                winding_order: None,
-            },
-        });
-    }
-
-    fn stroke_rect(
-        &mut self,
-        x: f32,
-        top: f32,
-        w: f32,
-        h: f32,
-        thickness_pt: f32,
-        color: HexColor,
-    ) {
-        let ll = self.point(x, top + h);
-        self.ops.push(Op::SetOutlineColor { col: rgb(color) });
-        self.ops.push(Op::SetOutlineThickness {
-            pt: Pt(thickness_pt),
-        });
-        self.ops.push(Op::DrawRectangle {
-            rectangle: Rect {
-                x: ll.x,
-                y: ll.y,
-                width: mm(w),
-                height: mm(h),
-                mode: Some(PaintMode::Stroke),
-                winding_order: None,
-            },
-        });
-    }
-
-    fn hline(&mut self, x1: f32, x2: f32, y: f32, thickness_pt: f32, color: HexColor) {
-        // A filled hairline rectangle: exact width, no line-cap questions.
-        let h = thickness_pt / PT_PER_MM;
-        self.fill_rect(x1, y - h / 2.0, x2 - x1, h, color);
-    }
-
-    fn vline(&mut self, x: f32, y1: f32, y2: f32, thickness_pt: f32, color: HexColor) {
-        let w = thickness_pt / PT_PER_MM;
-        self.fill_rect(x - w / 2.0, y1, w, y2 - y1, color);
-    }
-
-    /// A QR code as filled vector squares: one path holding a rectangle per horizontal run
-    /// of dark modules, filled once (no seams between rows), in module units under a scaling
-    /// matrix so the numbers stay small integers. Written straight into [`Canvas::raw`]:
-    /// printpdf's per-operation objects cost more than the whole rest of the page.
-    /// `width` includes the quiet zone, which is painted white.
-    fn qr(&mut self, x: f32, top: f32, width: f32, code: &crate::formats::qr::Matrix) {
-        use std::fmt::Write as _;
-        let n = code.width();
-        let module = width / (n + 2 * QUIET_ZONE) as f32;
-        let qz = module * QUIET_ZONE as f32;
-        let origin = self.point(x + qz, top + width - qz);
-        self.fill_rect(x, top, width, width, WHITE);
-        let s = module * PT_PER_MM;
-        let raw = &mut self.raw;
-        let _ = write!(
-            raw,
-            "q\n{s:.5} 0 0 {s:.5} {:.3} {:.3} cm\n0 g\n",
-            origin.x.0, origin.y.0
-        );
-        let colors = code.to_colors();
-        for (row, line) in colors.chunks_exact(n).enumerate() {
-            let y = n - 1 - row;
-            let mut col = 0;
-            while col < n {
-                if line[col] == qrcode::Color::Dark {
-                    let start = col;
-                    while col < n && line[col] == qrcode::Color::Dark {
-                        col += 1;
-                    }
-                    let _ = writeln!(raw, "{start} {y} {} 1 re", col - start);
-                } else {
-                    col += 1;
-                }
-            }
-        }
-        raw.push_str("f\nQ\n");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_embedded_font_keeps_its_glyphs_but_maps_no_characters_and_names_no_glyphs() {
-        let bytes = std::fs::read(Layout::templates_dir().join("fonts/ipaexg.ttf")).unwrap();
+        let bytes = BUNDLED_FONT.to_vec();
         let full = ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).unwrap();
         let stripped = for_embedding(&bytes).unwrap();
         let embed = ParsedFont::from_bytes(&stripped, 0, &mut Vec::new()).unwrap();
