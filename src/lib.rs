@@ -3,14 +3,18 @@
 //! The crate follows `DESIGN.md`: one binary, a subcommand per role, and libraries under them.
 //!
 //! ```text
-//! card/      TEXT AP over PC/SC, MyNumber, evidence parsing and checks; no DB, HTTP or keys
-//! card_sim/  role: the virtual card on vpcd; dev and tests only; nothing depends on it
-//! pki/       key material; pki::dev holds every dev-only item
-//! records/   role: the record system, the only part that stores anything (SQLite, PostgreSQL)
-//! domain     MunicipalityCode, BirthDate, Channel, Kind
-//! formats/   certificate formats, value → bytes: pdf/ (the signed PDF certificate)
-//! clock      the only source of time
+//! cli/       the command line: composes the rooms; nothing imports it
+//! app/ center/ kiosk/ counter/   roles (front ends): no database, no keys
+//! card_sim/ load/ demo           DEV ONLY tools; dev/ holds every dev-only item (certs/dev)
+//! issuance/  the issuance service: the only holder of a pki::Signer; uses records for data
+//! records/   storage only (SQLite, PostgreSQL): never signs, renders no HTML
 //! verify/    role and library: offline verdicts (SHC, VDS-NC, EU DCC) from a trust store
+//! protocol/  the wire contract between roles, and the gateways' records client
+//! formats/   certificate formats, value → bytes: shc, vdsnc, qr, mrz, pdf/
+//! pki/       the Signer trait, file keys, JWK, X.509
+//! card/      TEXT AP over PC/SC, MyNumber, evidence parsing and checks; no DB or keys
+//! http/      one Server (bind + serve), TLS, problem documents; no domain logic
+//! domain catalogue date clock exit   leaves
 //! ```
 //!
 //! Dependencies point down: roles use libraries, never each other.

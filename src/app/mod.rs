@@ -11,6 +11,9 @@
 //! GET  /.well-known/crl/{kid}.json     cached from records
 //! GET  /verify, POST /v1/verify        the verifier (crate::verify::http), own trust store
 //! ```
+//!
+//! May import: `protocol` (the records client), `verify`, `formats::mrz`, `http`, `domain`.
+//! Never `records`, `issuance` or `dev` (the CLI's `--dev` switch alone reaches dev material).
 
 pub mod cli;
 mod ratelimit;

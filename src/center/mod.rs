@@ -14,6 +14,9 @@
 //! POST /v1/kiosk/previews         PreviewRequest → PreviewResponse
 //! POST /v1/kiosk/certificates     CertificateRequest → CertificateResponse
 //! ```
+//!
+//! May import: `protocol` (the records client), `card` (evidence checks), `http`, `domain`,
+//! `clock`. Never `records`, `issuance` or `dev`.
 
 pub mod cli;
 

@@ -14,6 +14,10 @@
 //! says the listener is behind TLS. Every form carries a CSRF token. Every page that shows
 //! resident data writes an audit entry (search and view through [`Records::search`] and
 //! [`Records::view`], the preview on its own).
+//!
+//! A role of its own (a front end), mounted by `records serve`. May import: `issuance` (to
+//! issue), `records` (search, view, audit, login), `formats::mrz`, `http`, `domain`, `clock`.
+//! It holds no key and no database handle of its own.
 
 mod error;
 mod pages;

@@ -1,5 +1,8 @@
 //! HTTP plumbing shared by every role: problem documents, TLS listeners and clients (mTLS with
 //! the peer's certificate visible to handlers); nothing domain-specific.
+//!
+//! May import nothing of vaxcert's domain: each module maps its own errors to a [`Problem`]
+//! once (`card::Error::to_problem`, `records::Error::to_problem`, `issuance::Error::to_problem`).
 
 mod problem;
 mod response;

@@ -14,7 +14,7 @@ pub struct KioskArgs {
     #[arg(long, default_value = "127.0.0.1:8090")]
     pub listen: SocketAddr,
     /// The issuance center, `https://host:port`.
-    #[arg(long, default_value = "https://127.0.0.1:8443")]
+    #[arg(long, default_value = "https://127.0.0.1:8444")]
     pub center: String,
     /// CA that signed the center's server certificate.
     #[arg(long, required_unless_present = "dev")]

@@ -5,6 +5,9 @@
 //! center's challenge, relays the evidence to the center over mTLS, and prints the PDF. It keeps
 //! nothing between residents: one pending preview token in memory, dropped on confirm, reset or
 //! a new read; every response says `Cache-Control: no-store`.
+//!
+//! May import: `protocol`, `card` (the reader), `http`, `domain`. Never `records`, `issuance`
+//! or `dev`.
 
 pub mod center;
 pub mod cli;
