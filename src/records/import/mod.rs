@@ -17,6 +17,8 @@ use serde::Serialize;
 
 use super::Records;
 use super::audit::AuditEntry;
+#[cfg(doc)]
+use super::error::Error;
 use super::error::Result;
 use crate::domain::MunicipalityCode;
 
