@@ -26,6 +26,7 @@ pub mod catalogue;
 pub mod center;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod counter;
 pub mod date;
 pub mod demo;

@@ -62,9 +62,10 @@ fn demo_doses() -> Result<Vec<Dose>> {
 pub fn run(args: &IssueArgs) -> Result<()> {
     let dir = args.keys.clone().unwrap_or_else(crate::dev::dir);
     let files = SigningKeyFiles::in_dir(&dir, crate::dev::SHC_ISS);
-    let cert = crate::pki::x509::load(&files.shc_cert)?;
+    let shc_cert = &files.shc[0].cert;
+    let cert = crate::pki::x509::load(shc_cert)?;
     if !crate::pki::x509::is_dev(&cert) {
-        return Err(crate::pki::Error::NotDev(files.shc_cert.display().to_string()).into());
+        return Err(crate::pki::Error::NotDev(shc_cert.display().to_string()).into());
     }
     let keys = SigningKeys::load(&files).map_err(|e| Coded::new(e.code(), e))?;
     if !keys.issuer.is_dev() {

@@ -79,6 +79,9 @@ pub enum Command {
     Bench(crate::load::BenchCommand),
     /// The kiosk terminal agent: touch-screen UI on localhost, card reader, center over mTLS.
     Kiosk(crate::kiosk::cli::KioskArgs),
+    /// Configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// The demo: the whole system on localhost with a virtual card; issues one sample
     /// certificate through the kiosk and prints the URLs.
     Demo(crate::demo::DemoArgs),
@@ -127,9 +130,33 @@ pub enum CardCommand {
     },
 }
 
+/// `vaxcert config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print what a configuration file resolves to (secrets masked), or why it is refused.
+    Check {
+        /// A records serve or keys ceremony configuration.
+        file: PathBuf,
+    },
+}
+
 /// `vaxcert keys …`
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
+    /// The production key ceremony: signing keys made in the HSM, the JWKS, CSRs (and a
+    /// self-signed root/CSCA when the file asks), and the symmetric secrets (0600).
+    Init {
+        /// The ceremony's configuration (see README "Running in production").
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// A new SHC issuer key in the HSM: it signs from the next start of records serve; the
+    /// JWKS publishes old and new.
+    Rotate {
+        /// The ceremony's configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Make the dev keys under certs/dev/ (only those missing, unless --force). DEV ONLY.
     Dev {
         /// Remake every dev key.
@@ -215,6 +242,9 @@ pub fn run(cli: Cli) -> Result<()> {
             rt.shutdown_background();
             r
         }
+        Command::Keys(KeysCommand::Init { config }) => ceremony(&config, false),
+        Command::Keys(KeysCommand::Rotate { config }) => ceremony(&config, true),
+        Command::Config(ConfigCommand::Check { file }) => config_check(&file),
         Command::Keys(KeysCommand::Dev { force }) => {
             crate::dev::ceremony::make(force, &mut std::io::stdout())?;
             Ok(())
@@ -337,4 +367,51 @@ fn load_dir(dir: &Path) -> Result<CardFiles> {
         ef0004: find("text-0004")?,
         ef0007: find("text-0007")?,
     })
+}
+
+/// `keys init` / `keys rotate`.
+fn ceremony(path: &Path, rotate: bool) -> Result<()> {
+    let c: crate::config::KeysConfig =
+        crate::config::load(path).map_err(|e| Coded::new(e.code(), e))?;
+    let step = if rotate {
+        crate::issuance::ceremony::rotate(&c)
+    } else {
+        crate::issuance::ceremony::init(&c)
+    }
+    .map_err(|e| Coded::new(e.code(), e))?;
+    println!(
+        "{} keys in token {:?}; wrote:",
+        if rotate {
+            "rotated the SHC issuer"
+        } else {
+            "made the signing"
+        },
+        c.hsm.token
+    );
+    for p in step.0 {
+        println!("  {}", p.display());
+    }
+    Ok(())
+}
+
+/// `config check FILE`: which role's file it is, and what it resolves to.
+fn config_check(path: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| Coded::new("config", format!("{}: {e}", path.display())))?;
+    if table.contains_key("out") {
+        let c: crate::config::KeysConfig =
+            crate::config::load(path).map_err(|e| Coded::new(e.code(), e))?;
+        c.hsm.resolve().map_err(|e| Coded::new(e.code(), e))?;
+        println!("# keys ceremony configuration: OK (HSM PIN found)");
+        print!("{}", crate::config::describe(&c));
+    } else {
+        let c: crate::config::RecordsConfig =
+            crate::config::load(path).map_err(|e| Coded::new(e.code(), e))?;
+        c.database_url().map_err(|e| Coded::new(e.code(), e))?;
+        println!("# records serve configuration: OK");
+        print!("{}", crate::config::describe(&c));
+    }
+    Ok(())
 }

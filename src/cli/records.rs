@@ -12,12 +12,15 @@ use clap::{Args, Subcommand};
 use crate::card::TrustSet;
 use crate::card::challenge::{ChallengeKey, Challenges};
 use crate::clock::SystemClock;
+use crate::config::RecordsConfig;
 use crate::counter;
 use crate::domain::CertificateId;
 use crate::exit::Coded;
 use crate::http::tls::{ClientAuth, ServerTls};
 use crate::issuance::api::{ServeSettings, Server};
-use crate::issuance::{IssuanceService, IssuanceSettings, SigningKeyFiles, SigningKeys};
+use crate::issuance::{
+    IssuanceService, IssuanceSettings, Manifest, SigningKeyFiles, SigningKeys, TokenKey,
+};
 use crate::records::{KeyPaths, Records, RecordsSettings};
 
 /// `vaxcert records [--database-url URL] [--keys-dir DIR | --dev] …`
@@ -63,6 +66,10 @@ pub enum RecordsCommand {
 /// `vaxcert records serve …`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The whole configuration in one TOML file (see README "Running in production"); the
+    /// other serve flags and `--keys-dir`/`--database-url` are then not used.
+    #[arg(long, conflicts_with_all = ["tls_dir", "signing_keys_dir", "iss", "challenge_key"])]
+    pub config: Option<PathBuf>,
     /// Internal API address (mTLS; port 0 picks one, printed on start).
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
@@ -136,6 +143,13 @@ pub fn run(args: RecordsArgs) -> Result<()> {
 }
 
 async fn run_async(args: RecordsArgs) -> Result<()> {
+    if let RecordsCommand::Serve(ServeArgs {
+        config: Some(path), ..
+    }) = &args.command
+    {
+        let c: RecordsConfig = crate::config::load(path).map_err(|e| coded(e.code(), e))?;
+        return serve_from_config(c, args.dev).await;
+    }
     let keys = match (args.keys_dir, args.dev) {
         (Some(d), _) => KeyPaths::in_dir(&d),
         (None, true) => crate::dev::record_keys(),
@@ -181,22 +195,118 @@ async fn revoke(
     Ok(())
 }
 
+/// Everything `records serve` runs with, from flags or from a configuration file.
+struct Plan {
+    trust: TrustSet,
+    challenge_key: ChallengeKey,
+    token_key: Option<TokenKey>,
+    signing: SigningKeyFiles,
+    tls_dir: PathBuf,
+    publication_dir: PathBuf,
+    ttl: i64,
+    pdf: bool,
+    listen: SocketAddr,
+    counter_listen: SocketAddr,
+    counter_plain_http: bool,
+}
+
+fn hex_key<K>(path: &Path, parse: impl Fn(&str) -> Option<K>) -> Result<K> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse(&text).ok_or_else(|| coded("config", format!("{}: not 64 hex digits", path.display())))
+}
+
+fn trust_set(spec: &str, dev: bool) -> Result<TrustSet> {
+    if dev {
+        crate::dev::trust_set(spec)
+    } else {
+        TrustSet::parse(spec)
+    }
+    .map_err(|e| match e {
+        crate::card::TrustError::DevOnly => coded("dev-key-in-production", e),
+        e => coded("trust", e),
+    })
+}
+
+/// Production never touches dev material: every key, secret, certificate and TLS file the
+/// plan names is checked, and the first dev one stops the start, named.
+fn refuse_dev_material(plan: &Plan, record_keys: &KeyPaths) -> Result<()> {
+    let tls = ServeSettings::in_tls_dir(plan.listen, &plan.tls_dir);
+    let mut files: Vec<&Path> = vec![
+        &record_keys.mynumber_hmac,
+        &record_keys.mynumber_aes,
+        &record_keys.totp_aes,
+        &record_keys.audit_signing,
+        &tls.server_cert,
+        &tls.server_key,
+        &tls.gateway_ca,
+        &tls.app_client_cert,
+        &tls.center_client_cert,
+    ];
+    files.extend(plan.signing.certificates());
+    files.extend(plan.signing.key_files());
+    for f in files {
+        crate::pki::dev_material::refuse(f).map_err(|e| coded("dev-key-in-production", e))?;
+    }
+    Ok(())
+}
+
+async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
+    let database_url = c.database_url().map_err(|e| coded(e.code(), e))?;
+    let hsm = c
+        .hsm
+        .as_ref()
+        .map(crate::pki::pkcs11::HsmSettings::resolve)
+        .transpose()
+        .map_err(|e| coded(e.code(), e))?;
+    let manifest = Manifest::load(&c.signing_keys_dir).map_err(|e| coded(e.code(), e))?;
+    let signing = manifest
+        .files(&c.signing_keys_dir, hsm)
+        .map_err(|e| coded(e.code(), e))?;
+    let plan = Plan {
+        trust: trust_set(&c.trust, dev)?,
+        challenge_key: hex_key(&c.challenge_key, ChallengeKey::from_hex)?,
+        token_key: c
+            .token_key
+            .as_deref()
+            .map(|p| hex_key(p, TokenKey::from_hex))
+            .transpose()?,
+        signing,
+        tls_dir: c.tls_dir.clone(),
+        publication_dir: c.publication_dir.clone(),
+        ttl: c.ttl,
+        pdf: !c.no_pdf,
+        listen: c.listen,
+        counter_listen: c.counter_listen,
+        counter_plain_http: c.counter_plain_http,
+    };
+    let record_keys = KeyPaths::in_dir(&c.keys_dir);
+    for secret in [Some(c.challenge_key.as_path()), c.token_key.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        if !dev {
+            crate::pki::dev_material::refuse(secret)
+                .map_err(|e| coded("dev-key-in-production", e))?;
+            crate::pki::signer::check_owner_only(secret).map_err(|e| coded(e.code(), e))?;
+        }
+    }
+    if !dev {
+        refuse_dev_material(&plan, &record_keys)?;
+    }
+    let records = Records::open(
+        &RecordsSettings::new(&database_url, record_keys),
+        Arc::new(SystemClock),
+    )
+    .await
+    .map_err(|e| coded(e.code(), e))?;
+    run_plan(records, plan).await
+}
+
 /// Run the internal API and the counter until Ctrl-C / SIGTERM, then seal the audit head.
 async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
-    let records = Arc::new(records);
-    let trust = if dev {
-        crate::dev::trust_set(&args.trust)
-    } else {
-        TrustSet::parse(&args.trust)
-    }
-    .map_err(|e| coded("trust", e))?;
-    let key = match (&args.challenge_key, dev) {
-        (Some(p), _) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            ChallengeKey::from_hex(&text)
-                .ok_or_else(|| coded("config", format!("{}: not 64 hex digits", p.display())))?
-        }
+    let challenge_key = match (&args.challenge_key, dev) {
+        (Some(p), _) => hex_key(p, ChallengeKey::from_hex)?,
         (None, true) => crate::dev::challenge_key().map_err(|e| coded(e.code(), e))?,
         (None, false) => {
             return Err(coded(
@@ -206,6 +316,9 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
         }
     };
     let signing = match (args.signing_keys_dir, dev) {
+        (Some(d), _) if d.join("signing.toml").exists() => Manifest::load(&d)
+            .and_then(|m| m.files(&d, None))
+            .map_err(|e| coded(e.code(), e))?,
         (Some(d), _) => {
             let iss = args
                 .iss
@@ -221,25 +334,52 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
             ));
         }
     };
-    let keys = SigningKeys::load(&signing).map_err(|e| coded(e.code(), e))?;
-    let tls_dir = given_or_dev(args.tls_dir, dev, "--tls-dir", crate::dev::tls_dir)?;
+    let plan = Plan {
+        trust: trust_set(&args.trust, dev)?,
+        challenge_key,
+        token_key: None,
+        signing,
+        tls_dir: given_or_dev(args.tls_dir, dev, "--tls-dir", crate::dev::tls_dir)?,
+        publication_dir: args.publication_dir,
+        ttl: args.ttl,
+        pdf: !args.no_pdf,
+        listen: args.listen,
+        counter_listen: args.counter_listen,
+        counter_plain_http: args.counter_plain_http,
+    };
+    if !dev {
+        refuse_dev_material(&plan, records.key_paths())?;
+        if let Some(p) = &args.challenge_key {
+            crate::pki::dev_material::refuse(p).map_err(|e| coded("dev-key-in-production", e))?;
+        }
+    }
+    run_plan(records, plan).await
+}
+
+async fn run_plan(records: Records, plan: Plan) -> Result<()> {
+    let records = Arc::new(records);
+    let keys = SigningKeys::load(&plan.signing).map_err(|e| coded(e.code(), e))?;
     let renderer = crate::formats::pdf::PdfRenderer::bundled().map_err(|e| coded(e.code(), e))?;
     let service = IssuanceService::new(
         records.clone(),
         keys,
         Arc::new(renderer),
-        Challenges::new(key, args.ttl),
-        trust,
+        Challenges::new(plan.challenge_key, plan.ttl),
+        plan.trust,
         Arc::new(SystemClock),
         IssuanceSettings {
-            challenge_ttl_secs: args.ttl,
-            token_ttl_secs: args.ttl,
-            publication_dir: args.publication_dir.clone(),
-            pdf: !args.no_pdf,
+            challenge_ttl_secs: plan.ttl,
+            token_ttl_secs: plan.ttl,
+            publication_dir: plan.publication_dir.clone(),
+            pdf: plan.pdf,
         },
     )
     .map_err(|e| coded(e.code(), e))?;
-    let settings = ServeSettings::in_tls_dir(args.listen, &tls_dir);
+    let service = match plan.token_key {
+        Some(k) => service.with_token_key(k),
+        None => service,
+    };
+    let settings = ServeSettings::in_tls_dir(plan.listen, &plan.tls_dir);
     let service = Arc::new(service);
     let counter_tls = ServerTls {
         cert: settings.server_cert.clone(),
@@ -247,16 +387,16 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
         client_auth: ClientAuth::None,
     };
     let counter = counter::Server::build(
-        args.counter_listen,
+        plan.counter_listen,
         counter::State::new(
             service.clone(),
             Arc::new(SystemClock),
             counter::Settings {
-                secure_cookies: !args.counter_plain_http,
+                secure_cookies: !plan.counter_plain_http,
                 ..counter::Settings::default()
             },
         ),
-        (!args.counter_plain_http).then_some(&counter_tls),
+        (!plan.counter_plain_http).then_some(&counter_tls),
     )
     .await
     .map_err(|e| coded(e.code(), e))?;
@@ -269,7 +409,7 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
     ));
     crate::http::announce(format_args!(
         "records: counter UI on {}://{}/",
-        if args.counter_plain_http {
+        if plan.counter_plain_http {
             "http"
         } else {
             "https"

@@ -88,10 +88,7 @@ pub fn issuance_service(
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     settings: crate::issuance::IssuanceSettings,
 ) -> Result<crate::issuance::IssuanceService, crate::issuance::Error> {
-    let keys = crate::issuance::SigningKeys::load(&signing_keys()).map_err(|e| match e {
-        crate::issuance::KeyError::Pki(e) => crate::issuance::Error::Keys(e),
-        crate::issuance::KeyError::Pdf(e) => crate::issuance::Error::Pdf(e),
-    })?;
+    let keys = crate::issuance::SigningKeys::load(&signing_keys())?;
     let renderer = crate::formats::pdf::PdfRenderer::bundled()?;
     crate::issuance::IssuanceService::new(
         records,

@@ -38,6 +38,41 @@ pub fn write_initial(dir: &Path, key: &p256::PublicKey, x5c_der: &[Vec<u8>]) -> 
     )
 }
 
+/// Make sure every key in `keys` is in `jwks.json` (added with `crlVersion` 1 and an empty CRL
+/// when new), keeping the keys and CRL versions already published: how a rotated key joins the
+/// old one, whose certificates keep verifying until it is retired from the JWKS.
+///
+/// # Errors
+/// I/O failures or an unreadable `jwks.json`.
+pub fn ensure(dir: &Path, keys: &[(p256::PublicKey, Vec<Vec<u8>>)]) -> Result<(), Error> {
+    let path = dir.join("jwks.json");
+    let mut jwks = if path.exists() {
+        read_json(&path)?
+    } else {
+        json!({"keys": []})
+    };
+    let list = jwks["keys"]
+        .as_array_mut()
+        .ok_or_else(|| Error::Publication("jwks.json has no keys".into()))?;
+    let mut changed = false;
+    for (key, x5c) in keys {
+        let kid = jwk::thumbprint(key);
+        if list.iter().any(|k| k["kid"] == kid.as_str()) {
+            continue;
+        }
+        list.push(jwk::public_jwk(key, x5c, Some(1)));
+        write_json(
+            &dir.join(format!("crl/{kid}.json")),
+            &json!({"kid": kid, "method": "rid", "ctr": 1, "rids": []}),
+        )?;
+        changed = true;
+    }
+    if changed || !path.exists() {
+        write_json(&path, &jwks)?;
+    }
+    Ok(())
+}
+
 /// Add `rid` to key `kid`'s CRL, raising `ctr` and `crlVersion` together. Returns the new
 /// version; revoking a rid twice changes nothing.
 ///

@@ -46,6 +46,9 @@ pub enum Error {
     /// A signing key or certificate could not be loaded.
     #[error(transparent)]
     Keys(#[from] crate::pki::Error),
+    /// The signing keys could not be loaded.
+    #[error(transparent)]
+    SigningKeys(#[from] super::KeyError),
     /// A worker thread failed.
     #[error("worker failed: {0}")]
     Worker(String),
@@ -69,6 +72,7 @@ impl Error {
             | Error::Publication(_)
             | Error::Keys(_)
             | Error::Worker(_) => "internal",
+            Error::SigningKeys(e) => e.code(),
         }
     }
 
@@ -92,6 +96,7 @@ impl Error {
             | Error::Pdf(_)
             | Error::Publication(_)
             | Error::Keys(_)
+            | Error::SigningKeys(_)
             | Error::Worker(_) => Problem::internal(trace_id),
         }
     }

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod api;
+pub mod ceremony;
 pub mod certificate;
 pub mod document;
 mod error;
@@ -40,7 +41,7 @@ use rand::RngExt;
 use sha2::{Digest, Sha256};
 
 pub use error::{Error, Result};
-pub use keys::{KeyError, SigningKeyFiles, SigningKeys};
+pub use keys::{Backend, KeyAndCert, KeyError, KeyRef, Manifest, SigningKeyFiles, SigningKeys};
 pub use token::TokenKey;
 
 use crate::card::challenge::{Binding, Challenges};
@@ -151,14 +152,7 @@ impl IssuanceService {
         clock: Arc<dyn Clock>,
         settings: IssuanceSettings,
     ) -> Result<Self> {
-        let jwks = settings.publication_dir.join("jwks.json");
-        if !jwks.exists() {
-            crate::formats::publication::write_initial(
-                &settings.publication_dir,
-                keys.issuer.shc_signer.public_key(),
-                &keys.x5c,
-            )?;
-        }
+        crate::formats::publication::ensure(&settings.publication_dir, &keys.published)?;
         Ok(IssuanceService {
             records,
             issuer: keys.issuer,
@@ -171,6 +165,13 @@ impl IssuanceService {
             clock,
             settings,
         })
+    }
+
+    /// Seal preview tokens with a configured key instead of a random one, so that every
+    /// records replica can open every other's tokens.
+    pub fn with_token_key(mut self, key: TokenKey) -> Self {
+        self.token_key = key;
+        self
     }
 
     /// The record system behind the service.

@@ -19,6 +19,15 @@ use crate::records::PassportData;
 pub struct TokenKey(Aes256Gcm);
 
 impl TokenKey {
+    /// A key from 64 hex digits (a configured file shared by every records replica).
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes = zeroize::Zeroizing::new(hex::decode(text.trim()).ok()?);
+        if bytes.len() != 32 {
+            return None;
+        }
+        Aes256Gcm::new_from_slice(&bytes).ok().map(TokenKey)
+    }
+
     /// A fresh key: tokens live 120 s and only this process redeems them.
     pub fn random() -> Self {
         let mut k = zeroize::Zeroizing::new([0u8; 32]);

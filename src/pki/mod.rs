@@ -1,7 +1,9 @@
 //! Key material: the [`Signer`] every signing key sits behind, JWK thumbprints and X.509.
 //! Production keys are loaded from configured files; the dev ones live in `crate::dev`.
 
+pub mod dev_material;
 pub mod jwk;
+pub mod pkcs11;
 pub mod signer;
 pub mod x509;
 
@@ -42,6 +44,15 @@ pub enum Error {
     /// A signature could not be made.
     #[error("signing failed: {0}")]
     Sign(String),
+    /// The HSM (PKCS#11) failed.
+    #[error(transparent)]
+    Hsm(pkcs11::HsmError),
+    /// A key file another user may read.
+    #[error("{path}: a private key must be readable by its owner only (chmod 600)")]
+    Permissions {
+        /// Which file.
+        path: PathBuf,
+    },
     /// A key that is not a dev key was offered to a dev-only command.
     #[error("{0} is not a dev key; this command signs with dev keys only")]
     NotDev(String),
@@ -57,6 +68,8 @@ impl Error {
             Error::Certificate(_) => "certificate",
             Error::Sign(_) => "sign",
             Error::NotDev(_) => "not-dev-key",
+            Error::Hsm(e) => e.code(),
+            Error::Permissions { .. } => "key-permissions",
         }
     }
 }

@@ -32,11 +32,15 @@ pub struct FileSigner {
 }
 
 impl FileSigner {
-    /// Load a PKCS#8 PEM P-256 key. `dev` records whether it came from the dev ceremony.
+    /// Load a PKCS#8 PEM P-256 key. `dev` records whether it came from the dev ceremony; any
+    /// other key file must be readable by its owner only (mode 0600 or stricter).
     ///
     /// # Errors
-    /// Unreadable or malformed key file.
+    /// Unreadable or malformed key file, [`Error::Permissions`].
     pub fn load(path: &Path, dev: bool) -> Result<Self, Error> {
+        if !dev {
+            check_owner_only(path)?;
+        }
         let pem = String::from_utf8(super::read(path)?).unwrap_or_default();
         let key = p256::SecretKey::from_pkcs8_pem(&pem).map_err(|e| Error::Format {
             path: path.to_owned(),
@@ -110,4 +114,25 @@ impl std::fmt::Debug for FileSigner {
             &self.pair.public_key().as_ref()[1..5]
         )
     }
+}
+
+/// Refuse a private key file that its group or others may read or write.
+///
+/// # Errors
+/// [`Error::Io`], [`Error::Permissions`].
+pub fn check_owner_only(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::Permissions {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
 }

@@ -232,8 +232,13 @@ pub fn to_der(cert: &Certificate) -> Result<Vec<u8>, Error> {
 pub fn load(path: &std::path::Path) -> Result<Certificate, Error> {
     let bytes = super::read(path)?;
     let parsed = if bytes.starts_with(b"-----") {
-        use der::DecodePem;
-        Certificate::from_pem(&bytes)
+        // A PEM file may carry the chain after the certificate: the first one is it.
+        Certificate::load_pem_chain(&bytes).and_then(|chain| {
+            chain
+                .into_iter()
+                .next()
+                .ok_or(der::Error::from(der::ErrorKind::Failed))
+        })
     } else {
         Certificate::from_der(&bytes)
     };
@@ -241,6 +246,92 @@ pub fn load(path: &std::path::Path) -> Result<Certificate, Error> {
         path: path.to_owned(),
         what: format!("not an X.509 certificate ({e})"),
     })
+}
+
+/// A [`super::Signer`] (a file or a token key) in the shape x509-cert's builders want:
+/// ECDSA P-256 with SHA-256, the signature DER-encoded from the raw `r ‖ s` the key gives.
+struct BuilderKey<'a> {
+    key: &'a dyn super::Signer,
+    public: p256::ecdsa::VerifyingKey,
+}
+
+impl<'a> BuilderKey<'a> {
+    fn new(key: &'a dyn super::Signer) -> Self {
+        BuilderKey {
+            key,
+            public: p256::ecdsa::VerifyingKey::from(*key.public_key()),
+        }
+    }
+}
+
+impl p256::ecdsa::signature::Keypair for BuilderKey<'_> {
+    type VerifyingKey = p256::ecdsa::VerifyingKey;
+    fn verifying_key(&self) -> Self::VerifyingKey {
+        self.public
+    }
+}
+
+impl spki::DynSignatureAlgorithmIdentifier for BuilderKey<'_> {
+    fn signature_algorithm_identifier(&self) -> spki::Result<spki::AlgorithmIdentifierOwned> {
+        Ok(spki::AlgorithmIdentifierOwned {
+            oid: const_oid::db::rfc5912::ECDSA_WITH_SHA_256,
+            parameters: None,
+        })
+    }
+}
+
+impl p256::ecdsa::signature::Signer<p256::ecdsa::DerSignature> for BuilderKey<'_> {
+    fn try_sign(
+        &self,
+        msg: &[u8],
+    ) -> Result<p256::ecdsa::DerSignature, p256::ecdsa::signature::Error> {
+        let raw = self
+            .key
+            .sign_es256(msg)
+            .map_err(|_| p256::ecdsa::signature::Error::new())?;
+        Ok(p256::ecdsa::Signature::from_slice(&raw)?.to_der())
+    }
+}
+
+/// Sign a certificate for `subject_spki` with any P-256 [`super::Signer`] (a token key in the
+/// production ceremony).
+///
+/// # Errors
+/// [`Error::Certificate`].
+pub fn issue_with(
+    profile: Profile,
+    serial: u32,
+    validity: Validity,
+    subject_spki: spki::SubjectPublicKeyInfoOwned,
+    issuer_key: &dyn super::Signer,
+) -> Result<Certificate, Error> {
+    let b = CertificateBuilder::new(profile, SerialNumber::from(serial), validity, subject_spki)
+        .map_err(|e| Error::Certificate(e.to_string()))?;
+    b.build::<_, p256::ecdsa::DerSignature>(&BuilderKey::new(issuer_key))
+        .map_err(|e| Error::Certificate(e.to_string()))
+}
+
+/// A PKCS#10 certificate request (PEM) for `key`, signed by it: what a CA outside vaxcert
+/// needs to certify a key that never leaves the token.
+///
+/// # Errors
+/// [`Error::Certificate`].
+pub fn request_with(subject: &str, key: &dyn super::Signer) -> Result<String, Error> {
+    use x509_cert::request::RequestBuilder;
+    let b = RequestBuilder::new(name(subject)?).map_err(|e| Error::Certificate(e.to_string()))?;
+    let req = b
+        .build::<_, p256::ecdsa::DerSignature>(&BuilderKey::new(key))
+        .map_err(|e| Error::Certificate(e.to_string()))?;
+    req.to_pem(der::pem::LineEnding::LF)
+        .map_err(|e| Error::Certificate(e.to_string()))
+}
+
+/// The SubjectPublicKeyInfo of a P-256 public key.
+///
+/// # Errors
+/// [`Error::Certificate`].
+pub fn spki_of(key: &p256::PublicKey) -> Result<spki::SubjectPublicKeyInfoOwned, Error> {
+    spki::SubjectPublicKeyInfoOwned::from_key(key).map_err(|e| Error::Certificate(e.to_string()))
 }
 
 /// Whether a certificate names the dev organisation ([`super::DEV_ORG`]): dev material.

@@ -67,6 +67,7 @@ pub struct Municipality {
 pub struct Records {
     db: Db,
     keys: RecordKeys,
+    key_paths: KeyPaths,
     clock: Arc<dyn Clock>,
     /// The audit writer: one at a time, with the last (seq, hash) it wrote.
     audit_head: tokio::sync::Mutex<Option<(i64, Vec<u8>)>>,
@@ -98,6 +99,7 @@ impl Records {
         Ok(Records {
             db,
             keys,
+            key_paths: settings.keys.clone(),
             clock,
             audit_head: tokio::sync::Mutex::new(None),
             checkpoint_every: settings.audit_checkpoint_every.max(1),
@@ -119,6 +121,11 @@ impl Records {
 
     fn now(&self) -> UnixTime {
         self.clock.now()
+    }
+
+    /// Where the record keys were read from (for the dev-material check at start).
+    pub fn key_paths(&self) -> &KeyPaths {
+        &self.key_paths
     }
 
     /// Whether the database is PostgreSQL.

@@ -4,6 +4,8 @@
 mod app;
 #[path = "../common/artefacts.rs"]
 mod artefacts;
+#[path = "../common/counter.rs"]
+mod counter;
 mod helpers;
 mod no_persistence;
 mod refusals;

@@ -158,6 +158,21 @@ impl PdfSigner {
         Self::new(Arc::new(key), certs)
     }
 
+    /// A signer from a key (file or token) and a PEM file holding its certificate, optionally
+    /// followed by its chain (leaf first).
+    ///
+    /// # Errors
+    /// [`Error::KeyRead`], [`Error::KeyInvalid`], [`Error::KeyMismatch`].
+    pub fn with_chain_file(key: Arc<dyn Signer>, cert: &Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(cert).map_err(|e| Error::KeyRead {
+            path: cert.display().to_string(),
+            reason: e.kind().to_string(),
+        })?;
+        let certs = Certificate::load_pem_chain(&bytes)
+            .map_err(|_| Error::KeyInvalid("the certificate file is not X.509 PEM"))?;
+        Self::new(key, certs)
+    }
+
     /// A signer from a key and its certificate chain (leaf first).
     ///
     /// # Errors

@@ -1,0 +1,185 @@
+//! Configuration files: one typed TOML struct per role (as *Zero To Production* does), read by
+//! `--config FILE`, with secrets taken from the environment (a secret store injects them) and
+//! never printed. This is the only module that reads environment variables for settings.
+//!
+//! ```text
+//! RecordsConfig   records serve: database, record keys, signing keys (files or HSM), TLS, …
+//! KeysConfig      keys init / keys rotate: the production key ceremony
+//! ```
+//!
+//! `vaxcert config check FILE` prints what a file resolves to, secrets masked.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::pki::pkcs11::HsmSettings;
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {reason}")]
+    Read {
+        /// Which file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TOML does not describe this role (unknown field, wrong type, missing value).
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// Which file.
+        path: String,
+        /// What is wrong, with the line.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        "config"
+    }
+}
+
+/// An environment variable, if set and not empty.
+pub fn env(name: &str) -> Option<String> {
+    #[allow(clippy::disallowed_methods)] // the one place that reads settings from the environment
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Read and parse a TOML configuration file.
+///
+/// # Errors
+/// [`ConfigError`].
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        path: path.display().to_string(),
+        reason: e.to_string().trim().to_owned(),
+    })
+}
+
+/// `records serve --config FILE`: everything the records process uses. Paths are relative to
+/// the working directory; `database_url` may instead come from `VAXCERT_DATABASE_URL`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsConfig {
+    /// `sqlite://PATH` or `postgres://…` (may hold a password: prefer the environment).
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// The record keys: mynumber-hmac.key, mynumber-aes.key, totp-aes.key,
+    /// audit-checkpoint.key.pem (what `keys init` wrote under `secrets/`).
+    pub keys_dir: PathBuf,
+    /// Challenge HMAC key file (64 hex digits).
+    pub challenge_key: PathBuf,
+    /// Preview-token sealing key file (64 hex digits); shared by every records replica.
+    #[serde(default)]
+    pub token_key: Option<PathBuf>,
+    /// The folder `keys init` wrote: `signing.toml` and the certificates.
+    pub signing_keys_dir: PathBuf,
+    /// The HSM holding the signing keys (when `signing.toml` says `pkcs11`).
+    #[serde(default)]
+    pub hsm: Option<HsmSettings>,
+    /// TLS folder: records.{crt,key}.pem, gateway-ca.crt.pem, app-gateway.crt.pem,
+    /// center.crt.pem.
+    pub tls_dir: PathBuf,
+    /// Trusted J-LIS CA keys (`5000033`; `6000033` for JPKI test cards).
+    #[serde(default = "default_trust")]
+    pub trust: String,
+    /// Internal API address.
+    #[serde(default = "default_records_listen")]
+    pub listen: SocketAddr,
+    /// The counter UI's address.
+    #[serde(default = "default_counter_listen")]
+    pub counter_listen: SocketAddr,
+    /// Serve the counter over plain HTTP (behind a TLS-terminating proxy only).
+    #[serde(default)]
+    pub counter_plain_http: bool,
+    /// Where jwks.json and crl/ are written.
+    pub publication_dir: PathBuf,
+    /// Challenge and preview-token lifetime in seconds.
+    #[serde(default = "default_ttl")]
+    pub ttl: i64,
+    /// Do not render PDFs.
+    #[serde(default)]
+    pub no_pdf: bool,
+}
+
+fn default_trust() -> String {
+    "5000033".into()
+}
+
+fn default_records_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+
+fn default_counter_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8445))
+}
+
+fn default_ttl() -> i64 {
+    120
+}
+
+impl RecordsConfig {
+    /// The database URL: `VAXCERT_DATABASE_URL` wins over the file.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when neither gives one.
+    pub fn database_url(&self) -> Result<String, ConfigError> {
+        env("VAXCERT_DATABASE_URL")
+            .or_else(|| self.database_url.clone())
+            .ok_or_else(|| ConfigError::Invalid {
+                path: "records configuration".into(),
+                reason: "no database_url (set it, or VAXCERT_DATABASE_URL)".into(),
+            })
+    }
+}
+
+/// `keys init --config FILE` and `keys rotate --config FILE`: the production key ceremony.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// The folder the ceremony writes: `signing.toml`, certificates, CSRs, `jwks.json`, and
+    /// `secrets/` (0600 files).
+    pub out: PathBuf,
+    /// The SHC `iss`: the issuer's URL (its `/.well-known/jwks.json` is published there).
+    pub iss: String,
+    /// The organisation named in every certificate, e.g. `Chiyoda City`.
+    pub organisation: String,
+    /// ISO 3166 country code of the organisation and the CSCA.
+    #[serde(default = "default_country")]
+    pub country: String,
+    /// Also make a self-signed root and CSCA on the token and certify every key with them (a
+    /// self-contained test deployment). Off: only CSRs are written, for an outside CA.
+    #[serde(default)]
+    pub self_signed: bool,
+    /// The token the keys are made in.
+    pub hsm: HsmSettings,
+}
+
+fn default_country() -> String {
+    "JP".into()
+}
+
+/// The `[hsm]` table's PIN is never in the file; everything else may be printed.
+pub fn describe<T: Serialize>(config: &T) -> String {
+    let mut v = toml::Value::try_from(config).unwrap_or(toml::Value::String("?".into()));
+    if let Some(t) = v.as_table_mut()
+        && t.contains_key("database_url")
+    {
+        t.insert(
+            "database_url".into(),
+            toml::Value::String("<secret>".into()),
+        );
+    }
+    toml::to_string_pretty(&v).unwrap_or_default()
+}

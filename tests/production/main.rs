@@ -1,0 +1,535 @@
+//! Production issuance, as the README's "Running in production" sets it up: the key ceremony
+//! makes the signing keys inside a throw-away SoftHSM2 token (its own `SOFTHSM2_CONF` under a
+//! temporary folder), `records serve` starts from a configuration file without `--dev`, and a
+//! certificate issued at the counter is checked with independent tools: the SHC under the JWKS
+//! the ceremony wrote (p256), the PDF with poppler's `pdfsig`, the token's keys with OpenSC's
+//! `pkcs11-tool`. Every kind of dev material is refused at start, named.
+
+#[path = "../common/artefacts.rs"]
+mod artefacts;
+#[path = "../common/counter.rs"]
+mod counter;
+#[path = "../common/totp.rs"]
+mod totp;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const PIN: &str = "246810";
+const ISS: &str = "https://vaccines.test-city.example/issuer";
+
+/// A throw-away deployment folder with its own SoftHSM2 token store.
+struct Deployment {
+    dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn new() -> Self {
+        assert!(
+            Path::new(MODULE).exists(),
+            "softhsm2 is not installed: run ./vx setup"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tokens")).unwrap();
+        std::fs::write(
+            dir.path().join("softhsm2.conf"),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.path().join("tokens").display()
+            ),
+        )
+        .unwrap();
+        let d = Deployment { dir };
+        let out = d
+            .cmd("softhsm2-util")
+            .args(["--init-token", "--free", "--label", "vaxcert"])
+            .args(["--pin", PIN, "--so-pin", "13579135"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        d
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// A command run in the deployment folder (never the source tree), with the token's
+    /// configuration and the PIN in the environment, as a secret store would give it.
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(self.dir.path())
+            .env("SOFTHSM2_CONF", self.path("softhsm2.conf"))
+            .env("VAXCERT_HSM_PIN", PIN);
+        c
+    }
+
+    fn vaxcert(&self, args: &[&str]) -> std::process::Output {
+        self.cmd(env!("CARGO_BIN_EXE_vaxcert"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).unwrap();
+    }
+
+    /// `openssl`-made TLS material (not vaxcert's): a server CA with a records certificate for
+    /// 127.0.0.1, and a gateway CA with the app's and the center's client certificates.
+    fn tls(&self) {
+        let tls = self.path("tls");
+        std::fs::create_dir_all(&tls).unwrap();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .current_dir(&tls)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        for ca in ["server-ca", "gateway-ca"] {
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("{ca}.key.pem"),
+                "-out",
+                &format!("{ca}.crt.pem"),
+                "-subj",
+                &format!("/CN=Test City {ca}/O=Test City"),
+                "-days",
+                "30",
+            ]);
+        }
+        std::fs::write(
+            tls.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        std::fs::write(tls.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+        for (leaf, ca, ext, serial) in [
+            ("records", "server-ca", "server.ext", "2"),
+            ("app-gateway", "gateway-ca", "client.ext", "3"),
+            ("center", "gateway-ca", "client.ext", "4"),
+        ] {
+            openssl(&[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("{leaf}.key.pem"),
+                "-out",
+                &format!("{leaf}.csr"),
+                "-subj",
+                &format!("/CN={leaf}/O=Test City"),
+            ]);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{leaf}.csr"),
+                "-CA",
+                &format!("{ca}.crt.pem"),
+                "-CAkey",
+                &format!("{ca}.key.pem"),
+                "-set_serial",
+                serial,
+                "-days",
+                "30",
+                "-extfile",
+                ext,
+                "-out",
+                &format!("{leaf}.crt.pem"),
+            ]);
+        }
+    }
+
+    fn records_config(&self, changes: &[(&str, &str)]) -> PathBuf {
+        let mut fields = vec![
+            ("database_url", "\"sqlite://records.db\"".to_owned()),
+            ("keys_dir", "\"keys/secrets\"".to_owned()),
+            (
+                "challenge_key",
+                "\"keys/secrets/challenge-hmac.key\"".to_owned(),
+            ),
+            ("token_key", "\"keys/secrets/preview-token.key\"".to_owned()),
+            ("signing_keys_dir", "\"keys\"".to_owned()),
+            ("tls_dir", "\"tls\"".to_owned()),
+            ("trust", "\"5000033\"".to_owned()),
+            ("listen", "\"127.0.0.1:0\"".to_owned()),
+            ("counter_listen", "\"127.0.0.1:0\"".to_owned()),
+            ("counter_plain_http", "true".to_owned()),
+            ("publication_dir", "\"publication\"".to_owned()),
+        ];
+        for (k, v) in changes {
+            if let Some(f) = fields.iter_mut().find(|(name, _)| name == k) {
+                f.1 = (*v).to_owned();
+            }
+        }
+        let mut text: String = fields.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        text.push_str(&format!(
+            "\n[hsm]\nmodule = \"{MODULE}\"\ntoken = \"vaxcert\"\n"
+        ));
+        let name = format!("records-{}.toml", changes.len() + rand_suffix());
+        self.write(&name, &text);
+        self.path(&name)
+    }
+}
+
+fn rand_suffix() -> usize {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 100
+}
+
+/// `records serve --config FILE`, up: the counter's base URL.
+struct Records {
+    child: Child,
+    counter: String,
+}
+
+impl Records {
+    fn start(d: &Deployment, config: &Path) -> Self {
+        let mut child = d
+            .cmd(env!("CARGO_BIN_EXE_vaxcert"))
+            .args(["records", "serve", "--config"])
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut counter = None;
+        while counter.is_none() {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("records: counter UI on ") {
+                        counter = Some(url.trim_end_matches('/').to_owned());
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let out = child.wait_with_output().unwrap();
+                    panic!(
+                        "records serve did not start: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            }
+        }
+        Records {
+            child,
+            counter: counter.unwrap(),
+        }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue one domestic certificate at the counter (the seed's clerk, 宛名番号 1001).
+fn issue_at_counter(records: &Records, seed_stdout: &str, code_offset: i64) -> Vec<u8> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (password, secret) = counter::counter_login(seed_stdout);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    rt.block_on(async {
+        let mut s = counter::CounterSession::login_with_code_at(
+            &records.counter,
+            &password,
+            &secret,
+            code_offset,
+        )
+        .await;
+        s.issue().await
+    })
+}
+
+fn shc_of(pdf: &[u8], dir: &Path) -> String {
+    artefacts::pdf_qr_texts(pdf, dir)
+        .into_iter()
+        .find(|t| t.starts_with("shc:/"))
+        .expect("the PDF carries an SHC QR")
+}
+
+fn kid_of(shc: &str) -> String {
+    use base64::Engine;
+    let jws = artefacts::jws_from_numeric(shc);
+    let header = jws.split('.').next().unwrap();
+    let h: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    h["kid"].as_str().unwrap().to_owned()
+}
+
+fn jwks(path: PathBuf) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn keys_made_in_the_token_sign_what_the_counter_issues_and_rotate() {
+    let d = Deployment::new();
+    d.write(
+        "keys.toml",
+        &format!(
+            "out = \"keys\"\niss = \"{ISS}\"\norganisation = \"Test City\"\nself_signed = true\n\n[hsm]\nmodule = \"{MODULE}\"\ntoken = \"vaxcert\"\n"
+        ),
+    );
+    let check = d.vaxcert(&["config", "check", "keys.toml"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let init = d.vaxcert(&["keys", "init", "--config", "keys.toml"]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    for csr in [
+        "shc/vaxcert-shc-issuer-1.csr.pem",
+        "icao/vaxcert-bsc-1.csr.pem",
+        "pdf/vaxcert-pdf-signer-1.csr.pem",
+    ] {
+        let text = std::fs::read_to_string(d.path("keys").join(csr)).unwrap();
+        assert!(
+            text.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+            "{csr}"
+        );
+    }
+    // Secrets are the owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    for s in [
+        "challenge-hmac.key",
+        "preview-token.key",
+        "mynumber-aes.key",
+        "audit-checkpoint.key.pem",
+    ] {
+        let mode = std::fs::metadata(d.path("keys/secrets").join(s))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{s} is readable by others");
+    }
+    // The ceremony runs once.
+    let again = d.vaxcert(&["keys", "init", "--config", "keys.toml"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("[ceremony-state]"));
+
+    // Every private key on the token is sensitive and was never extractable.
+    let objects = d
+        .cmd("pkcs11-tool")
+        .args([
+            "--module",
+            MODULE,
+            "--token-label",
+            "vaxcert",
+            "--login",
+            "--pin",
+            PIN,
+            "-O",
+        ])
+        .output()
+        .expect("pkcs11-tool (opensc) is installed: run ./vx setup");
+    let listing = String::from_utf8_lossy(&objects.stdout);
+    let private: Vec<&str> = listing.split("Private Key Object").skip(1).collect();
+    assert_eq!(private.len(), 5, "{listing}");
+    for p in private {
+        let access = p
+            .lines()
+            .find(|l| l.trim_start().starts_with("Access:"))
+            .unwrap_or("");
+        assert!(
+            access.contains("never extractable") && access.contains("sensitive"),
+            "{p}"
+        );
+    }
+
+    d.tls();
+    let seed = d.vaxcert(&[
+        "records",
+        "--keys-dir",
+        "keys/secrets",
+        "--database-url",
+        "sqlite://records.db",
+        "seed-demo",
+    ]);
+    assert!(
+        seed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+    let seed_stdout = String::from_utf8_lossy(&seed.stdout).into_owned();
+    let config = d.records_config(&[]);
+    let check = d.vaxcert(&["config", "check", config.to_str().unwrap()]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&check.stdout).contains("sqlite://records.db"),
+        "the database URL is a secret"
+    );
+
+    let records = Records::start(&d, &config);
+    let pdf = issue_at_counter(&records, &seed_stdout, 0);
+    records.stop();
+    let work = tempfile::tempdir().unwrap();
+    let sig = artefacts::pdfsig(&pdf, work.path());
+    assert!(sig.contains("Signature is Valid"), "{sig}");
+    assert!(
+        sig.contains("Test City PDF Signer"),
+        "the PDF is signed by the token's PDF key: {sig}"
+    );
+    let first = shc_of(&pdf, work.path());
+    let ceremony_jwks = jwks(d.path("keys/jwks.json"));
+    let payload = artefacts::verify_shc(&first, &ceremony_jwks);
+    assert_eq!(payload["iss"], ISS);
+    let first_kid = kid_of(&first);
+
+    // Rotation: a new SHC key signs; the old one stays published and its card still verifies.
+    let rotate = d.vaxcert(&["keys", "rotate", "--config", "keys.toml"]);
+    assert!(
+        rotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotate.stderr)
+    );
+    let records = Records::start(&d, &config);
+    let pdf = issue_at_counter(&records, &seed_stdout, 30);
+    records.stop();
+    let second = shc_of(&pdf, work.path());
+    let published = jwks(d.path("publication/jwks.json"));
+    assert_eq!(
+        published["keys"].as_array().unwrap().len(),
+        2,
+        "{published}"
+    );
+    artefacts::verify_shc(&second, &published);
+    artefacts::verify_shc(&first, &published);
+    assert_ne!(
+        kid_of(&second),
+        first_kid,
+        "new certificates carry the new kid"
+    );
+    for kid in [first_kid, kid_of(&second)] {
+        assert!(
+            d.path(&format!("publication/crl/{kid}.json")).exists(),
+            "a CRL per kid"
+        );
+    }
+}
+
+#[test]
+fn every_kind_of_dev_material_is_refused_at_start_named() {
+    let d = Deployment::new();
+    d.write(
+        "keys.toml",
+        &format!("out = \"keys\"\niss = \"{ISS}\"\norganisation = \"Test City\"\nself_signed = true\n\n[hsm]\nmodule = \"{MODULE}\"\ntoken = \"vaxcert\"\n"),
+    );
+    let init = d.vaxcert(&["keys", "init", "--config", "keys.toml"]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    d.tls();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/dev");
+    // Copies of dev secrets are recognised by content, wherever they are.
+    let copies = d.path("copied");
+    std::fs::create_dir_all(&copies).unwrap();
+    for f in [
+        "challenge-hmac.key",
+        "records/mynumber-hmac.key",
+        "records/mynumber-aes.key",
+        "records/totp-aes.key",
+        "records/audit-checkpoint.key.pem",
+    ] {
+        let to = copies.join(Path::new(f).file_name().unwrap());
+        std::fs::copy(src.join(f), &to).unwrap();
+        std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
+    let dev_tls = format!("\"{}\"", src.join("tls").display());
+    let copied = format!("\"{}\"", copies.display());
+    let dev_challenge = format!("\"{}\"", copies.join("challenge-hmac.key").display());
+    for (change, named) in [
+        (("tls_dir", dev_tls.as_str()), "records.crt.pem"),
+        (("keys_dir", copied.as_str()), "mynumber-hmac.key"),
+        (
+            ("challenge_key", dev_challenge.as_str()),
+            "challenge-hmac.key",
+        ),
+        (("trust", "\"5000033,dev\""), "dev"),
+    ] {
+        let config = d.records_config(&[change]);
+        let out = d.vaxcert(&["records", "serve", "--config", config.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{change:?} started");
+        assert!(err.contains("[dev-key-in-production]"), "{change:?}: {err}");
+        assert!(err.contains(named), "{change:?} names {named}: {err}");
+    }
+    // The dev signing keys, even under a production manifest, are refused too.
+    let keys = d.path("devkeys");
+    for kind in ["shc", "icao", "pdf"] {
+        std::fs::create_dir_all(keys.join(kind)).unwrap();
+    }
+    for (from, to) in [
+        ("shc/issuer", "shc/issuer"),
+        ("icao/bsc", "icao/bsc"),
+        ("pdf/signer", "pdf/signer"),
+    ] {
+        for ext in ["key.pem", "crt.pem"] {
+            let dest = keys.join(format!("{to}.{ext}"));
+            std::fs::copy(src.join(format!("{from}.{ext}")), &dest).unwrap();
+            std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+        }
+    }
+    std::fs::write(
+        keys.join("signing.toml"),
+        format!("iss = \"{ISS}\"\nbackend = \"files\"\nshc_keys = [\"issuer\"]\nbsc_key = \"bsc\"\npdf_key = \"signer\"\n"),
+    )
+    .unwrap();
+    let config = d.records_config(&[("signing_keys_dir", "\"devkeys\"")]);
+    let out = d.vaxcert(&["records", "serve", "--config", config.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[dev-key-in-production]") && err.contains("issuer.crt.pem"),
+        "{err}"
+    );
+}
