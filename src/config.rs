@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::pki::pkcs11::HsmSettings;
+use crate::pki::pkcs11::{HsmError, TokenConfig};
 
 /// Why a configuration file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,58 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
         path: path.display().to_string(),
         reason: e.to_string().trim().to_owned(),
     })
+}
+
+/// The HSM as a configuration file names it. The PIN comes from an environment variable (a
+/// secret store injects it) or a file readable by its owner only; never from the file itself.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HsmSettings {
+    /// The PKCS#11 module (`/usr/lib/softhsm/libsofthsm2.so` for SoftHSM2).
+    pub module: PathBuf,
+    /// The token label.
+    pub token: String,
+    /// The environment variable holding the user PIN (default `VAXCERT_HSM_PIN`).
+    #[serde(default)]
+    pub pin_env: Option<String>,
+    /// A file holding the user PIN (mode 0600), instead of the environment.
+    #[serde(default)]
+    pub pin_file: Option<PathBuf>,
+}
+
+impl HsmSettings {
+    /// The environment variable read when neither `pin_env` nor `pin_file` is set.
+    pub const DEFAULT_PIN_ENV: &'static str = "VAXCERT_HSM_PIN";
+
+    /// The token configuration with its PIN read from where the settings say.
+    ///
+    /// # Errors
+    /// [`HsmError::Login`] when the PIN is missing or its file is readable by others.
+    pub fn resolve(&self) -> Result<TokenConfig, HsmError> {
+        let pin = match &self.pin_file {
+            Some(path) => {
+                crate::pki::signer::check_owner_only(path)
+                    .map_err(|e| HsmError::Login(e.to_string()))?;
+                std::fs::read_to_string(path)
+                    .map_err(|e| HsmError::Login(format!("{}: {e}", path.display())))?
+                    .trim()
+                    .to_owned()
+            }
+            None => {
+                let var = self.pin_env.as_deref().unwrap_or(Self::DEFAULT_PIN_ENV);
+                env(var).ok_or_else(|| {
+                    HsmError::Login(format!(
+                        "no PIN: set {var} (or pin_file in the configuration)"
+                    ))
+                })?
+            }
+        };
+        Ok(TokenConfig {
+            module: self.module.clone(),
+            token_label: self.token.clone(),
+            pin: secrecy::SecretString::from(pin),
+        })
+    }
 }
 
 /// `records serve --config FILE`: everything the records process uses. Paths are relative to

@@ -256,7 +256,7 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
     let hsm = c
         .hsm
         .as_ref()
-        .map(crate::pki::pkcs11::HsmSettings::resolve)
+        .map(crate::config::HsmSettings::resolve)
         .transpose()
         .map_err(|e| coded(e.code(), e))?;
     let manifest = Manifest::load(&c.signing_keys_dir).map_err(|e| coded(e.code(), e))?;
