@@ -235,3 +235,90 @@ pub fn describe<T: Serialize>(config: &T) -> String {
     }
     toml::to_string_pretty(&v).unwrap_or_default()
 }
+
+/// `app serve --config FILE`: the public gateway.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// Public address.
+    #[serde(default = "default_app_listen")]
+    pub listen: SocketAddr,
+    /// Records' internal API.
+    pub records_url: String,
+    /// TLS folder: app-server.{crt,key}.pem, server-ca.crt.pem, app-gateway.{crt,key}.pem.
+    pub tls_dir: PathBuf,
+    /// Serve plain HTTP (behind a TLS-terminating proxy).
+    #[serde(default)]
+    pub plain_http: bool,
+    /// Requests per second per client address (bursts of twice that).
+    #[serde(default = "default_rate")]
+    pub rate_limit: u32,
+    /// Worker threads.
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// The verifier's trust store folder (`/verify`, `POST /v1/verify`).
+    pub trust_dir: PathBuf,
+}
+
+fn default_app_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_rate() -> u32 {
+    20
+}
+
+fn default_threads() -> usize {
+    2
+}
+
+/// `center serve --config FILE`: the kiosk issuance center.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CenterConfig {
+    /// Kiosk-facing address.
+    #[serde(default = "default_center_listen")]
+    pub listen: SocketAddr,
+    /// Records' internal API.
+    pub records_url: String,
+    /// TLS folder: center-server.{crt,key}.pem, kiosk-ca.crt.pem, server-ca.crt.pem,
+    /// center.{crt,key}.pem.
+    pub tls_dir: PathBuf,
+    /// Trusted J-LIS CA keys.
+    #[serde(default = "default_trust")]
+    pub trust: String,
+}
+
+fn default_center_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8444))
+}
+
+/// `kiosk --config FILE`: the terminal agent.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KioskConfig {
+    /// Local UI address (loopback only).
+    #[serde(default = "default_kiosk_listen")]
+    pub listen: SocketAddr,
+    /// The issuance center, `https://host:port`.
+    pub center: String,
+    /// The CA of the center's server certificate.
+    pub center_ca: PathBuf,
+    /// This kiosk's client certificate (its CN is the terminal id).
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// PC/SC reader name (default: the first reader).
+    #[serde(default)]
+    pub reader: Option<String>,
+    /// Write certificates as PDFs into this folder instead of printing.
+    #[serde(default)]
+    pub print_dir: Option<PathBuf>,
+    /// CUPS destination.
+    #[serde(default)]
+    pub printer: Option<String>,
+}
+
+fn default_kiosk_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8090))
+}

@@ -20,6 +20,10 @@ pub enum AppCommand {
 /// `vaxcert app serve …`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The whole configuration in one TOML file (README "Running in production"); the other
+    /// flags are then not used.
+    #[arg(long, conflicts_with_all = ["tls_dir", "plain_http"])]
+    pub config: Option<PathBuf>,
     /// Public address (port 0 picks one, printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -27,7 +31,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "https://127.0.0.1:8443")]
     pub records_url: String,
     /// TLS folder: app-server.{crt,key}.pem, server-ca.crt.pem, app-gateway.{crt,key}.pem.
-    #[arg(long, required_unless_present = "dev")]
+    #[arg(long, required_unless_present_any = ["dev", "config"])]
     pub tls_dir: Option<PathBuf>,
     /// DEV ONLY: take what is not given from the committed dev material (certs/dev/).
     #[arg(long)]
@@ -51,7 +55,39 @@ pub struct ServeArgs {
 /// # Errors
 /// Start-up failures, with a stable code.
 pub fn run(command: AppCommand) -> Result<()> {
-    let AppCommand::Serve(args) = command;
+    let AppCommand::Serve(mut args) = command;
+    if let Some(path) = args.config.take() {
+        let c: crate::config::AppConfig =
+            crate::config::load(&path).map_err(|e| Coded::new(e.code(), e))?;
+        args.listen = c.listen;
+        args.records_url = c.records_url;
+        args.tls_dir = Some(c.tls_dir);
+        args.plain_http = c.plain_http;
+        args.rate_limit = c.rate_limit;
+        args.threads = c.threads;
+        args.trust.trust_dir = c.trust_dir;
+    }
+    if !args.dev {
+        if args.trust.trust_dev {
+            return Err(Coded::new(
+                "dev-key-in-production",
+                "--trust-dev trusts the dev issuer: for --dev, the demo and tests only",
+            )
+            .into());
+        }
+        if let Some(d) = &args.tls_dir {
+            let names = [
+                "app-server.crt.pem",
+                "app-server.key.pem",
+                "server-ca.crt.pem",
+                "app-gateway.crt.pem",
+                "app-gateway.key.pem",
+            ];
+            let files: Vec<PathBuf> = names.iter().map(|n| d.join(n)).collect();
+            crate::pki::dev_material::refuse_all(files.iter().map(PathBuf::as_path))
+                .map_err(|e| Coded::new("dev-key-in-production", e))?;
+        }
+    }
     let verifier_trust = args.trust.load()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))

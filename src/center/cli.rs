@@ -22,6 +22,10 @@ pub enum CenterCommand {
 /// `vaxcert center serve …`
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The whole configuration in one TOML file (README "Running in production"); the other
+    /// flags are then not used.
+    #[arg(long, conflicts_with = "tls_dir")]
+    pub config: Option<PathBuf>,
     /// Kiosk-facing address (mTLS; port 0 picks one, printed on start).
     #[arg(long, default_value = "127.0.0.1:8444")]
     pub listen: SocketAddr,
@@ -33,7 +37,7 @@ pub struct ServeArgs {
     pub trust: String,
     /// TLS folder: center-server.{crt,key}.pem, kiosk-ca.crt.pem, server-ca.crt.pem,
     /// center.{crt,key}.pem.
-    #[arg(long, required_unless_present = "dev")]
+    #[arg(long, required_unless_present_any = ["dev", "config"])]
     pub tls_dir: Option<PathBuf>,
     /// DEV ONLY: take what is not given from the committed dev material (certs/dev/), and
     /// allow `--trust dev`.
@@ -46,13 +50,39 @@ pub struct ServeArgs {
 /// # Errors
 /// Start-up failures, with a stable code.
 pub fn run(command: CenterCommand) -> Result<()> {
-    let CenterCommand::Serve(args) = command;
+    let CenterCommand::Serve(mut args) = command;
+    if let Some(path) = args.config.take() {
+        let c: crate::config::CenterConfig =
+            crate::config::load(&path).map_err(|e| Coded::new(e.code(), e))?;
+        args.listen = c.listen;
+        args.records_url = c.records_url;
+        args.tls_dir = Some(c.tls_dir);
+        args.trust = c.trust;
+    }
+    if !args.dev
+        && let Some(d) = &args.tls_dir
+    {
+        let names = [
+            "center-server.crt.pem",
+            "center-server.key.pem",
+            "kiosk-ca.crt.pem",
+            "server-ca.crt.pem",
+            "center.crt.pem",
+            "center.key.pem",
+        ];
+        let files: Vec<PathBuf> = names.iter().map(|n| d.join(n)).collect();
+        crate::pki::dev_material::refuse_all(files.iter().map(PathBuf::as_path))
+            .map_err(|e| Coded::new("dev-key-in-production", e))?;
+    }
     let trust = if args.dev {
         crate::dev::trust_set(&args.trust)
     } else {
         TrustSet::parse(&args.trust)
     }
-    .map_err(|e| Coded::new("trust", e))?;
+    .map_err(|e| match e {
+        crate::card::TrustError::DevOnly => Coded::new("dev-key-in-production", e),
+        e => Coded::new("trust", e),
+    })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -10,6 +10,10 @@ use super::{CenterClient, Printer, Server, Settings};
 /// `vaxcert kiosk …`
 #[derive(Debug, clap::Args)]
 pub struct KioskArgs {
+    /// The whole configuration in one TOML file (README "Running in production"); the other
+    /// flags are then not used.
+    #[arg(long, conflicts_with_all = ["center_ca", "cert", "key"])]
+    pub config: Option<PathBuf>,
     /// Local UI address; loopback only.
     #[arg(long, default_value = "127.0.0.1:8090")]
     pub listen: SocketAddr,
@@ -17,13 +21,13 @@ pub struct KioskArgs {
     #[arg(long, default_value = "https://127.0.0.1:8444")]
     pub center: String,
     /// CA that signed the center's server certificate.
-    #[arg(long, required_unless_present = "dev")]
+    #[arg(long, required_unless_present_any = ["dev", "config"])]
     pub center_ca: Option<PathBuf>,
     /// This kiosk's client certificate (its CN is the terminal id).
-    #[arg(long, required_unless_present = "dev")]
+    #[arg(long, required_unless_present_any = ["dev", "config"])]
     pub cert: Option<PathBuf>,
     /// Its private key.
-    #[arg(long, required_unless_present = "dev")]
+    #[arg(long, required_unless_present_any = ["dev", "config"])]
     pub key: Option<PathBuf>,
     /// DEV ONLY: take what is not given from the committed dev material (certs/dev/tls/, as
     /// kiosk-01).
@@ -44,7 +48,24 @@ pub struct KioskArgs {
 ///
 /// # Errors
 /// Set-up failures (TLS files, certificate, bind) with their cause.
-pub fn run(args: KioskArgs) -> Result<()> {
+pub fn run(mut args: KioskArgs) -> Result<()> {
+    if let Some(path) = args.config.take() {
+        let c: crate::config::KioskConfig =
+            crate::config::load(&path).map_err(|e| crate::exit::Coded::new(e.code(), e))?;
+        args.listen = c.listen;
+        args.center = c.center;
+        args.center_ca = Some(c.center_ca);
+        args.cert = Some(c.cert);
+        args.key = Some(c.key);
+        args.reader = c.reader;
+        args.print_dir = c.print_dir;
+        args.printer = c.printer;
+    }
+    if !args.dev {
+        let given = [&args.center_ca, &args.cert, &args.key];
+        crate::pki::dev_material::refuse_all(given.into_iter().flatten().map(PathBuf::as_path))
+            .map_err(|e| crate::exit::Coded::new("dev-key-in-production", e))?;
+    }
     let dev = |name: &str| crate::dev::tls_dir().join(name);
     let center_ca = args.center_ca.unwrap_or_else(|| dev("server-ca.crt.pem"));
     let cert = args.cert.unwrap_or_else(|| dev("kiosk-01.crt.pem"));

@@ -7,7 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 /// The committed dev secrets (symmetric keys and private keys) that no production file may be.
-const DEV_SECRETS: [&[u8]; 13] = [
+const DEV_SECRETS: [&[u8]; 15] = [
     include_bytes!("../../certs/dev/challenge-hmac.key"),
     include_bytes!("../../certs/dev/records/mynumber-hmac.key"),
     include_bytes!("../../certs/dev/records/mynumber-aes.key"),
@@ -21,6 +21,8 @@ const DEV_SECRETS: [&[u8]; 13] = [
     include_bytes!("../../certs/dev/tls/center-server.key.pem"),
     include_bytes!("../../certs/dev/tls/app-gateway.key.pem"),
     include_bytes!("../../certs/dev/tls/center.key.pem"),
+    include_bytes!("../../certs/dev/tls/kiosk-01.key.pem"),
+    include_bytes!("../../certs/dev/tls/kiosk-02.key.pem"),
 ];
 
 fn fingerprint(bytes: &[u8]) -> [u8; 32] {
@@ -39,6 +41,14 @@ pub fn is_dev_secret(bytes: &[u8]) -> bool {
 pub struct DevMaterial {
     /// The file.
     pub path: String,
+}
+
+/// [`refuse`] for each file, stopping at the first dev one.
+///
+/// # Errors
+/// [`DevMaterial`] naming the file.
+pub fn refuse_all<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), DevMaterial> {
+    paths.into_iter().try_for_each(refuse)
 }
 
 /// Refuse a file that is a committed dev secret, or a certificate (chain) naming the dev

@@ -99,7 +99,7 @@ impl Deployment {
                 String::from_utf8_lossy(&out.stderr)
             );
         };
-        for ca in ["server-ca", "gateway-ca"] {
+        for ca in ["server-ca", "gateway-ca", "kiosk-ca"] {
             openssl(&[
                 "req",
                 "-x509",
@@ -126,6 +126,8 @@ impl Deployment {
         std::fs::write(tls.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
         for (leaf, ca, ext, serial) in [
             ("records", "server-ca", "server.ext", "2"),
+            ("app-server", "server-ca", "server.ext", "5"),
+            ("center-server", "server-ca", "server.ext", "6"),
             ("app-gateway", "gateway-ca", "client.ext", "3"),
             ("center", "gateway-ca", "client.ext", "4"),
         ] {
@@ -205,6 +207,7 @@ fn rand_suffix() -> usize {
 struct Records {
     child: Child,
     counter: String,
+    api: String,
 }
 
 impl Records {
@@ -224,12 +227,15 @@ impl Records {
                 let _ = tx.send(line);
             }
         });
-        let mut counter = None;
-        while counter.is_none() {
+        let (mut counter, mut api) = (None, None);
+        while counter.is_none() || api.is_none() {
             match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(line) => {
                     if let Some(url) = line.strip_prefix("records: counter UI on ") {
                         counter = Some(url.trim_end_matches('/').to_owned());
+                    }
+                    if let Some(url) = line.strip_prefix("records: internal API on ") {
+                        api = Some(url.to_owned());
                     }
                 }
                 Err(_) => {
@@ -245,6 +251,7 @@ impl Records {
         Records {
             child,
             counter: counter.unwrap(),
+            api: api.unwrap(),
         }
     }
 
@@ -254,6 +261,39 @@ impl Records {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// `app serve --config app.toml`, up: its `/.well-known/jwks.json`.
+fn gateway_jwks(d: &Deployment) -> serde_json::Value {
+    let mut child = d
+        .cmd(env!("CARGO_BIN_EXE_vaxcert"))
+        .args(["app", "serve", "--config", "app.toml"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("app gateway: listening on ")
+        .unwrap_or_else(|| panic!("app serve did not start: {line}"))
+        .to_owned();
+    let body = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "30",
+            &format!("{url}/.well-known/jwks.json"),
+        ])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    serde_json::from_slice(&body.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&body.stdout)))
 }
 
 /// Issue one domestic certificate at the counter (the seed's clerk, 宛名番号 1001).
@@ -409,6 +449,20 @@ fn keys_made_in_the_token_sign_what_the_counter_issues_and_rotate() {
 
     let records = Records::start(&d, &config);
     let pdf = issue_at_counter(&records, &seed_stdout, 0);
+    // The app gateway from its own configuration relays the JWKS records publishes.
+    d.write(
+        "app.toml",
+        &format!(
+            "listen = \"127.0.0.1:0\"\nrecords_url = \"{}\"\ntls_dir = \"tls\"\nplain_http = true\ntrust_dir = \"{}\"\n",
+            records.api,
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/trust").display()
+        ),
+    );
+    let served = gateway_jwks(&d);
+    assert_eq!(
+        served["keys"][0]["kid"],
+        jwks(d.path("keys/jwks.json"))["keys"][0]["kid"]
+    );
     records.stop();
     let work = tempfile::tempdir().unwrap();
     let sig = artefacts::pdfsig(&pdf, work.path());
@@ -532,4 +586,53 @@ fn every_kind_of_dev_material_is_refused_at_start_named() {
         err.contains("[dev-key-in-production]") && err.contains("issuer.crt.pem"),
         "{err}"
     );
+}
+
+#[test]
+fn the_gateways_and_the_kiosk_refuse_dev_material_without_dev() {
+    let d = Deployment::new();
+    d.tls();
+    let dev_tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/dev/tls");
+    let dev_tls = dev_tls.to_str().unwrap();
+    let kiosk_cert = format!("{dev_tls}/kiosk-01.crt.pem");
+    let kiosk_key = format!("{dev_tls}/kiosk-01.key.pem");
+    let server_ca = format!("{dev_tls}/server-ca.crt.pem");
+    for (args, named) in [
+        (
+            vec!["app", "serve", "--tls-dir", dev_tls],
+            "app-server.crt.pem",
+        ),
+        (
+            vec!["app", "serve", "--tls-dir", "tls", "--trust-dev"],
+            "--trust-dev",
+        ),
+        (
+            vec!["center", "serve", "--tls-dir", dev_tls],
+            "center-server.crt.pem",
+        ),
+        (
+            vec!["center", "serve", "--tls-dir", "tls", "--trust", "dev"],
+            "dev",
+        ),
+        (
+            vec![
+                "kiosk",
+                "--center-ca",
+                &server_ca,
+                "--cert",
+                &kiosk_cert,
+                "--key",
+                &kiosk_key,
+            ],
+            "server-ca.crt.pem",
+        ),
+    ] {
+        let out = d.vaxcert(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} started");
+        assert!(
+            err.contains("[dev-key-in-production]") && err.contains(named),
+            "{args:?}: {err}"
+        );
+    }
 }
