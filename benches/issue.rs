@@ -152,6 +152,64 @@ fn bench(c: &mut Criterion) {
         })
     });
     let _: Arc<dyn Signer> = Arc::new(ring);
+    softhsm(c, &domestic);
+}
+
+/// The same SHC issue with the issuer key in a throw-away SoftHSM2 token (PKCS#11, CKM_ECDSA),
+/// beside the file-key figure above: `issue/shc_sign_deflate_only` vs `issue_softhsm/…`.
+/// SoftHSM2 reads `SOFTHSM2_CONF` when the module loads, so the bench makes the token and then
+/// runs itself again, only this group, with that variable set.
+fn softhsm(c: &mut Criterion, domestic: &Request) {
+    use vaxcert::pki::pkcs11::{Token, TokenConfig};
+    let module = vaxcert::pki::pkcs11::softhsm_module();
+    if !module.exists() {
+        println!("softhsm2 is not installed (./vx setup): no PKCS#11 figure");
+        return;
+    }
+    if std::env::var_os("VAXCERT_BENCH_SOFTHSM").is_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::create_dir_all(dir.path().join("tokens")).expect("tokens");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.path().join("tokens").display()
+            ),
+        )
+        .expect("conf");
+        let init = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args(["--init-token", "--free", "--label", "bench"])
+            .args(["--pin", "1234", "--so-pin", "5678"])
+            .status()
+            .expect("softhsm2-util");
+        assert!(init.success());
+        let again = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .args(["--bench", "issue_softhsm"])
+            .env("SOFTHSM2_CONF", &conf)
+            .env("VAXCERT_BENCH_SOFTHSM", "1")
+            .status()
+            .expect("bench");
+        assert!(again.success());
+        return;
+    }
+    let token = Token::open(&TokenConfig {
+        module: module.to_owned(),
+        token_label: "bench".into(),
+        pin: "1234".to_owned().into(),
+    })
+    .expect("token");
+    let key = token.generate_p256("bench-shc").expect("key");
+    let issuer = vaxcert::issuance::certificate::Issuer::new(
+        dev::SHC_ISS.into(),
+        Arc::new(key),
+        Arc::new(dev::bsc_signer().expect("bsc")),
+        dev::bsc_der().expect("bsc"),
+    );
+    c.bench_function("issue_softhsm/shc_sign_deflate_only", |b| {
+        b.iter(|| issuer.issue(black_box(domestic)).expect("issue"))
+    });
 }
 
 criterion_group! {

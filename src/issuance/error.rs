@@ -67,11 +67,10 @@ impl Error {
             Error::TokenExpired => "preview-token-expired",
             Error::TokenReused => "preview-token-reused",
             Error::TokenChannel => "preview-token-channel",
-            Error::Sign(_)
-            | Error::Pdf(_)
-            | Error::Publication(_)
-            | Error::Keys(_)
-            | Error::Worker(_) => "internal",
+            Error::Sign(e) => e.code(),
+            Error::Pdf(e) => e.code(),
+            Error::Keys(e) => e.code(),
+            Error::Publication(_) | Error::Worker(_) => "internal",
             Error::SigningKeys(e) => e.code(),
         }
     }

@@ -6,8 +6,9 @@
 //! directly, having found the resident itself.
 //!
 //! Order of effects on issue (Boulder's): claim the token, reserve the certificate ID and write
-//! the issuance row with its audit entry, then sign. A signing failure leaves a recorded but
-//! unsigned ID, never a signed but unrecorded certificate.
+//! the issuance row with its audit entry, then sign. A signing failure (an HSM gone, a PDF that
+//! cannot be signed) takes the row back out (`issuance-void` in the audit log): never a signed
+//! but unrecorded certificate, never a recorded one that was not signed.
 //!
 //! This room is the only holder of a [`crate::pki::Signer`]: it uses `records` for data, and
 //! `records` never uses it. The counter and `records serve` sit above it.
@@ -417,6 +418,7 @@ impl IssuanceService {
             .await?;
         let id = crate::domain::CertificateId::parse(recorded.id.as_str())
             .map_err(|_| crate::records::Error::Corrupt("certificate id"))?;
+        let id_for_void = id.clone();
         let request = certificate::Request {
             id,
             kind: req.kind,
@@ -430,6 +432,32 @@ impl IssuanceService {
             }),
             issued_at: recorded.issued_at,
         };
+        let municipality = req.municipality.clone();
+        let actor = req.actor.clone();
+        match self.sign(request, content.municipality_name).await {
+            Ok(a) => Ok(a),
+            Err(e) => {
+                // Nothing half-written: a certificate that could not be signed is taken back
+                // out of the issuance history (the audit log keeps both entries).
+                if let Err(v) = self
+                    .records
+                    .void_issuance(&municipality, &id_for_void, &actor, e.code())
+                    .await
+                {
+                    tracing::error!(code = v.code(), "could not void an unsigned issuance");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Sign what `request` says: the SHC (and VDS-NC) on the async worker, the PDF on the
+    /// blocking pool.
+    async fn sign(
+        &self,
+        request: certificate::Request,
+        municipality_name: String,
+    ) -> Result<IssuedArtefacts> {
         if !self.settings.pdf {
             // SHC (and VDS-NC) only: about 100 µs, signed on the async worker like the
             // evidence check.
@@ -444,7 +472,6 @@ impl IssuanceService {
         let issuer = self.issuer.clone();
         let renderer = self.renderer.clone();
         let pdf_signer = self.pdf_signer.clone();
-        let municipality_name = content.municipality_name;
         let span = tracing::Span::current();
         // Rendering and signing the PDF takes milliseconds: the blocking pool.
         tokio::task::spawn_blocking(move || -> Result<IssuedArtefacts> {

@@ -426,6 +426,32 @@ impl Records {
         }
     }
 
+    /// Take an issuance that could not be signed back out of the history, and audit why: no
+    /// certificate exists under that ID (its reservation stays, so the ID is never reused).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn void_issuance(
+        &self,
+        municipality: &MunicipalityCode,
+        id: &CertificateId,
+        actor: &str,
+        reason: &str,
+    ) -> Result<()> {
+        with_db!(&self.db, p => sqlx::query(
+            "DELETE FROM issuance WHERE municipality = $1 AND certificate_id = $2")
+            .bind(municipality.as_str()).bind(id.as_str()).execute(p).await.map(|r| r.rows_affected()))?;
+        self.audit(&AuditEntry::system(
+            actor,
+            municipality,
+            "issuance-void",
+            None,
+            reason,
+        ))
+        .await?;
+        Ok(())
+    }
+
     /// Revoke a certificate found by its ID alone (any municipality), and audit the reason.
     /// The CRL is the issuance room's to publish.
     ///
