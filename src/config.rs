@@ -29,6 +29,9 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// The file names dev material, which production never uses.
+    #[error("{0}")]
+    DevMaterial(String),
     /// The TOML does not describe this role (unknown field, wrong type, missing value).
     #[error("{path}: {reason}")]
     Invalid {
@@ -42,7 +45,10 @@ pub enum ConfigError {
 impl ConfigError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
-        "config"
+        match self {
+            ConfigError::DevMaterial(_) => "dev-key-in-production",
+            _ => "config",
+        }
     }
 }
 
@@ -146,6 +152,9 @@ pub struct RecordsConfig {
     /// Trusted J-LIS CA keys (`5000033`; `6000033` for JPKI test cards).
     #[serde(default = "default_trust")]
     pub trust: String,
+    /// Further card CA keys trusted beside `trust` (a test deployment's own CA).
+    #[serde(default)]
+    pub card_ca_keys: Vec<CardCaKey>,
     /// Internal API address.
     #[serde(default = "default_records_listen")]
     pub listen: SocketAddr,
@@ -193,6 +202,50 @@ impl RecordsConfig {
                 path: "records configuration".into(),
                 reason: "no database_url (set it, or VAXCERT_DATABASE_URL)".into(),
             })
+    }
+}
+
+/// A card CA public key given as a file: the 7-digit 証明者鍵ID its CVCs name, and the RSA
+/// modulus in hex (as `certs/trust/jlis/*.modulus.hex`; exponent 65537).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardCaKey {
+    /// 証明者鍵ID, 7 digits.
+    pub key_id: String,
+    /// The modulus file.
+    pub modulus_file: PathBuf,
+}
+
+impl CardCaKey {
+    /// The key, refused when it is the dev J-LIS CA (by key ID or by the file's contents).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a bad key ID, an unreadable or malformed file, or dev
+    /// material.
+    pub fn load(&self) -> Result<crate::card::CaKey, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            path: self.modulus_file.display().to_string(),
+            reason,
+        };
+        if self.key_id.len() != 7 || !self.key_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(format!("key_id {:?} is not 7 digits", self.key_id)));
+        }
+        if self.key_id == "9000033" {
+            return Err(ConfigError::DevMaterial(format!(
+                "{}: 9000033 is the dev J-LIS CA",
+                self.modulus_file.display()
+            )));
+        }
+        crate::pki::dev_material::refuse(&self.modulus_file)
+            .map_err(|e| ConfigError::DevMaterial(e.to_string()))?;
+        let text =
+            std::fs::read_to_string(&self.modulus_file).map_err(|e| invalid(e.to_string()))?;
+        let key = crate::card::RsaKey::from_modulus_hex(&text)
+            .ok_or_else(|| invalid("not a hex RSA modulus".into()))?;
+        Ok(crate::card::CaKey {
+            key_id: self.key_id.clone(),
+            key,
+        })
     }
 }
 
@@ -287,6 +340,9 @@ pub struct CenterConfig {
     /// Trusted J-LIS CA keys.
     #[serde(default = "default_trust")]
     pub trust: String,
+    /// Further card CA keys trusted beside `trust` (a test deployment's own CA).
+    #[serde(default)]
+    pub card_ca_keys: Vec<CardCaKey>,
 }
 
 fn default_center_listen() -> SocketAddr {

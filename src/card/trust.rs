@@ -84,6 +84,12 @@ impl TrustSet {
         }
     }
 
+    /// This set with further configured keys (a deployment's own card CA).
+    pub fn with(mut self, extra: Vec<CaKey>) -> Self {
+        self.keys.extend(extra);
+        self
+    }
+
     /// Build from explicit keys (tests, and records' configured keys).
     pub fn from_keys(keys: Vec<CaKey>) -> Self {
         TrustSet { keys }

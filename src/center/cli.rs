@@ -51,6 +51,7 @@ pub struct ServeArgs {
 /// Start-up failures, with a stable code.
 pub fn run(command: CenterCommand) -> Result<()> {
     let CenterCommand::Serve(mut args) = command;
+    let mut extra = Vec::new();
     if let Some(path) = args.config.take() {
         let c: crate::config::CenterConfig =
             crate::config::load(&path).map_err(|e| Coded::new(e.code(), e))?;
@@ -58,6 +59,12 @@ pub fn run(command: CenterCommand) -> Result<()> {
         args.records_url = c.records_url;
         args.tls_dir = Some(c.tls_dir);
         args.trust = c.trust;
+        extra = c
+            .card_ca_keys
+            .iter()
+            .map(crate::config::CardCaKey::load)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Coded::new(e.code(), e))?;
     }
     if !args.dev
         && let Some(d) = &args.tls_dir
@@ -82,7 +89,8 @@ pub fn run(command: CenterCommand) -> Result<()> {
     .map_err(|e| match e {
         crate::card::TrustError::DevOnly => Coded::new("dev-key-in-production", e),
         e => Coded::new("trust", e),
-    })?;
+    })?
+    .with(extra);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

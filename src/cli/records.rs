@@ -263,8 +263,14 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
     let signing = manifest
         .files(&c.signing_keys_dir, hsm)
         .map_err(|e| coded(e.code(), e))?;
+    let extra = c
+        .card_ca_keys
+        .iter()
+        .map(crate::config::CardCaKey::load)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| coded(e.code(), e))?;
     let plan = Plan {
-        trust: trust_set(&c.trust, dev)?,
+        trust: trust_set(&c.trust, dev)?.with(extra),
         challenge_key: hex_key(&c.challenge_key, ChallengeKey::from_hex)?,
         token_key: c
             .token_key

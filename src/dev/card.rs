@@ -88,6 +88,12 @@ impl DevIssuer {
         })
     }
 
+    /// A card issuer under another CA than the dev one (a test deployment's own): its key and
+    /// the CVC that CA gave it.
+    pub fn from_parts(key: RsaPrivateKey, cvc: Vec<u8>) -> Self {
+        DevIssuer { key, cvc }
+    }
+
     /// The issuer's private key (signs DF33 and DF52).
     pub fn key(&self) -> &RsaPrivateKey {
         &self.key

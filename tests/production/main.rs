@@ -130,6 +130,7 @@ impl Deployment {
             ("center-server", "server-ca", "server.ext", "6"),
             ("app-gateway", "gateway-ca", "client.ext", "3"),
             ("center", "gateway-ca", "client.ext", "4"),
+            ("kiosk-01", "kiosk-ca", "client.ext", "7"),
         ] {
             openssl(&[
                 "req",
@@ -166,6 +167,31 @@ impl Deployment {
         }
     }
 
+    /// `role serve --config FILE` (or `kiosk --config`), up: the URL it announced.
+    fn start(&self, args: &[&str], announce: &str) -> (Child, String) {
+        let mut child = self
+            .cmd(env!("CARGO_BIN_EXE_vaxcert"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Some(url) = line.trim().strip_prefix(announce) else {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{args:?} did not start: {line}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let url = url.trim_end_matches('/').to_owned();
+        (child, url)
+    }
+
     fn records_config(&self, changes: &[(&str, &str)]) -> PathBuf {
         let mut fields = vec![
             ("database_url", "\"sqlite://records.db\"".to_owned()),
@@ -182,6 +208,7 @@ impl Deployment {
             ("counter_listen", "\"127.0.0.1:0\"".to_owned()),
             ("counter_plain_http", "true".to_owned()),
             ("publication_dir", "\"publication\"".to_owned()),
+            ("card_ca_keys", "[]".to_owned()),
         ];
         for (k, v) in changes {
             if let Some(f) = fields.iter_mut().find(|(name, _)| name == k) {
@@ -541,6 +568,10 @@ fn every_kind_of_dev_material_is_refused_at_start_named() {
     let dev_tls = format!("\"{}\"", src.join("tls").display());
     let copied = format!("\"{}\"", copies.display());
     let dev_challenge = format!("\"{}\"", copies.join("challenge-hmac.key").display());
+    let dev_ca = format!(
+        "[{{ key_id = \"9100033\", modulus_file = \"{}\" }}]",
+        src.join("jlis/ca.modulus.hex").display()
+    );
     for (change, named) in [
         (("tls_dir", dev_tls.as_str()), "records.crt.pem"),
         (("keys_dir", copied.as_str()), "mynumber-hmac.key"),
@@ -549,6 +580,7 @@ fn every_kind_of_dev_material_is_refused_at_start_named() {
             "challenge-hmac.key",
         ),
         (("trust", "\"5000033,dev\""), "dev"),
+        (("card_ca_keys", dev_ca.as_str()), "ca.modulus.hex"),
     ] {
         let config = d.records_config(&[change]);
         let out = d.vaxcert(&["records", "serve", "--config", config.to_str().unwrap()]);
@@ -635,4 +667,211 @@ fn the_gateways_and_the_kiosk_refuse_dev_material_without_dev() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// A card CA of the deployment's own (not the dev one): an RSA-2048 CA with key ID 9100033, a
+/// card issuer it certified, and the default persona's card under them.
+struct CardCa {
+    issuer: vaxcert::dev::card::DevIssuer,
+    card_key: rsa::RsaPrivateKey,
+}
+
+impl CardCa {
+    fn new(d: &Deployment) -> Self {
+        use rsa::traits::PublicKeyParts;
+        let make = || rsa::RsaPrivateKey::new(&mut rand::rng(), 2048).unwrap();
+        let (ca, issuer, card_key) = (make(), make(), make());
+        d.write(
+            "card-ca.modulus.hex",
+            &format!("{}\n", hex::encode(ca.n_bytes())),
+        );
+        let cvc = vaxcert::dev::card::make_cvc(
+            &ca,
+            b"9100033\x08\x05001\0\0\0\0",
+            &issuer,
+            b"9322131\x08\x05000\0\0\0\0",
+        );
+        CardCa {
+            issuer: vaxcert::dev::card::DevIssuer::from_parts(issuer, cvc),
+            card_key,
+        }
+    }
+
+    /// The default persona's card signing `binding` over `challenge`.
+    fn evidence(
+        &self,
+        challenge: &vaxcert::card::challenge::Challenge,
+        binding: &vaxcert::card::challenge::Binding,
+    ) -> vaxcert::card::CardEvidence {
+        let persona = vaxcert::card_sim::Persona::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/dev/personas/default.toml"),
+        )
+        .unwrap();
+        let img = vaxcert::card_sim::image::CardImage::build(
+            &persona,
+            &self.issuer,
+            self.card_key.clone(),
+        );
+        let signature = img
+            .sign_digest_info(&vaxcert::card::challenge::sha256_digest_info(
+                &binding.digest(challenge),
+            ))
+            .unwrap();
+        vaxcert::card::CardEvidence {
+            files: img.card_files(),
+            challenge: challenge.clone(),
+            challenge_signature: signature,
+        }
+    }
+}
+
+#[test]
+fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_dev_material() {
+    use vaxcert::card::challenge::Binding;
+    use vaxcert::domain::{Channel, Kind, MunicipalityCode};
+    let d = Deployment::new();
+    d.write(
+        "keys.toml",
+        &format!("out = \"keys\"\niss = \"{ISS}\"\norganisation = \"Test City\"\nself_signed = true\n\n[hsm]\nmodule = \"{MODULE}\"\ntoken = \"vaxcert\"\n"),
+    );
+    let init = d.vaxcert(&["keys", "init", "--config", "keys.toml"]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    d.tls();
+    let cards = CardCa::new(&d);
+    let seed = d.vaxcert(&[
+        "records",
+        "--keys-dir",
+        "keys/secrets",
+        "--database-url",
+        "sqlite://records.db",
+        "seed-demo",
+    ]);
+    assert!(
+        seed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+    let ca_keys = "[{ key_id = \"9100033\", modulus_file = \"card-ca.modulus.hex\" }]";
+    let config = d.records_config(&[("card_ca_keys", ca_keys)]);
+    let records = Records::start(&d, &config);
+    let trust = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/trust");
+    d.write(
+        "app.toml",
+        &format!(
+            "listen = \"127.0.0.1:0\"\nrecords_url = \"{}\"\ntls_dir = \"tls\"\nplain_http = true\ntrust_dir = \"{}\"\n",
+            records.api,
+            trust.display()
+        ),
+    );
+    d.write(
+        "center.toml",
+        &format!(
+            "listen = \"127.0.0.1:0\"\nrecords_url = \"{}\"\ntls_dir = \"tls\"\ncard_ca_keys = {ca_keys}\n",
+            records.api
+        ),
+    );
+    let (mut app, app_url) = d.start(
+        &["app", "serve", "--config", "app.toml"],
+        "app gateway: listening on ",
+    );
+    let (mut center, center_url) = d.start(
+        &["center", "serve", "--config", "center.toml"],
+        "center: kiosk API on ",
+    );
+    let jwks = jwks(d.path("keys/jwks.json"));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // The app: challenge, preview with the card's evidence, certificate.
+        let http = reqwest::Client::new();
+        let post = |path: &'static str, body: serde_json::Value| {
+            let req = http.post(format!("{app_url}{path}")).json(&body);
+            async move {
+                let r = req.send().await.unwrap();
+                let status = r.status().as_u16();
+                let v: serde_json::Value = r.json().await.unwrap();
+                assert_eq!(status, 200, "{path}: {v}");
+                v
+            }
+        };
+        let ch = post("/v1/challenges", serde_json::json!({})).await;
+        let challenge =
+            vaxcert::card::challenge::Challenge::from_base64(ch["challenge"].as_str().unwrap())
+                .unwrap();
+        let binding = Binding {
+            channel: Channel::App,
+            terminal_id: "phone-1".into(),
+            municipality: MunicipalityCode::parse("131016").unwrap(),
+            kind: Kind::Domestic,
+        };
+        let preview = vaxcert::protocol::PreviewRequest {
+            municipality: binding.municipality.clone(),
+            kind: Kind::Domestic,
+            evidence: cards.evidence(&challenge, &binding),
+            passport_mrz: None,
+            device_id: Some("phone-1".into()),
+        };
+        let p = post("/v1/previews", serde_json::to_value(&preview).unwrap()).await;
+        let c = post(
+            "/v1/certificates",
+            serde_json::json!({"preview_token": p["preview_token"]}),
+        )
+        .await;
+        let payload = artefacts::verify_shc(c["shc"].as_str().unwrap(), &jwks);
+        assert_eq!(payload["iss"], ISS);
+
+        // The kiosk path: the kiosk agent's own mTLS client to the center.
+        let kiosk = vaxcert::kiosk::center::CenterClient::new(
+            &center_url,
+            &d.path("tls/server-ca.crt.pem"),
+            &d.path("tls/kiosk-01.crt.pem"),
+            &d.path("tls/kiosk-01.key.pem"),
+        )
+        .unwrap();
+        let participating = kiosk.municipalities().await.unwrap();
+        let m = participating
+            .first()
+            .expect("a participating municipality")
+            .code
+            .clone();
+        let ch = kiosk.challenge().await.unwrap();
+        let binding = Binding {
+            channel: Channel::Kiosk,
+            terminal_id: "kiosk-01".into(),
+            municipality: m.clone(),
+            kind: Kind::Domestic,
+        };
+        let preview = vaxcert::protocol::PreviewRequest {
+            municipality: m,
+            kind: Kind::Domestic,
+            evidence: cards.evidence(&ch.challenge, &binding),
+            passport_mrz: None,
+            device_id: None,
+        };
+        let p = kiosk.preview(&preview).await.unwrap();
+        let c = kiosk.certificate(&p.preview_token).await.unwrap();
+        artefacts::verify_shc(&c.shc, &jwks);
+        let work = tempfile::tempdir().unwrap();
+        use base64::Engine;
+        let pdf = base64::engine::general_purpose::STANDARD
+            .decode(&c.pdf_base64)
+            .unwrap();
+        let sig = artefacts::pdfsig(&pdf, work.path());
+        assert!(
+            sig.contains("Signature is Valid") && sig.contains("Test City PDF Signer"),
+            "{sig}"
+        );
+    });
+    let _ = app.kill();
+    let _ = center.kill();
+    let _ = app.wait();
+    let _ = center.wait();
+    records.stop();
 }
