@@ -135,7 +135,7 @@ pub enum CardCommand {
 pub enum ConfigCommand {
     /// Print what a configuration file resolves to (secrets masked), or why it is refused.
     Check {
-        /// A records serve or keys ceremony configuration.
+        /// A configuration file of any role (records, app, center, kiosk) or of the key ceremony.
         file: PathBuf,
     },
 }
@@ -400,18 +400,45 @@ fn config_check(path: &Path) -> Result<()> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let table: toml::Table = toml::from_str(&text)
         .map_err(|e| Coded::new("config", format!("{}: {e}", path.display())))?;
-    if table.contains_key("out") {
-        let c: crate::config::KeysConfig =
-            crate::config::load(path).map_err(|e| Coded::new(e.code(), e))?;
-        c.hsm.resolve().map_err(|e| Coded::new(e.code(), e))?;
-        println!("# keys ceremony configuration: OK (HSM PIN found)");
-        print!("{}", crate::config::describe(&c));
+    let role = if table.contains_key("out") {
+        "keys ceremony"
+    } else if table.contains_key("signing_keys_dir") {
+        "records serve"
+    } else if table.contains_key("center_ca") {
+        "kiosk"
+    } else if table.contains_key("trust_dir") {
+        "app serve"
     } else {
-        let c: crate::config::RecordsConfig =
-            crate::config::load(path).map_err(|e| Coded::new(e.code(), e))?;
-        c.database_url().map_err(|e| Coded::new(e.code(), e))?;
-        println!("# records serve configuration: OK");
-        print!("{}", crate::config::describe(&c));
+        "center serve"
+    };
+    fn resolved<T: serde::de::DeserializeOwned + serde::Serialize>(path: &Path) -> Result<String> {
+        let c: T = crate::config::load(path).map_err(|e| Coded::new(e.code(), e))?;
+        Ok(crate::config::describe(&c))
     }
+    let text = match role {
+        "keys ceremony" => {
+            let c: crate::config::KeysConfig =
+                crate::config::load(path).map_err(|e| Coded::new(e.code(), e))?;
+            c.hsm.resolve().map_err(|e| Coded::new(e.code(), e))?;
+            crate::config::describe(&c)
+        }
+        "records serve" => {
+            let c: crate::config::RecordsConfig =
+                crate::config::load(path).map_err(|e| Coded::new(e.code(), e))?;
+            c.database_url().map_err(|e| Coded::new(e.code(), e))?;
+            if let Some(h) = &c.hsm {
+                h.resolve().map_err(|e| Coded::new(e.code(), e))?;
+            }
+            for k in &c.card_ca_keys {
+                k.load().map_err(|e| Coded::new(e.code(), e))?;
+            }
+            crate::config::describe(&c)
+        }
+        "kiosk" => resolved::<crate::config::KioskConfig>(path)?,
+        "app serve" => resolved::<crate::config::AppConfig>(path)?,
+        _ => resolved::<crate::config::CenterConfig>(path)?,
+    };
+    println!("# {role} configuration: OK");
+    print!("{text}");
     Ok(())
 }
