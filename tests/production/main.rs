@@ -57,6 +57,29 @@ impl Deployment {
         d
     }
 
+    /// A deployment after `keys init` (self-signed, in its token) with its TLS material.
+    fn with_keys() -> Self {
+        let d = Self::new();
+        d.write_keys_config();
+        let init = d.vaxcert(&["keys", "init", "--config", "keys.toml"]);
+        assert!(
+            init.status.success(),
+            "{}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        d.tls();
+        d
+    }
+
+    fn write_keys_config(&self) {
+        self.write(
+            "keys.toml",
+            &format!(
+                "out = \"keys\"\niss = \"{ISS}\"\norganisation = \"Test City\"\nself_signed = true\n\n[hsm]\nmodule = \"{MODULE}\"\ntoken = \"vaxcert\"\n"
+            ),
+        );
+    }
+
     fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
@@ -370,12 +393,7 @@ fn jwks(path: PathBuf) -> serde_json::Value {
 #[test]
 fn keys_made_in_the_token_sign_what_the_counter_issues_and_rotate() {
     let d = Deployment::new();
-    d.write(
-        "keys.toml",
-        &format!(
-            "out = \"keys\"\niss = \"{ISS}\"\norganisation = \"Test City\"\nself_signed = true\n\n[hsm]\nmodule = \"{MODULE}\"\ntoken = \"vaxcert\"\n"
-        ),
-    );
+    d.write_keys_config();
     let check = d.vaxcert(&["config", "check", "keys.toml"]);
     assert!(
         check.status.success(),
@@ -538,18 +556,7 @@ fn keys_made_in_the_token_sign_what_the_counter_issues_and_rotate() {
 
 #[test]
 fn every_kind_of_dev_material_is_refused_at_start_named() {
-    let d = Deployment::new();
-    d.write(
-        "keys.toml",
-        &format!("out = \"keys\"\niss = \"{ISS}\"\norganisation = \"Test City\"\nself_signed = true\n\n[hsm]\nmodule = \"{MODULE}\"\ntoken = \"vaxcert\"\n"),
-    );
-    let init = d.vaxcert(&["keys", "init", "--config", "keys.toml"]);
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
-    d.tls();
+    let d = Deployment::with_keys();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/dev");
     // Copies of dev secrets are recognised by content, wherever they are.
     let copies = d.path("copied");
@@ -729,18 +736,7 @@ impl CardCa {
 fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_dev_material() {
     use vaxcert::card::challenge::Binding;
     use vaxcert::domain::{Channel, Kind, MunicipalityCode};
-    let d = Deployment::new();
-    d.write(
-        "keys.toml",
-        &format!("out = \"keys\"\niss = \"{ISS}\"\norganisation = \"Test City\"\nself_signed = true\n\n[hsm]\nmodule = \"{MODULE}\"\ntoken = \"vaxcert\"\n"),
-    );
-    let init = d.vaxcert(&["keys", "init", "--config", "keys.toml"]);
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
-    d.tls();
+    let d = Deployment::with_keys();
     let cards = CardCa::new(&d);
     let seed = d.vaxcert(&[
         "records",
