@@ -23,6 +23,11 @@ const PAGE_JS: &str = include_str!("../../templates/verify/verify.js");
 const JSQR: &str = include_str!("../../templates/verify/jsQR.js");
 /// Request bodies larger than this are refused (a phone photo fits; base64 adds a third).
 const BODY_LIMIT: usize = 12 * 1024 * 1024;
+/// Inputs one request may carry (texts, text and image together): a person's certificates,
+/// not a batch job. Past it the request is refused before any is verified.
+pub const MAX_INPUTS: usize = 16;
+/// The longest text one input may be: a whole `.smart-health-card` file of several cards fits.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -58,13 +63,53 @@ pub fn router(state: VerifyState) -> Router {
 #[serde(deny_unknown_fields)]
 struct VerifyRequest {
     #[serde(default)]
-    texts: Vec<String>,
+    texts: Bounded,
     #[serde(default)]
     text: Option<String>,
     #[serde(default)]
     image_base64: Option<String>,
     #[serde(default)]
     at: Option<String>,
+}
+
+/// `texts`, kept to [`MAX_INPUTS`] + 1 entries while the rest are only counted, so a body of
+/// half a million empty strings costs no more memory than one of seventeen.
+#[derive(Debug, Default)]
+struct Bounded {
+    kept: Vec<String>,
+    count: usize,
+}
+
+impl<'de> Deserialize<'de> for Bounded {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Bounded;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of texts")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Bounded, A::Error> {
+                let mut b = Bounded::default();
+                while b.count <= MAX_INPUTS {
+                    match seq.next_element::<String>()? {
+                        Some(t) => {
+                            b.kept.push(t);
+                            b.count += 1;
+                        }
+                        None => return Ok(b),
+                    }
+                }
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    b.count += 1;
+                }
+                Ok(b)
+            }
+        }
+        d.deserialize_seq(V)
+    }
 }
 
 /// A problem document (RFC 9457).
@@ -111,7 +156,29 @@ async fn verify(
             }
         },
     };
-    let mut inputs: Vec<Vec<u8>> = req.texts.into_iter().map(String::into_bytes).collect();
+    let count =
+        req.texts.count + usize::from(req.text.is_some()) + usize::from(req.image_base64.is_some());
+    if count > MAX_INPUTS {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-inputs",
+            format!("at most {MAX_INPUTS} inputs per request; this one has {count}"),
+        );
+    }
+    if req
+        .texts
+        .kept
+        .iter()
+        .chain(req.text.as_ref())
+        .any(|t| t.len() > MAX_TEXT_BYTES)
+    {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "input-too-large",
+            format!("each text may be at most {MAX_TEXT_BYTES} bytes"),
+        );
+    }
+    let mut inputs: Vec<Vec<u8>> = req.texts.kept.into_iter().map(String::into_bytes).collect();
     if let Some(t) = req.text {
         inputs.push(t.into_bytes());
     }

@@ -82,6 +82,33 @@ fn bad_requests_are_problem_documents() {
 }
 
 #[test]
+fn work_per_request_is_bounded() {
+    let (_t, server) = spec_server();
+    // Half a million empty texts: refused before any is verified, with a small answer.
+    let many = format!(r#"{{"texts":[{}""]}}"#, "\"\",".repeat(500_000));
+    let (status, ctype, text) = server.request("POST", "/v1/verify", Some(&many));
+    assert_eq!(status, 413, "{}", &text[..text.len().min(300)]);
+    assert_eq!(ctype, "application/problem+json");
+    assert!(
+        text.len() < 1024,
+        "the refusal is small: {} bytes",
+        text.len()
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["code"], "too-many-inputs");
+    // One text far longer than any certificate file.
+    let long = serde_json::json!({ "text": "shc:/".to_owned() + &"5".repeat(100_000) });
+    let (status, _, text) = server.request("POST", "/v1/verify", Some(&long.to_string()));
+    assert_eq!(status, 413, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["code"], "input-too-large");
+    // Sixteen inputs are still one person's: verified.
+    let sixteen = serde_json::json!({ "texts": vec!["HC1:!!"; 16] });
+    let (status, _, text) = server.request("POST", "/v1/verify", Some(&sixteen.to_string()));
+    assert_eq!(status, 200, "{text}");
+}
+
+#[test]
 fn the_page_and_its_scripts_are_served() {
     let (_t, server) = spec_server();
     let (status, ctype, page) = server.request("GET", "/verify", None);
