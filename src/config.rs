@@ -309,8 +309,10 @@ pub struct AppConfig {
     /// Worker threads.
     #[serde(default = "default_threads")]
     pub threads: usize,
-    /// The verifier's trust store folder (`/verify`, `POST /v1/verify`).
-    pub trust_dir: PathBuf,
+    /// The verifier's trust store folder (`/verify`, `POST /v1/verify`); without it, the
+    /// anchors compiled into the binary.
+    #[serde(default)]
+    pub trust_dir: Option<PathBuf>,
 }
 
 fn default_app_listen() -> SocketAddr {

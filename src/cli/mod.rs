@@ -406,7 +406,13 @@ fn config_check(path: &Path) -> Result<()> {
         "records serve"
     } else if table.contains_key("center_ca") {
         "kiosk"
-    } else if table.contains_key("trust_dir") {
+    } else if ["trust_dir", "rate_limit", "plain_http", "threads"]
+        .iter()
+        .any(|k| table.contains_key(*k))
+        || !["trust", "card_ca_keys"]
+            .iter()
+            .any(|k| table.contains_key(*k))
+    {
         "app serve"
     } else {
         "center serve"

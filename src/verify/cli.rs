@@ -14,9 +14,9 @@ use crate::exit::Coded;
 /// Where the trust store and the dev issuer come from (shared by the CLI and `serve`).
 #[derive(Debug, Clone, Args)]
 pub struct TrustArgs {
-    /// Trust store folder.
-    #[arg(long = "trust", default_value = "certs/trust")]
-    pub trust_dir: PathBuf,
+    /// Trust store folder, instead of the anchors compiled in (certs/trust/ at build time).
+    #[arg(long = "trust")]
+    pub trust_dir: Option<PathBuf>,
     /// Also trust our dev issuer (certs/dev/shc/jwks.json and certs/dev/icao/csca.crt.pem).
     #[arg(long)]
     pub trust_dev: bool,
@@ -31,12 +31,12 @@ impl TrustArgs {
     /// # Errors
     /// The trust store cannot be read, or `--trust-dev` files are missing.
     pub fn load(&self) -> Result<TrustStore> {
-        let mut t = TrustStore::load(&self.trust_dir)
-            .map_err(|e| Coded {
-                code: e.code(),
-                message: e.to_string(),
-            })
-            .with_context(|| format!("trust store {}", self.trust_dir.display()))?;
+        let mut t = load_store(self.trust_dir.as_deref())
+            .map_err(|e| Coded::new(e.code(), e))
+            .with_context(|| match &self.trust_dir {
+                Some(d) => format!("trust store {}", d.display()),
+                None => "the built-in trust store".to_owned(),
+            })?;
         if self.trust_dev {
             t.add_dev(&self.dev_dir).map_err(|e| Coded {
                 code: e.code(),
@@ -86,9 +86,9 @@ pub enum VerifyCommand {
 pub enum TrustCommand {
     /// List every anchor in the trust store.
     List {
-        /// Trust store folder.
-        #[arg(long = "trust", default_value = "certs/trust")]
-        trust_dir: PathBuf,
+        /// Trust store folder, instead of the anchors compiled in.
+        #[arg(long = "trust")]
+        trust_dir: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -134,6 +134,15 @@ pub enum AnchorKind {
 ///
 /// # Errors
 /// When the text is no time.
+/// The trust folder given, or the anchors compiled into the binary.
+fn load_store(dir: Option<&Path>) -> Result<TrustStore, super::TrustError> {
+    match dir {
+        Some(d) => TrustStore::load(d),
+        None => TrustStore::builtin(),
+    }
+}
+
+/// Parse `--at`.
 pub fn parse_at(at: Option<&str>) -> Result<UnixTime> {
     match at {
         None => Ok(SystemClock.now()),
@@ -288,7 +297,7 @@ pub fn human(r: &Report) -> String {
 pub fn run_trust(cmd: TrustCommand) -> Result<()> {
     match cmd {
         TrustCommand::List { trust_dir, json } => {
-            let t = TrustStore::load(&trust_dir).map_err(|e| Coded {
+            let t = load_store(trust_dir.as_deref()).map_err(|e| Coded {
                 code: e.code(),
                 message: e.to_string(),
             })?;

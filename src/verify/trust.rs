@@ -95,6 +95,49 @@ pub struct TrustStore {
     verified: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<[u8; 32]>>>,
 }
 
+/// SHC issuers compiled in: folder name, `iss`, JWKS (`certs/trust/shc/`).
+const BUILTIN_SHC: &[(&str, &str, &[u8])] = &[(
+    "jp-digital-agency",
+    include_str!("../../certs/trust/shc/jp-digital-agency/iss"),
+    include_bytes!("../../certs/trust/shc/jp-digital-agency/jwks.json"),
+)];
+
+/// CSCAs compiled in, in the order `load` reads `certs/trust/icao/`.
+const BUILTIN_CSCA: &[(&str, &[u8])] = &[
+    (
+        "au-dfat",
+        include_bytes!("../../certs/trust/icao/au-dfat/csca-16f2.der"),
+    ),
+    (
+        "au-dfat",
+        include_bytes!("../../certs/trust/icao/au-dfat/csca-link-16f5.der"),
+    ),
+    (
+        "jp-mofa",
+        include_bytes!("../../certs/trust/icao/jp-mofa/e-passport-csca-e3.der"),
+    ),
+    (
+        "jp-mofa",
+        include_bytes!("../../certs/trust/icao/jp-mofa/e-passport-csca-link-e5.der"),
+    ),
+];
+
+/// EU DCC document signers compiled in (`certs/trust/dcc/`).
+const BUILTIN_DSC: &[(&str, &[u8])] = &[
+    (
+        "at-test",
+        include_bytes!("../../certs/trust/dcc/at-test/dsc.der"),
+    ),
+    (
+        "de-test",
+        include_bytes!("../../certs/trust/dcc/de-test/dsc.der"),
+    ),
+    (
+        "se-test",
+        include_bytes!("../../certs/trust/dcc/se-test/dsc.der"),
+    ),
+];
+
 /// How many verified certificate signatures are remembered before the memory is cleared.
 const VERIFIED_CAP: usize = 4096;
 
@@ -240,6 +283,37 @@ impl TrustStore {
     /// An empty store: every certificate is `unknown-issuer`.
     pub fn empty() -> Self {
         TrustStore::default()
+    }
+
+    /// The anchors compiled into the binary from `certs/trust/` (each with its PROVENANCE.md
+    /// there), so `vaxcert verify` works from any folder. `--trust DIR` replaces them.
+    ///
+    /// # Errors
+    /// [`TrustError::Malformed`] if a compiled-in file does not parse (a build defect).
+    pub fn builtin() -> Result<Self, TrustError> {
+        let mut t = TrustStore::empty();
+        for (name, iss, jwks) in BUILTIN_SHC {
+            let origin = Path::new("builtin:shc").join(name).join("jwks.json");
+            t.add_shc_issuer(ShcIssuer {
+                iss: iss.trim().to_owned(),
+                name: (*name).to_owned(),
+                keys: parse_jwks(jwks, &origin)?,
+                crls: BTreeMap::new(),
+            });
+        }
+        for (list, dsc) in [(BUILTIN_CSCA, false), (BUILTIN_DSC, true)] {
+            for (name, bytes) in list {
+                let cert = Cert::from_pem_or_der(bytes).map_err(|e| {
+                    malformed(Path::new("builtin:").join(name).as_path(), e.to_string())
+                })?;
+                if dsc {
+                    t.add_dsc(cert, name);
+                } else {
+                    t.add_csca(cert, name);
+                }
+            }
+        }
+        Ok(t)
     }
 
     /// Load a trust folder (layout in the module doc). Missing sub-folders are fine.

@@ -180,3 +180,41 @@ fn human_output_and_exit_codes() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("UNKNOWN ISSUER"));
 }
+
+#[test]
+fn the_built_in_anchors_are_the_committed_store_and_work_from_any_folder() {
+    let list = |args: &[&str]| -> Value {
+        let out = vaxcert()
+            .args(["trust", "list", "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let committed = crate::helpers::root().join("certs/trust");
+    assert_eq!(
+        list(&[]),
+        list(&["--trust", committed.to_str().unwrap()]),
+        "the anchors compiled in are exactly certs/trust/ (add a new one to both)"
+    );
+    // The real Japanese SHC, verified from a folder that is not the checkout.
+    let elsewhere = TempDir::new("anywhere");
+    let out = vaxcert()
+        .current_dir(elsewhere.path())
+        .arg("verify")
+        .arg(vector("code4fukui-SMARTHealthCards-es/example.js.shc.txt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("VALID / 有効"), "{text}");
+}
