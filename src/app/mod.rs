@@ -134,7 +134,13 @@ impl Server {
             settings.verifier_trust.clone(),
             Arc::new(crate::clock::SystemClock),
         );
-        let router = router(state, verifier, RateLimit::new(settings.rate_per_sec));
+        let records = state.records.clone();
+        let ready: crate::http::ReadyCheck = Arc::new(move || {
+            let r = records.clone();
+            Box::pin(async move { r.jwks().await.map(drop).map_err(|e| e.to_string()) })
+        });
+        let router = router(state, verifier, RateLimit::new(settings.rate_per_sec))
+            .merge(crate::http::health(ready));
         Ok(crate::http::Server::bind(settings.listen, settings.tls.as_ref(), router).await?)
     }
 }

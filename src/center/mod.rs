@@ -144,9 +144,20 @@ impl Server {
             .route("/v1/kiosk/challenges", post(challenge))
             .route("/v1/kiosk/previews", post(preview))
             .route("/v1/kiosk/certificates", post(certificate))
-            .with_state(state)
+            .with_state(state.clone())
             .layer(axum::middleware::from_fn(crate::http::no_store))
             .layer(axum::middleware::from_fn(crate::http::trace_request));
+        let records = state.records.clone();
+        let ready: crate::http::ReadyCheck = Arc::new(move || {
+            let r = records.clone();
+            Box::pin(async move {
+                r.municipalities()
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })
+        });
+        let router = router.merge(crate::http::health(ready));
         Ok(crate::http::Server::bind(settings.listen, Some(&settings.tls), router).await?)
     }
 }

@@ -119,7 +119,8 @@ impl Server {
         state: State,
         tls: Option<&ServerTls>,
     ) -> Result<crate::http::Server, Error> {
-        crate::http::Server::bind(addr, tls, router(state))
+        let ready = crate::issuance::api::records_ready(state.records.clone());
+        crate::http::Server::bind(addr, tls, router(state).merge(crate::http::health(ready)))
             .await
             .map_err(|e| Error::Bind(e.to_string()))
     }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::serve::Listener as _;
 
 use super::tls::{Bound, ServerTls, TlsError, TlsListener};
@@ -88,4 +88,48 @@ pub async fn no_store(req: axum::extract::Request, next: axum::middleware::Next)
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     r
+}
+
+/// What `/readyz` asks: whether the role's dependencies answer (the database for records, a
+/// records replica for the gateways, the center for the kiosk agent). `Err` says which not.
+pub type ReadyCheck = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+>;
+
+/// `GET /healthz` (the process answers) and `GET /readyz` (its dependencies answer: `200`, or
+/// `503` with `Retry-After` and the problem code `not-ready`), for load balancers. Mounted
+/// outside rate limits; they say nothing about any person.
+pub fn health(ready: ReadyCheck) -> Router {
+    use axum::routing::get;
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    match ready().await {
+                        Ok(()) => {
+                            axum::Json(serde_json::json!({"status": "ready"})).into_response()
+                        }
+                        Err(why) => {
+                            tracing::warn!(reason = %why, "not ready");
+                            let mut r = super::Problem::new(
+                                503,
+                                "not-ready",
+                                "A dependency does not answer.",
+                                "依存するサービスが応答していません。",
+                            )
+                            .into_response();
+                            r.headers_mut()
+                                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                            r
+                        }
+                    }
+                }
+            }),
+        )
 }

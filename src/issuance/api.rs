@@ -116,8 +116,18 @@ impl Server {
             app_cert: Arc::new(load_certs(&settings.app_client_cert)?.remove(0).to_vec()),
             center_cert: Arc::new(load_certs(&settings.center_client_cert)?.remove(0).to_vec()),
         };
-        crate::http::Server::bind(settings.listen, Some(&tls), router(state)).await
+        let records = state.service.records().clone();
+        let router = router(state).merge(crate::http::health(records_ready(records)));
+        crate::http::Server::bind(settings.listen, Some(&tls), router).await
     }
+}
+
+/// Records is ready when its database answers.
+pub fn records_ready(records: Arc<crate::records::Records>) -> crate::http::ReadyCheck {
+    Arc::new(move || {
+        let r = records.clone();
+        Box::pin(async move { r.ping().await.map_err(|e| e.to_string()) })
+    })
 }
 
 fn router(state: AppState) -> Router {

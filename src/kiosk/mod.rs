@@ -201,12 +201,27 @@ impl Server {
             printer: settings.printer,
             pending: Mutex::new(Pending::default()),
         });
-        crate::http::Server::bind(settings.listen, None, router(agent))
-            .await
-            .map_err(|e| Error::Bind {
-                addr: settings.listen,
-                source: std::io::Error::other(e.to_string()),
+        let center = agent.clone();
+        let ready: crate::http::ReadyCheck = Arc::new(move || {
+            let a = center.clone();
+            Box::pin(async move {
+                a.center
+                    .municipalities()
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
             })
+        });
+        crate::http::Server::bind(
+            settings.listen,
+            None,
+            router(agent).merge(crate::http::health(ready)),
+        )
+        .await
+        .map_err(|e| Error::Bind {
+            addr: settings.listen,
+            source: std::io::Error::other(e.to_string()),
+        })
     }
 }
 

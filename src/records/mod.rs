@@ -128,6 +128,15 @@ impl Records {
         &self.key_paths
     }
 
+    /// Whether the database answers (`SELECT 1`): records' readiness.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn ping(&self) -> Result<()> {
+        with_db!(&self.db, p => sqlx::query("SELECT 1").execute(p).await.map(drop))?;
+        Ok(())
+    }
+
     /// Whether the database is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.db.is_postgres()

@@ -264,19 +264,20 @@ pub fn serve(listen: &str, trust: TrustStore) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
+        let at = tokio::net::lookup_host(listen)
+            .await?
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{listen}: no address"))?;
+        // Offline: nothing to depend on, so ready whenever it is up.
+        let ready: crate::http::ReadyCheck = Arc::new(|| Box::pin(async { Ok(()) }));
+        let app = router(VerifyState::new(trust, Arc::new(SystemClock)))
+            .merge(crate::http::health(ready));
+        let server = crate::http::Server::bind(at, None, app).await?;
         crate::http::announce(format_args!(
-            "vaxcert verify: listening on http://{addr}/verify"
+            "vaxcert verify: listening on http://{}/verify",
+            server.local_addr()
         ));
-        use std::io::Write;
-        std::io::stdout().flush()?;
-        let app = router(VerifyState::new(trust, Arc::new(SystemClock)));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        server.run_until_stopped().await?;
         Ok(())
     })
 }

@@ -865,9 +865,49 @@ fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_dev_material()
             "{sig}"
         );
     });
+    // Health and readiness for load balancers: every role answers; the gateways are ready only
+    // while records answers.
+    let curl = |url: String, client: bool| {
+        let mut c = Command::new("curl");
+        c.args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "20",
+        ]);
+        if client {
+            c.arg("--cacert").arg(d.path("tls/server-ca.crt.pem"));
+            c.arg("--cert").arg(d.path("tls/kiosk-01.crt.pem"));
+            c.arg("--key").arg(d.path("tls/kiosk-01.key.pem"));
+        }
+        String::from_utf8_lossy(&c.arg(url).output().unwrap().stdout).into_owned()
+    };
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(curl(format!("{app_url}{path}"), false), "200", "app {path}");
+        assert_eq!(
+            curl(format!("{}{path}", records.counter), false),
+            "200",
+            "records {path}"
+        );
+        assert_eq!(
+            curl(format!("{center_url}{path}"), true),
+            "200",
+            "center {path}"
+        );
+    }
+    records.stop();
+    assert_eq!(curl(format!("{app_url}/healthz"), false), "200");
+    assert_eq!(
+        curl(format!("{app_url}/readyz"), false),
+        "503",
+        "no records: not ready"
+    );
+    assert_eq!(curl(format!("{center_url}/readyz"), true), "503");
     let _ = app.kill();
     let _ = center.kill();
     let _ = app.wait();
     let _ = center.wait();
-    records.stop();
 }
