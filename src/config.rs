@@ -236,7 +236,7 @@ impl CardCaKey {
                 self.modulus_file.display()
             )));
         }
-        crate::pki::dev_material::refuse(&self.modulus_file)
+        crate::pki::denylist::refuse(&self.modulus_file)
             .map_err(|e| ConfigError::DevMaterial(e.to_string()))?;
         let text =
             std::fs::read_to_string(&self.modulus_file).map_err(|e| invalid(e.to_string()))?;

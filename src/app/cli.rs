@@ -84,7 +84,7 @@ pub fn run(command: AppCommand) -> Result<()> {
                 "app-gateway.key.pem",
             ];
             let files: Vec<PathBuf> = names.iter().map(|n| d.join(n)).collect();
-            crate::pki::dev_material::refuse_all(files.iter().map(PathBuf::as_path))
+            crate::pki::denylist::refuse_all(files.iter().map(PathBuf::as_path))
                 .map_err(|e| Coded::new("dev-key-in-production", e))?;
         }
     }

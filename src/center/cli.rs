@@ -78,7 +78,7 @@ pub fn run(command: CenterCommand) -> Result<()> {
             "center.key.pem",
         ];
         let files: Vec<PathBuf> = names.iter().map(|n| d.join(n)).collect();
-        crate::pki::dev_material::refuse_all(files.iter().map(PathBuf::as_path))
+        crate::pki::denylist::refuse_all(files.iter().map(PathBuf::as_path))
             .map_err(|e| Coded::new("dev-key-in-production", e))?;
     }
     let trust = if args.dev {

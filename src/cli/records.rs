@@ -230,7 +230,7 @@ fn trust_set(spec: &str, dev: bool) -> Result<TrustSet> {
 
 /// Production never touches dev material: every key, secret, certificate and TLS file the
 /// plan names is checked, and the first dev one stops the start, named.
-fn refuse_dev_material(plan: &Plan, record_keys: &KeyPaths) -> Result<()> {
+fn refuse_denylist(plan: &Plan, record_keys: &KeyPaths) -> Result<()> {
     let tls = ServeSettings::in_tls_dir(plan.listen, &plan.tls_dir);
     let mut files: Vec<&Path> = vec![
         &record_keys.mynumber_hmac,
@@ -246,7 +246,7 @@ fn refuse_dev_material(plan: &Plan, record_keys: &KeyPaths) -> Result<()> {
     files.extend(plan.signing.certificates());
     files.extend(plan.signing.key_files());
     for f in files {
-        crate::pki::dev_material::refuse(f).map_err(|e| coded("dev-key-in-production", e))?;
+        crate::pki::denylist::refuse(f).map_err(|e| coded("dev-key-in-production", e))?;
     }
     Ok(())
 }
@@ -292,13 +292,12 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
         .flatten()
     {
         if !dev {
-            crate::pki::dev_material::refuse(secret)
-                .map_err(|e| coded("dev-key-in-production", e))?;
+            crate::pki::denylist::refuse(secret).map_err(|e| coded("dev-key-in-production", e))?;
             crate::pki::signer::check_owner_only(secret).map_err(|e| coded(e.code(), e))?;
         }
     }
     if !dev {
-        refuse_dev_material(&plan, &record_keys)?;
+        refuse_denylist(&plan, &record_keys)?;
     }
     let records = Records::open(
         &RecordsSettings::new(&database_url, record_keys),
@@ -354,9 +353,9 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
         counter_plain_http: args.counter_plain_http,
     };
     if !dev {
-        refuse_dev_material(&plan, records.key_paths())?;
+        refuse_denylist(&plan, records.key_paths())?;
         if let Some(p) = &args.challenge_key {
-            crate::pki::dev_material::refuse(p).map_err(|e| coded("dev-key-in-production", e))?;
+            crate::pki::denylist::refuse(p).map_err(|e| coded("dev-key-in-production", e))?;
         }
     }
     run_plan(records, plan).await

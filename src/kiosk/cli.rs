@@ -63,7 +63,7 @@ pub fn run(mut args: KioskArgs) -> Result<()> {
     }
     if !args.dev {
         let given = [&args.center_ca, &args.cert, &args.key];
-        crate::pki::dev_material::refuse_all(given.into_iter().flatten().map(PathBuf::as_path))
+        crate::pki::denylist::refuse_all(given.into_iter().flatten().map(PathBuf::as_path))
             .map_err(|e| crate::exit::Coded::new("dev-key-in-production", e))?;
     }
     let dev = |name: &str| crate::dev::tls_dir().join(name);

@@ -1,7 +1,7 @@
 //! Key material: the [`Signer`] every signing key sits behind, JWK thumbprints and X.509.
 //! Production keys are loaded from configured files; the dev ones live in `crate::dev`.
 
-pub mod dev_material;
+pub mod denylist;
 pub mod jwk;
 pub mod pkcs11;
 pub mod signer;

@@ -133,17 +133,17 @@ fn only_the_issuance_room_holds_signing_keys() {
 }
 
 #[test]
-fn production_paths_never_reach_dev_material() {
+fn production_paths_never_reach_denylist() {
     // A role's cli.rs may reach dev material behind its --dev switch; nothing else may.
     let production = [
         "app", "center", "kiosk", "counter", "records", "issuance", "card", "protocol", "formats",
         "pki", "http", "verify",
     ];
     for (top, path, text) in sources() {
-        // pki/dev_material.rs hashes the dev secrets so that production can refuse them.
+        // pki/denylist.rs hashes the dev secrets so that production can refuse them.
         if !production.contains(&top.as_str())
             || path.ends_with("cli.rs")
-            || path.ends_with("dev_material.rs")
+            || path.ends_with("denylist.rs")
         {
             continue;
         }

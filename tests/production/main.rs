@@ -555,7 +555,7 @@ fn keys_made_in_the_token_sign_what_the_counter_issues_and_rotate() {
 }
 
 #[test]
-fn every_kind_of_dev_material_is_refused_at_start_named() {
+fn every_kind_of_denylist_is_refused_at_start_named() {
     let d = Deployment::with_keys();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/dev");
     // Copies of dev secrets are recognised by content, wherever they are.
@@ -628,7 +628,7 @@ fn every_kind_of_dev_material_is_refused_at_start_named() {
 }
 
 #[test]
-fn the_gateways_and_the_kiosk_refuse_dev_material_without_dev() {
+fn the_gateways_and_the_kiosk_refuse_denylist_without_dev() {
     let d = Deployment::new();
     d.tls();
     let dev_tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/dev/tls");
@@ -733,7 +733,7 @@ impl CardCa {
 }
 
 #[test]
-fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_dev_material() {
+fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_denylist() {
     use vaxcert::card::challenge::Binding;
     use vaxcert::domain::{Channel, Kind, MunicipalityCode};
     let d = Deployment::with_keys();

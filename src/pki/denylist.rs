@@ -1,4 +1,4 @@
-//! What dev material looks like, so that production can refuse it (`dev-key-in-production`):
+//! The denylist of dev material, so that production can refuse it (`dev-key-in-production`):
 //! certificates naming the dev organisation, and the committed dev secrets, recognised by the
 //! SHA-256 of their contents (the bytes are compiled in only to be hashed and compared).
 
