@@ -152,7 +152,7 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    vaxcert::telemetry::init("warn");
+    vaxcert::telemetry::init("warn", vaxcert::telemetry::LogFormat::Text);
     let rows: usize = std::env::var("VAXCERT_BENCH_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -158,6 +158,10 @@ pub struct RecordsConfig {
     /// Internal API address.
     #[serde(default = "default_records_listen")]
     pub listen: SocketAddr,
+    /// Where the role serves `GET /metrics` (Prometheus text, plain HTTP): loopback or the
+    /// monitoring network, never the public address. Off when absent.
+    #[serde(default)]
+    pub metrics: Option<SocketAddr>,
     /// The counter UI's address.
     #[serde(default = "default_counter_listen")]
     pub counter_listen: SocketAddr,
@@ -296,6 +300,10 @@ pub struct AppConfig {
     /// Public address.
     #[serde(default = "default_app_listen")]
     pub listen: SocketAddr,
+    /// Where the role serves `GET /metrics` (Prometheus text, plain HTTP): loopback or the
+    /// monitoring network, never the public address. Off when absent.
+    #[serde(default)]
+    pub metrics: Option<SocketAddr>,
     /// Records' internal API.
     pub records_url: String,
     /// TLS folder: app-server.{crt,key}.pem, server-ca.crt.pem, app-gateway.{crt,key}.pem.
@@ -334,6 +342,10 @@ pub struct CenterConfig {
     /// Kiosk-facing address.
     #[serde(default = "default_center_listen")]
     pub listen: SocketAddr,
+    /// Where the role serves `GET /metrics` (Prometheus text, plain HTTP): loopback or the
+    /// monitoring network, never the public address. Off when absent.
+    #[serde(default)]
+    pub metrics: Option<SocketAddr>,
     /// Records' internal API.
     pub records_url: String,
     /// TLS folder: center-server.{crt,key}.pem, kiosk-ca.crt.pem, server-ca.crt.pem,
@@ -358,6 +370,10 @@ pub struct KioskConfig {
     /// Local UI address (loopback only).
     #[serde(default = "default_kiosk_listen")]
     pub listen: SocketAddr,
+    /// Where the role serves `GET /metrics` (Prometheus text, plain HTTP): loopback or the
+    /// monitoring network, never the public address. Off when absent.
+    #[serde(default)]
+    pub metrics: Option<SocketAddr>,
     /// The issuance center, `https://host:port`.
     pub center: String,
     /// The CA of the center's server certificate.

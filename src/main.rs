@@ -3,7 +3,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    vaxcert::telemetry::init("warn");
     let cli = vaxcert::cli::Cli::parse();
+    vaxcert::telemetry::init("warn", cli.log_format);
     vaxcert::exit::status(vaxcert::cli::run(cli))
 }

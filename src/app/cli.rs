@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Serve `GET /metrics` (Prometheus text, plain HTTP) here; loopback or the monitoring
+    /// network only.
+    #[arg(long)]
+    pub metrics: Option<SocketAddr>,
     /// What the `/verify` page and `POST /v1/verify` trust.
     #[command(flatten)]
     pub trust: crate::verify::cli::TrustArgs,
@@ -66,6 +70,7 @@ pub fn run(command: AppCommand) -> Result<()> {
         args.rate_limit = c.rate_limit;
         args.threads = c.threads;
         args.trust.trust_dir = c.trust_dir;
+        args.metrics = c.metrics;
     }
     if !args.dev {
         if args.trust.trust_dev {
@@ -94,6 +99,11 @@ pub fn run(command: AppCommand) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        if let Some(addr) = args.metrics {
+            crate::http::serve_metrics(addr)
+                .await
+                .map_err(|e| Coded::new(e.code(), e))?;
+        }
         let tls_dir = match args.tls_dir {
             Some(d) => d,
             None => crate::dev::tls_dir(),

@@ -159,7 +159,6 @@ fn router(state: AppState, verifier: VerifyState, limit: RateLimit) -> Router {
         ratelimit::limit,
     ))
     .layer(axum::middleware::from_fn(crate::http::no_store))
-    .layer(axum::middleware::from_fn(crate::http::trace_request))
 }
 
 fn relay_err(e: api::Error) -> Problem {

@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// allow `--trust dev`.
     #[arg(long)]
     pub dev: bool,
+    /// Serve `GET /metrics` (Prometheus text, plain HTTP) here; loopback or the monitoring
+    /// network only.
+    #[arg(long)]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Run the center until Ctrl-C / SIGTERM.
@@ -59,6 +63,7 @@ pub fn run(command: CenterCommand) -> Result<()> {
         args.records_url = c.records_url;
         args.tls_dir = Some(c.tls_dir);
         args.trust = c.trust;
+        args.metrics = c.metrics;
         extra = c
             .card_ca_keys
             .iter()
@@ -96,6 +101,11 @@ pub fn run(command: CenterCommand) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        if let Some(addr) = args.metrics {
+            crate::http::serve_metrics(addr)
+                .await
+                .map_err(|e| Coded::new(e.code(), e))?;
+        }
         let tls_dir = match args.tls_dir {
             Some(d) => d,
             None => crate::dev::tls_dir(),

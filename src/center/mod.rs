@@ -145,8 +145,7 @@ impl Server {
             .route("/v1/kiosk/previews", post(preview))
             .route("/v1/kiosk/certificates", post(certificate))
             .with_state(state.clone())
-            .layer(axum::middleware::from_fn(crate::http::no_store))
-            .layer(axum::middleware::from_fn(crate::http::trace_request));
+            .layer(axum::middleware::from_fn(crate::http::no_store));
         let records = state.records.clone();
         let ready: crate::http::ReadyCheck = Arc::new(move || {
             let r = records.clone();

@@ -29,6 +29,9 @@ use crate::exit::Coded;
 #[derive(Debug, Parser)]
 #[command(name = "vaxcert", version, about)]
 pub struct Cli {
+    /// Log lines as text, or one JSON object per line (with the request id) for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
+    pub log_format: crate::telemetry::LogFormat,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,

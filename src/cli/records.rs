@@ -49,7 +49,7 @@ pub enum RecordsCommand {
     #[command(flatten)]
     Storage(crate::records::cli::StorageCommand),
     /// Serve the internal API to the two gateways over mTLS (see README "Issuance channels").
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Revoke a certificate: mark it in the database, audit the reason, add its rid to the CRL.
     Revoke {
         /// The 12-character certificate ID.
@@ -107,6 +107,10 @@ pub struct ServeArgs {
     /// cookies are then not marked Secure).
     #[arg(long)]
     pub counter_plain_http: bool,
+    /// Serve `GET /metrics` (Prometheus text, plain HTTP) here; loopback or the monitoring
+    /// network only.
+    #[arg(long)]
+    pub metrics: Option<SocketAddr>,
 }
 
 fn coded(code: &'static str, e: impl std::fmt::Display) -> anyhow::Error {
@@ -143,9 +147,8 @@ pub fn run(args: RecordsArgs) -> Result<()> {
 }
 
 async fn run_async(args: RecordsArgs) -> Result<()> {
-    if let RecordsCommand::Serve(ServeArgs {
-        config: Some(path), ..
-    }) = &args.command
+    if let RecordsCommand::Serve(serve) = &args.command
+        && let Some(path) = &serve.config
     {
         let c: RecordsConfig = crate::config::load(path).map_err(|e| coded(e.code(), e))?;
         return serve_from_config(c, args.dev).await;
@@ -165,7 +168,7 @@ async fn run_async(args: RecordsArgs) -> Result<()> {
         .await
         .map_err(|e| coded(e.code(), e))?;
     let r = match args.command {
-        RecordsCommand::Serve(serve) => return run_serve(records, serve, args.dev).await,
+        RecordsCommand::Serve(serve) => return run_serve(records, *serve, args.dev).await,
         RecordsCommand::Storage(cmd) => crate::records::cli::run(&records, cmd).await,
         RecordsCommand::Revoke {
             certificate_id,
@@ -208,6 +211,7 @@ struct Plan {
     listen: SocketAddr,
     counter_listen: SocketAddr,
     counter_plain_http: bool,
+    metrics: Option<SocketAddr>,
 }
 
 fn hex_key<K>(path: &Path, parse: impl Fn(&str) -> Option<K>) -> Result<K> {
@@ -285,6 +289,7 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
         listen: c.listen,
         counter_listen: c.counter_listen,
         counter_plain_http: c.counter_plain_http,
+        metrics: c.metrics,
     };
     let record_keys = KeyPaths::in_dir(&c.keys_dir);
     for secret in [Some(c.challenge_key.as_path()), c.token_key.as_deref()]
@@ -351,6 +356,7 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
         listen: args.listen,
         counter_listen: args.counter_listen,
         counter_plain_http: args.counter_plain_http,
+        metrics: args.metrics,
     };
     if !dev {
         refuse_denylist(&plan, records.key_paths())?;
@@ -363,6 +369,16 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
 
 async fn run_plan(records: Records, plan: Plan) -> Result<()> {
     let records = Arc::new(records);
+    if let Some(addr) = plan.metrics {
+        crate::http::serve_metrics(addr)
+            .await
+            .map_err(|e| coded(e.code(), e))?;
+        let r = records.clone();
+        crate::telemetry::metrics::on_scrape(move || {
+            let (in_use, idle) = r.pool_use();
+            crate::telemetry::metrics::pool(in_use, idle);
+        });
+    }
     let keys = SigningKeys::load(&plan.signing).map_err(|e| coded(e.code(), e))?;
     let renderer = crate::formats::pdf::PdfRenderer::bundled().map_err(|e| coded(e.code(), e))?;
     let service = IssuanceService::new(

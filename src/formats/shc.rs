@@ -20,6 +20,14 @@ use crate::pki::Signer;
 
 /// The longest JWS one version-22 QR holds at level L (the dev-tools' 1195-byte limit case).
 pub const MAX_JWS_LEN: usize = 1195;
+/// `vc.type`: `#health-card`, plus `#immunization` and `#covid19` as Japan's real card carries
+/// them, for the verifiers of 2021 that filter on them (the SMART validator warns without them).
+pub const VC_TYPES: [&str; 3] = [
+    "https://smarthealth.cards#health-card",
+    "https://smarthealth.cards#immunization",
+    "https://smarthealth.cards#covid19",
+];
+
 /// `performer[0].actor.display` on every Japanese Immunization.
 pub const PERFORMER: &str = "MHLW_Gov_of_JAPAN";
 
@@ -130,7 +138,7 @@ impl Draft {
             "iss": iss,
             "nbf": nbf.0,
             "vc": {
-                "type": ["https://smarthealth.cards#health-card"],
+                "type": VC_TYPES,
                 "credentialSubject": {"fhirVersion": "4.0.1", "fhirBundle": fhir_bundle},
                 "rid": rid,
             }

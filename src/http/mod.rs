@@ -11,4 +11,4 @@ pub mod tls;
 
 pub use problem::Problem;
 pub use response::{announce, shutdown_signal, trace_id, trace_request};
-pub use server::{ReadyCheck, Server, health, no_store};
+pub use server::{ReadyCheck, Server, health, no_store, serve_metrics};

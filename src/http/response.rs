@@ -17,30 +17,59 @@ impl IntoResponse for Problem {
         );
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r.extensions_mut().insert(RefusedWith(self.code));
         r
     }
 }
 
-/// A fresh trace id for an `internal` problem: the detail goes to the log under it.
+/// The problem code an answer carries, for the refusal metric (no body parsing).
+#[derive(Debug, Clone)]
+struct RefusedWith(String);
+
+/// The trace id for an `internal` problem (the detail goes to the log under it): the current
+/// request id, so the answer, the logs of every role it crossed and the problem agree.
 pub fn trace_id() -> String {
-    use rand::RngExt;
-    let mut b = [0u8; 8];
-    rand::rng().fill(&mut b[..]);
-    hex::encode(b)
+    crate::telemetry::current_request_id()
+        .unwrap_or_else(crate::telemetry::RequestId::fresh)
+        .to_string()
 }
 
-/// One tracing span per request (method and path only: bodies carry card evidence), and one
-/// line with the status when it ends.
+/// Every request of every role: a request id (the caller's `X-Request-Id` when well-formed,
+/// else fresh) current for the handler and answered back; one tracing span (method, route
+/// template and request id only: bodies carry card evidence, paths may carry ids); one line
+/// with the status when it ends; and the request, latency and refusal metrics.
 pub async fn trace_request(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use crate::telemetry::{REQUEST_ID_HEADER, RequestId, metrics, scope_request_id};
     use tracing::Instrument;
-    let span = tracing::info_span!("request", method = %req.method(), path = %req.uri().path());
-    async move {
+    let id = RequestId::from_header(
+        req.headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let method = req.method().to_string();
+    let span = tracing::info_span!("request", %method, %route, request_id = %id);
+    let started = std::time::Instant::now();
+    let mut r = scope_request_id(id.clone(), async move {
         let r = next.run(req).await;
         tracing::info!(status = r.status().as_u16(), "answered");
         r
-    }
+    })
     .instrument(span)
-    .await
+    .await;
+    let status = r.status().as_u16();
+    metrics::http_request(&route, &method, status, started.elapsed());
+    if let Some(RefusedWith(code)) = r.extensions().get::<RefusedWith>() {
+        metrics::refused(code, status);
+    }
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        r.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    r
 }
 
 /// Completes on Ctrl-C or SIGTERM: the servers' graceful shutdown.

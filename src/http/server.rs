@@ -1,6 +1,7 @@
 //! The one way every role serves its router: bind first (TLS-established or plain TCP, port 0
 //! allowed) so the address is known, then serve with [`Peer`] as the connection info until a
-//! shutdown future completes. Each role's `Server::build` makes its router and hands it here.
+//! shutdown future completes. Each role's `Server::build` makes its router and hands it here;
+//! every request then gets its request id, span and metrics ([`super::trace_request`]).
 
 use std::net::SocketAddr;
 
@@ -51,7 +52,7 @@ impl Server {
         Ok(Server {
             bound,
             local,
-            router,
+            router: router.layer(axum::middleware::from_fn(super::trace_request)),
         })
     }
 
@@ -132,4 +133,36 @@ pub fn health(ready: ReadyCheck) -> Router {
                 }
             }),
         )
+}
+
+/// Start the role's metrics listener: plain HTTP `GET /metrics` in Prometheus' text format, on
+/// its own address (loopback or the monitoring network, never the public listener), served
+/// until the process stops. Installs the recorder first, so the role's metrics start counting.
+///
+/// # Errors
+/// [`TlsError::Bind`] when the address cannot be bound.
+pub async fn serve_metrics(addr: SocketAddr) -> Result<SocketAddr, TlsError> {
+    use axum::routing::get;
+    crate::telemetry::metrics::install();
+    let router = Router::new().route(
+        "/metrics",
+        get(|| async {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4"),
+                )],
+                crate::telemetry::metrics::render(),
+            )
+        }),
+    );
+    let server = Server::bind(addr, None, router).await?;
+    let local = server.local_addr();
+    super::announce(format_args!("metrics on http://{local}/metrics"));
+    tokio::spawn(async move {
+        if let Err(e) = server.run_until_stopped().await {
+            tracing::error!(error = %e, "metrics listener stopped");
+        }
+    });
+    Ok(local)
 }

@@ -138,7 +138,6 @@ fn router(state: AppState) -> Router {
         .route("/internal/v1/municipalities", get(municipalities))
         .route("/internal/v1/jwks", get(jwks))
         .route("/internal/v1/crl/{kid}", get(crl))
-        .layer(axum::middleware::from_fn(crate::http::trace_request))
         .with_state(state)
 }
 

@@ -334,6 +334,20 @@ impl IssuanceService {
     /// [`Error::TokenChannel`], then as [`IssuanceService::issue_for_resident`].
     #[tracing::instrument(skip_all, fields(channel = ?channel))]
     pub async fn issue(&self, token: &str, channel: Channel) -> Result<IssuedArtefacts> {
+        let r = self.redeem(token, channel).await;
+        if let Err(
+            e @ (Error::TokenInvalid
+            | Error::TokenExpired
+            | Error::TokenReused
+            | Error::TokenChannel),
+        ) = &r
+        {
+            crate::telemetry::metrics::issuance(channel.as_str(), "unknown", e.code());
+        }
+        r
+    }
+
+    async fn redeem(&self, token: &str, channel: Channel) -> Result<IssuedArtefacts> {
         let body = self.token_key.open(token)?;
         if body.channel != channel {
             return Err(Error::TokenChannel);
@@ -392,6 +406,17 @@ impl IssuanceService {
     /// Record the issuance (audited, and only while the resident still is one), then sign
     /// what `content` says: recorded first, signed second.
     async fn record_and_sign(&self, req: IssueFor, content: Content) -> Result<IssuedArtefacts> {
+        let (channel, kind) = (req.channel, req.kind);
+        let r = self.record_then_sign(req, content).await;
+        crate::telemetry::metrics::issuance(
+            channel.as_str(),
+            kind.as_str(),
+            r.as_ref().map_or_else(Error::code, |_| "issued"),
+        );
+        r
+    }
+
+    async fn record_then_sign(&self, req: IssueFor, content: Content) -> Result<IssuedArtefacts> {
         if req.kind == Kind::Overseas && req.passport.is_none() {
             return Err(Error::PassportRequired);
         }

@@ -64,11 +64,12 @@ impl CenterClient {
     /// # Errors
     /// [`Error::Center`] or [`Error::CenterRefused`].
     pub async fn municipalities(&self) -> Result<Vec<MunicipalityEntry>, Error> {
-        let r = self
-            .http
-            .get(format!("{}/v1/kiosk/municipalities", self.base))
-            .send()
-            .await;
+        let r = crate::protocol::client::with_request_id(
+            self.http
+                .get(format!("{}/v1/kiosk/municipalities", self.base)),
+        )
+        .send()
+        .await;
         answer(r).await
     }
 
@@ -77,11 +78,11 @@ impl CenterClient {
     /// # Errors
     /// [`Error::Center`] or [`Error::CenterRefused`].
     pub async fn challenge(&self) -> Result<ChallengeResponse, Error> {
-        let r = self
-            .http
-            .post(format!("{}/v1/kiosk/challenges", self.base))
-            .send()
-            .await;
+        let r = crate::protocol::client::with_request_id(
+            self.http.post(format!("{}/v1/kiosk/challenges", self.base)),
+        )
+        .send()
+        .await;
         answer(r).await
     }
 
@@ -90,12 +91,12 @@ impl CenterClient {
     /// # Errors
     /// [`Error::Center`] or [`Error::CenterRefused`].
     pub async fn preview(&self, req: &PreviewRequest) -> Result<PreviewResponse, Error> {
-        let r = self
-            .http
-            .post(format!("{}/v1/kiosk/previews", self.base))
-            .json(req)
-            .send()
-            .await;
+        let r = crate::protocol::client::with_request_id(
+            self.http.post(format!("{}/v1/kiosk/previews", self.base)),
+        )
+        .json(req)
+        .send()
+        .await;
         answer(r).await
     }
 
@@ -104,14 +105,15 @@ impl CenterClient {
     /// # Errors
     /// [`Error::Center`] or [`Error::CenterRefused`].
     pub async fn certificate(&self, token: &str) -> Result<CertificateResponse, Error> {
-        let r = self
-            .http
-            .post(format!("{}/v1/kiosk/certificates", self.base))
-            .json(&CertificateRequest {
-                preview_token: token.to_owned(),
-            })
-            .send()
-            .await;
+        let r = crate::protocol::client::with_request_id(
+            self.http
+                .post(format!("{}/v1/kiosk/certificates", self.base)),
+        )
+        .json(&CertificateRequest {
+            preview_token: token.to_owned(),
+        })
+        .send()
+        .await;
         answer(r).await
     }
 }

@@ -42,6 +42,10 @@ pub struct KioskArgs {
     /// CUPS destination for `lp` (default: the default printer).
     #[arg(long)]
     pub printer: Option<String>,
+    /// Serve `GET /metrics` (Prometheus text, plain HTTP) here; loopback or the monitoring
+    /// network only.
+    #[arg(long)]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Run the agent until stopped.
@@ -60,6 +64,7 @@ pub fn run(mut args: KioskArgs) -> Result<()> {
         args.reader = c.reader;
         args.print_dir = c.print_dir;
         args.printer = c.printer;
+        args.metrics = c.metrics;
     }
     if !args.dev {
         let given = [&args.center_ca, &args.cert, &args.key];
@@ -97,6 +102,9 @@ pub fn run(mut args: KioskArgs) -> Result<()> {
         .build()
         .context("tokio runtime")?;
     rt.block_on(async {
+        if let Some(addr) = args.metrics {
+            crate::http::serve_metrics(addr).await?;
+        }
         let server = Server::build(settings).await?;
         let addr = server.local_addr();
         // Tests and the demo read this line to find the port.

@@ -353,6 +353,7 @@ impl TokenSigner {
 
 impl Signer for TokenSigner {
     fn sign_es256(&self, message: &[u8]) -> Result<[u8; 64], super::Error> {
+        let started = std::time::Instant::now();
         let digest = Sha256::digest(message);
         let handle = *self
             .handle
@@ -381,6 +382,7 @@ impl Signer for TokenSigner {
                 other => other,
             }
         })?;
+        crate::telemetry::metrics::signing("pkcs11", started.elapsed());
         sig.as_slice()
             .try_into()
             .map_err(|_| HsmError::Operation("ECDSA signature is not 64 bytes".into()).into())

@@ -87,10 +87,12 @@ impl FileSigner {
 
 impl Signer for FileSigner {
     fn sign_es256(&self, message: &[u8]) -> Result<[u8; 64], Error> {
+        let started = std::time::Instant::now();
         let sig = self
             .pair
             .sign(&self.rng, message)
             .map_err(|e| Error::Sign(e.to_string()))?;
+        crate::telemetry::metrics::signing("file", started.elapsed());
         sig.as_ref()
             .try_into()
             .map_err(|_| Error::Sign("ES256 signature is not 64 bytes".into()))

@@ -49,6 +49,14 @@ impl Error {
     }
 }
 
+/// Pass the current request's id on, so the next role logs under the same id.
+pub fn with_request_id(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match crate::telemetry::current_request_id() {
+        Some(id) => req.header(crate::telemetry::REQUEST_ID_HEADER, id.as_str()),
+        None => req,
+    }
+}
+
 /// An mTLS client of the records internal API. Cheap to clone (a connection pool inside).
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -98,18 +106,13 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, Error> {
-        Self::answer(
-            self.http
-                .post(format!("{}{path}", self.base))
-                .json(body)
-                .send()
-                .await,
-        )
-        .await
+        let req = self.http.post(format!("{}{path}", self.base)).json(body);
+        Self::answer(with_request_id(req).send().await).await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        Self::answer(self.http.get(format!("{}{path}", self.base)).send().await).await
+        let req = self.http.get(format!("{}{path}", self.base));
+        Self::answer(with_request_id(req).send().await).await
     }
 
     /// A fresh challenge.

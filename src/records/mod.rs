@@ -137,6 +137,13 @@ impl Records {
         Ok(())
     }
 
+    /// Connections of the pool in use and idle, for the pool gauge.
+    pub fn pool_use(&self) -> (u32, u32) {
+        let (size, idle) = with_db!(&self.db, p => (p.size(), p.num_idle()));
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        (size.saturating_sub(idle), idle)
+    }
+
     /// Whether the database is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.db.is_postgres()

@@ -78,6 +78,10 @@ pub enum VerifyCommand {
         /// Trust store.
         #[command(flatten)]
         trust: TrustArgs,
+        /// Serve `GET /metrics` (Prometheus text, plain HTTP) here; loopback or the monitoring
+        /// network only.
+        #[arg(long)]
+        metrics: Option<std::net::SocketAddr>,
     },
 }
 
@@ -180,9 +184,14 @@ pub fn read_input(arg: &str) -> Result<Vec<u8>> {
 /// # Errors
 /// Operator errors, and a `not-valid` error when any verdict is not `valid` (exit status 1).
 pub fn run_verify(args: VerifyArgs) -> Result<()> {
-    if let Some(VerifyCommand::Serve { listen, trust }) = args.command {
+    if let Some(VerifyCommand::Serve {
+        listen,
+        trust,
+        metrics,
+    }) = args.command
+    {
         let store = trust.load()?;
-        return super::http::serve(&listen, store);
+        return super::http::serve(&listen, store, metrics);
     }
     if args.inputs.is_empty() {
         bail!("give at least one input: a path, - for stdin, or the text itself");

@@ -113,20 +113,18 @@ impl<'de> Deserialize<'de> for Bounded {
 }
 
 /// A problem document (RFC 9457).
-fn problem(status: StatusCode, code: &'static str, detail: String) -> Response {
-    let body = serde_json::json!({
-        "type": format!("https://vaxcert.invalid/problems/{code}"),
-        "title": code,
-        "status": status.as_u16(),
-        "code": code,
-        "detail": detail,
-    });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/problem+json")],
-        body.to_string(),
-    )
-        .into_response()
+/// A refusal of `POST /v1/verify` as the one problem document every role answers.
+fn problem(status: StatusCode, code: &'static str, title: String) -> Response {
+    let ja = match code {
+        "request-malformed" => "要求の形式が正しくありません。",
+        "at-malformed" => "at は RFC 3339 の時刻ではありません。",
+        "too-many-inputs" => "1回の要求で確認できる証明書の数を超えています。",
+        "input-too-large" => "入力が大きすぎます。",
+        "image-base64-malformed" => "画像の base64 が正しくありません。",
+        "request-empty" => "確認する証明書がありません。",
+        _ => "システムで問題が発生しました。もう一度お試しください。",
+    };
+    crate::http::Problem::new(status.as_u16(), code, title, ja).into_response()
 }
 
 async fn verify(
@@ -259,11 +257,18 @@ async fn jsqr() -> Response {
 ///
 /// # Errors
 /// The address cannot be bound.
-pub fn serve(listen: &str, trust: TrustStore) -> anyhow::Result<()> {
+pub fn serve(
+    listen: &str,
+    trust: TrustStore,
+    metrics: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
+        if let Some(addr) = metrics {
+            crate::http::serve_metrics(addr).await?;
+        }
         let at = tokio::net::lookup_host(listen)
             .await?
             .next()

@@ -128,6 +128,13 @@ impl Report {
             Ok(()) => (Verdict::Valid, "ok", "the certificate is valid".to_string()),
             Err(e) => (e.verdict(), e.code(), e.to_string()),
         };
+        let format = match d.format {
+            Some(Format::Shc) => "shc",
+            Some(Format::VdsNc) => "vds-nc",
+            Some(Format::EuDcc) => "eu-dcc",
+            None => "unrecognised",
+        };
+        crate::telemetry::metrics::verdict(format, verdict.as_str(), reason);
         Report {
             verdict,
             reason,

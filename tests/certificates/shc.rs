@@ -42,7 +42,11 @@ fn the_spec_example_bundle_reissues_under_our_key_with_the_same_structure() {
     assert_eq!(v["iss"], vaxcert::dev::SHC_ISS);
     assert_eq!(
         v["vc"]["type"],
-        serde_json::json!(["https://smarthealth.cards#health-card"])
+        serde_json::json!([
+            "https://smarthealth.cards#health-card",
+            "https://smarthealth.cards#immunization",
+            "https://smarthealth.cards#covid19"
+        ])
     );
     assert_eq!(v["vc"]["credentialSubject"]["fhirVersion"], "4.0.1");
     assert_eq!(v["vc"]["credentialSubject"]["fhirBundle"], bundle);

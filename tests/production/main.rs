@@ -911,3 +911,306 @@ fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_denylist() {
     let _ = app.wait();
     let _ = center.wait();
 }
+
+/// A role started with `--log-format json`, its stderr in a file and its announced lines read
+/// until `announce` (the metrics listener announces itself first).
+struct Logged {
+    child: Child,
+    log: PathBuf,
+    announced: Vec<String>,
+}
+
+impl Logged {
+    fn start(d: &Deployment, args: &[&str], announce: &str, name: &str) -> Self {
+        let log = d.path(&format!("{name}.log"));
+        let mut child = d
+            .cmd(env!("CARGO_BIN_EXE_vaxcert"))
+            .arg("--log-format=json")
+            .args(args)
+            .env("VAXCERT_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut announced = Vec::new();
+        while !announced.iter().any(|l: &String| l.starts_with(announce)) {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{args:?} did not start: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            };
+            announced.push(line);
+        }
+        // Keep reading, so later announcements never block the role on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Logged {
+            child,
+            log,
+            announced,
+        }
+    }
+
+    /// The URL announced after `prefix`.
+    fn url(&self, prefix: &str) -> String {
+        self.announced
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("nothing announced as {prefix:?}: {:?}", self.announced))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    fn scrape(&self) -> String {
+        let url = self.url("metrics on ");
+        let out = Command::new("curl")
+            .args(["-s", "--fail", "--max-time", "20", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "scrape {url} failed");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Stop the role (SIGTERM) and return its log, one JSON object per line.
+    fn stop(mut self) -> Vec<serde_json::Value> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// The value of one Prometheus sample, by its exact name and labels text.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
+}
+
+/// The routes of the log lines that carry `request_id`.
+fn routes_of(log: &[serde_json::Value], request_id: &str) -> Vec<String> {
+    log.iter()
+        .filter(|l| l["span"]["request_id"] == request_id)
+        .filter_map(|l| l["span"]["route"].as_str().map(str::to_owned))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn metrics_and_json_logs_follow_one_issuance_and_hold_nothing_personal() {
+    use vaxcert::card::challenge::Binding;
+    use vaxcert::domain::{Channel, Kind, MunicipalityCode};
+    let d = Deployment::with_keys();
+    let cards = CardCa::new(&d);
+    let seed = d.vaxcert(&[
+        "records",
+        "--keys-dir",
+        "keys/secrets",
+        "--database-url",
+        "sqlite://records.db",
+        "seed-demo",
+    ]);
+    assert!(seed.status.success());
+    let ca_keys = "[{ key_id = \"9100033\", modulus_file = \"card-ca.modulus.hex\" }]";
+    let config = std::fs::read_to_string(d.records_config(&[("card_ca_keys", ca_keys)]))
+        .unwrap()
+        .replacen('\n', "\nmetrics = \"127.0.0.1:0\"\n", 1);
+    d.write("records-metrics.toml", &config);
+    let records = Logged::start(
+        &d,
+        &["records", "serve", "--config", "records-metrics.toml"],
+        "records: counter UI on ",
+        "records",
+    );
+    let trust = Path::new(env!("CARGO_MANIFEST_DIR")).join("certs/trust");
+    d.write(
+        "app-metrics.toml",
+        &format!(
+            "listen = \"127.0.0.1:0\"\nrecords_url = \"{}\"\ntls_dir = \"tls\"\nplain_http = true\ntrust_dir = \"{}\"\nmetrics = \"127.0.0.1:0\"\n",
+            records.url("records: internal API on "),
+            trust.display()
+        ),
+    );
+    let app = Logged::start(
+        &d,
+        &["app", "serve", "--config", "app-metrics.toml"],
+        "app gateway: listening on ",
+        "app",
+    );
+    let app_url = app.url("app gateway: listening on ");
+    let jwks = jwks(d.path("keys/jwks.json"));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let certificate_id = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let post = |path: &'static str, body: serde_json::Value, id: &'static str| {
+            let req = http
+                .post(format!("{app_url}{path}"))
+                .header("x-request-id", id)
+                .json(&body);
+            async move {
+                let r = req.send().await.unwrap();
+                let status = r.status().as_u16();
+                assert_eq!(r.headers()["x-request-id"], id, "the id is answered back");
+                let v: serde_json::Value = r.json().await.unwrap();
+                (status, v)
+            }
+        };
+        let (_, ch) = post("/v1/challenges", serde_json::json!({}), "t-challenge").await;
+        let challenge =
+            vaxcert::card::challenge::Challenge::from_base64(ch["challenge"].as_str().unwrap())
+                .unwrap();
+        let binding = Binding {
+            channel: Channel::App,
+            terminal_id: "phone-1".into(),
+            municipality: MunicipalityCode::parse("131016").unwrap(),
+            kind: Kind::Domestic,
+        };
+        let preview = vaxcert::protocol::PreviewRequest {
+            municipality: binding.municipality.clone(),
+            kind: Kind::Domestic,
+            evidence: cards.evidence(&challenge, &binding),
+            passport_mrz: None,
+            device_id: Some("phone-1".into()),
+        };
+        let (_, p) = post(
+            "/v1/previews",
+            serde_json::to_value(&preview).unwrap(),
+            "t-preview",
+        )
+        .await;
+        let token = serde_json::json!({"preview_token": p["preview_token"]});
+        let (status, c) = post("/v1/certificates", token.clone(), "t-issue-1").await;
+        assert_eq!(status, 200, "{c}");
+        let (status, again) = post("/v1/certificates", token, "t-issue-2").await;
+        assert_eq!(status, 409, "{again}");
+        assert_eq!(again["code"], "preview-token-reused");
+        let shc = c["shc"].as_str().unwrap().to_owned();
+        artefacts::verify_shc(&shc, &jwks);
+        // A verdict and a refused input at the gateway's verifier.
+        let (status, _) = post(
+            "/v1/verify",
+            serde_json::json!({"texts": ["not a certificate"]}),
+            "t-verify",
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, _) = post(
+            "/v1/verify",
+            serde_json::json!({"texts": vec![""; 17]}),
+            "t-verify-many",
+        )
+        .await;
+        assert_eq!(status, 413);
+        c["certificate_id"].as_str().unwrap().to_owned()
+    });
+
+    let at_records = records.scrape();
+    let at_app = app.scrape();
+    assert_eq!(
+        sample(
+            &at_records,
+            r#"vaxcert_issuances_total{channel="app",kind="domestic",outcome="issued"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &at_records,
+            r#"vaxcert_issuances_total{channel="app",kind="unknown",outcome="preview-token-reused"}"#
+        ),
+        1.0
+    );
+    assert!(
+        sample(
+            &at_records,
+            r#"vaxcert_signing_duration_seconds_count{backend="pkcs11"}"#
+        ) >= 1.0
+    );
+    sample(&at_records, r#"vaxcert_db_pool_connections{state="idle"}"#);
+    assert_eq!(
+        sample(
+            &at_records,
+            r#"vaxcert_http_requests_total{route="/internal/v1/certificates",method="POST",status="200"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &at_app,
+            r#"vaxcert_http_requests_total{route="/v1/certificates",method="POST",status="200"}"#
+        ),
+        1.0
+    );
+    assert!(
+        sample(
+            &at_app,
+            r#"vaxcert_http_request_duration_seconds_count{route="/v1/previews"}"#
+        ) >= 1.0
+    );
+    assert_eq!(
+        sample(
+            &at_app,
+            r#"vaxcert_refusals_total{code="too-many-inputs",status="413"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &at_app,
+            r#"vaxcert_refusals_total{code="preview-token-reused",status="409"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &at_app,
+            r#"vaxcert_verifier_verdicts_total{format="unrecognised",verdict="invalid",reason="unrecognised-input"}"#
+        ),
+        1.0
+    );
+    let personal = [
+        "山田",
+        "123456789018",
+        "phone-1",
+        &certificate_id,
+        "127.0.0.1",
+    ];
+    for (role, text) in [("records", &at_records), ("app", &at_app)] {
+        for p in personal {
+            assert!(!text.contains(p), "{role}'s metrics hold {p:?}");
+        }
+    }
+
+    // One issuance followed across processes by its request id, in JSON lines.
+    let app_log = app.stop();
+    let records_log = records.stop();
+    assert_eq!(routes_of(&app_log, "t-issue-1"), ["/v1/certificates"]);
+    assert_eq!(
+        routes_of(&records_log, "t-issue-1"),
+        ["/internal/v1/certificates"]
+    );
+    assert_eq!(
+        routes_of(&records_log, "t-preview"),
+        ["/internal/v1/previews"]
+    );
+    for (role, log) in [("records", &records_log), ("app", &app_log)] {
+        let text = serde_json::to_string(log).unwrap();
+        for p in ["山田", "123456789018", "\"pin\""] {
+            assert!(!text.contains(p), "{role}'s log holds {p:?}");
+        }
+    }
+}
