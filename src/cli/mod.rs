@@ -4,9 +4,11 @@
 //! ```text
 //! cli
 //!   ├ records   `records …`: storage commands, `serve` (issuance + API + counter), `revoke`
+//!   ├ dist      `dist …`: man pages and completions for the package
 //!   └ issue     `issue`: DEV ONLY, a certificate for a persona with the dev keys
 //! ```
 
+pub mod dist;
 pub mod issue;
 pub mod records;
 
@@ -88,6 +90,9 @@ pub enum Command {
     /// The demo: the whole system on localhost with a virtual card; issues one sample
     /// certificate through the kiosk and prints the URLs.
     Demo(crate::demo::DemoArgs),
+    /// Man pages and shell completions for the Debian package (`./vx package`).
+    #[command(subcommand, hide = true)]
+    Dist(dist::DistCommand),
 }
 
 /// `vaxcert card …`
@@ -254,6 +259,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Issue(args) => issue::run(&args),
         Command::Demo(args) => crate::demo::run(&args),
+        Command::Dist(cmd) => dist::run(cmd),
         Command::Verify(args) => crate::verify::cli::run_verify(args),
         Command::Trust(cmd) => crate::verify::cli::run_trust(cmd),
         Command::Records(args) => records::run(args),

@@ -134,14 +134,7 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         // Card errors and center refusals are the resident's path, not faults; log the code.
         tracing::info!(code = self.code(), "kiosk request refused");
-        let p = self.problem();
-        let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut r = (status, Json(p)).into_response();
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        r
+        self.problem().into_response()
     }
 }
 

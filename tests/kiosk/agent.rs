@@ -120,3 +120,41 @@ fn card_presence_follows_the_reader() {
     card.pull_out();
     present(false);
 }
+
+#[test]
+fn the_agent_answers_health_readiness_and_metrics_on_its_own_listener() {
+    use crate::helpers::{Proc, url_in};
+    let print = tmpdir();
+    let mut cmd = vaxcert();
+    cmd.args([
+        "kiosk",
+        "--dev",
+        "--listen",
+        "127.0.0.1:0",
+        "--center",
+        NO_CENTER,
+        "--metrics",
+        "127.0.0.1:0",
+    ])
+    .arg("--print-dir")
+    .arg(print.path());
+    // The metrics listener announces itself first, then the UI.
+    let (mut agent, metrics) = Proc::start(cmd, "kiosk-metrics", "metrics on");
+    let metrics = url_in(&metrics);
+    let ui = agent.next_line_with("kiosk listening on");
+    let url = url_in(&ui);
+    assert!(curl(&[&format!("{url}/healthz")]).starts_with("HTTP/1.1 200"));
+    let r = curl(&[&format!("{url}/readyz")]);
+    assert!(r.starts_with("HTTP/1.1 503"), "no center: not ready: {r}");
+    let r = curl(&[&format!("{url}/api/municipalities")]);
+    assert!(r.contains("center-unreachable"), "{r}");
+    let text = curl(&[&metrics]);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    for series in [
+        r#"vaxcert_http_requests_total{route="/healthz",method="GET",status="200"} 1"#,
+        r#"vaxcert_refusals_total{code="not-ready",status="503"} 1"#,
+        r#"vaxcert_refusals_total{code="center-unreachable",status="503"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
+    }
+}

@@ -28,6 +28,7 @@ pub(crate) fn tmpdir() -> tempfile::TempDir {
 pub(crate) struct Proc {
     pub child: Child,
     pub log: PathBuf,
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Proc {
@@ -43,19 +44,27 @@ impl Proc {
             .spawn()
             .unwrap_or_else(|e| panic!("{name} does not start: {e}"));
         let out = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(out).lines();
-        let mut proc = Proc { child, log };
+        // Keep draining stdout so the child never blocks on a full pipe; lines queue here.
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut proc = Proc { child, log, lines };
+        let line = proc.next_line_with(marker);
+        (proc, line)
+    }
+
+    /// The next stdout line containing `marker` (earlier lines are skipped).
+    pub(crate) fn next_line_with(&mut self, marker: &str) -> String {
         loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains(marker) => {
-                    // Keep draining stdout so the child never blocks on a full pipe.
-                    std::thread::spawn(move || for _ in lines {});
-                    return (proc, line);
-                }
-                Some(Ok(_)) => {}
-                _ => {
-                    let _ = proc.child.wait();
-                    panic!("{name} exited before saying {marker:?}:\n{}", proc.output());
+            match self.lines.recv() {
+                Ok(line) if line.contains(marker) => return line,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = self.child.wait();
+                    panic!("exited before saying {marker:?}:\n{}", self.output());
                 }
             }
         }

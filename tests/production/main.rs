@@ -766,7 +766,7 @@ fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_denylist() {
     d.write(
         "center.toml",
         &format!(
-            "listen = \"127.0.0.1:0\"\nrecords_url = \"{}\"\ntls_dir = \"tls\"\ncard_ca_keys = {ca_keys}\n",
+            "listen = \"127.0.0.1:0\"\nrecords_url = \"{}\"\ntls_dir = \"tls\"\ncard_ca_keys = {ca_keys}\nmetrics = \"127.0.0.1:0\"\n",
             records.api
         ),
     );
@@ -774,10 +774,13 @@ fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_denylist() {
         &["app", "serve", "--config", "app.toml"],
         "app gateway: listening on ",
     );
-    let (mut center, center_url) = d.start(
+    let center = Logged::start(
+        &d,
         &["center", "serve", "--config", "center.toml"],
         "center: kiosk API on ",
+        "center",
     );
+    let center_url = center.url("center: kiosk API on ");
     let jwks = jwks(d.path("keys/jwks.json"));
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -906,10 +909,18 @@ fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_denylist() {
         "no records: not ready"
     );
     assert_eq!(curl(format!("{center_url}/readyz"), true), "503");
+    let at_center = center.scrape();
+    assert_eq!(
+        sample(
+            &at_center,
+            r#"vaxcert_http_requests_total{route="/v1/kiosk/certificates",method="POST",status="200"}"#
+        ),
+        1.0
+    );
+    assert!(!at_center.contains("kiosk-01"), "no terminal id in metrics");
     let _ = app.kill();
-    let _ = center.kill();
     let _ = app.wait();
-    let _ = center.wait();
+    center.stop();
 }
 
 /// A role started with `--log-format json`, its stderr in a file and its announced lines read
