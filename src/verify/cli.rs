@@ -114,8 +114,9 @@ pub enum TrustCommand {
         /// Their licence.
         #[arg(long, default_value = "unknown")]
         licence: String,
-        /// Trust store folder.
-        #[arg(long = "trust", default_value = "certs/trust")]
+        /// Trust store folder to add to (`certs/trust` in a checkout: the anchors compiled into
+        /// the next build).
+        #[arg(long = "trust")]
         trust_dir: PathBuf,
         /// The files: a JWKS (and CRL JSON files) for `shc`; certificates (DER or PEM) otherwise.
         #[arg(required = true)]

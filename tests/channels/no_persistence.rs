@@ -4,7 +4,8 @@
 //! it; the kiosk agent with the virtual card in a vpcd reader; and the counter inside records,
 //! over real HTTP with a TOTP login. Afterwards the records database has gained only issuance
 //! rows, audit entries and used challenges, the print directory holds exactly the kiosk's 20
-//! PDFs, and no process's log holds a test MyNumber, a PIN or card bytes.
+//! PDFs, and no process's log holds a test MyNumber, a PIN or card bytes (the app gateway and the
+//! kiosk agent log JSON lines, records and the center text: both forms are scanned).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -177,6 +178,7 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
     );
     let app = start(
         bwrap(&[
+            "--log-format=json",
             "app",
             "serve",
             "--dev",
@@ -209,6 +211,7 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
     let agent = start_marked(
         bwrap_writable(
             &[
+                "--log-format=json",
                 "kiosk",
                 "--dev",
                 "--listen",
@@ -354,6 +357,13 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
     for name in ["records.log", "app.log", "center.log", "kiosk.log"] {
         let log = std::fs::read_to_string(dir.path().join(name)).unwrap();
         assert!(!log.is_empty() || name != "app.log", "{name} was captured");
+        if name == "app.log" || name == "kiosk.log" {
+            // Started with --log-format json: the secret scan covers that form too.
+            for line in log.lines().filter(|l| !l.trim().is_empty()) {
+                serde_json::from_str::<serde_json::Value>(line)
+                    .unwrap_or_else(|e| panic!("{name}: not a JSON line ({e}): {line}"));
+            }
+        }
         for s in secrets {
             assert!(!log.contains(s), "{name} holds a test MyNumber");
         }
