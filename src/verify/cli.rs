@@ -82,6 +82,12 @@ pub enum VerifyCommand {
         /// network only.
         #[arg(long)]
         metrics: Option<std::net::SocketAddr>,
+        /// Requests verified at once (default: the number of CPUs); others wait.
+        #[arg(long)]
+        max_concurrent: Option<usize>,
+        /// Milliseconds a request waits for a slot before `503 verifier-busy`.
+        #[arg(long, default_value_t = 2000)]
+        queue_wait_ms: u64,
     },
 }
 
@@ -189,10 +195,19 @@ pub fn run_verify(args: VerifyArgs) -> Result<()> {
         listen,
         trust,
         metrics,
+        max_concurrent,
+        queue_wait_ms,
     }) = args.command
     {
         let store = trust.load()?;
-        return super::http::serve(&listen, store, metrics);
+        let mut limits = super::http::Limits {
+            queue_wait: std::time::Duration::from_millis(queue_wait_ms),
+            ..super::http::Limits::default()
+        };
+        if let Some(n) = max_concurrent {
+            limits.concurrent = n;
+        }
+        return super::http::serve(&listen, store, limits, metrics);
     }
     if args.inputs.is_empty() {
         bail!("give at least one input: a path, - for stdin, or the text itself");

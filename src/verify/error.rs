@@ -31,6 +31,18 @@ pub enum Error {
     /// The picture holds no readable QR code.
     #[error("no readable QR code in the image")]
     QrUnreadable,
+    /// The picture has more pixels than a phone photo of a certificate needs.
+    #[error("the image has {pixels} pixels; at most {limit} are read")]
+    ImageTooLarge {
+        /// Its pixels.
+        pixels: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// Finding the QR code took more work than any real picture needs (a picture crafted
+    /// with thousands of finder patterns, say): given up, not read.
+    #[error("the image is too complex to search for a QR code")]
+    ImageTooComplex,
     /// An SHC QR code above version 22 (SHC 1.4 limit; DESIGN §6).
     #[error("the SHC QR code is version {version}; SMART Health Cards allow at most 22")]
     QrVersionTooHigh {
@@ -177,6 +189,8 @@ impl Error {
             Error::Unreadable(_) => "input-unreadable",
             Error::ImageUndecodable => "image-undecodable",
             Error::QrUnreadable => "qr-unreadable",
+            Error::ImageTooLarge { .. } => "image-too-large",
+            Error::ImageTooComplex => "image-too-complex",
             Error::QrVersionTooHigh { .. } => "qr-version-too-high",
             Error::ShcNumeric => "shc-numeric-malformed",
             Error::ShcChunks(_) => "shc-chunks-invalid",

@@ -29,21 +29,62 @@ pub const MAX_INPUTS: usize = 16;
 /// The longest text one input may be: a whole `.smart-health-card` file of several cards fits.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
+/// How much verification one server does at once, and how long a request may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Requests verified at once (each on a blocking thread); others wait for a slot.
+    pub concurrent: usize,
+    /// How long a request waits for a slot before `503 verifier-busy`.
+    pub queue_wait: std::time::Duration,
+    /// How long a request's verification may take before `503 verify-timeout`. The work
+    /// keeps its slot until it ends, so slow requests cannot pile up beyond `concurrent`.
+    pub time_budget: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            queue_wait: std::time::Duration::from_secs(2),
+            time_budget: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct VerifyState {
     trust: Arc<TrustStore>,
     clock: Arc<dyn Clock>,
+    limits: Limits,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl VerifyState {
-    /// A state over this trust store and clock.
+    /// A state over this trust store and clock, with the default [`Limits`].
     pub fn new(trust: TrustStore, clock: Arc<dyn Clock>) -> Self {
+        Self::with_limits(trust, clock, Limits::default())
+    }
+
+    /// A state with explicit limits.
+    pub fn with_limits(trust: TrustStore, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         VerifyState {
             trust: Arc::new(trust),
             clock,
+            limits,
+            slots: Arc::new(tokio::sync::Semaphore::new(limits.concurrent.max(1))),
         }
     }
+}
+
+/// `503` with `Retry-After`: the verifier is at its limit, not broken.
+fn busy(code: &'static str, title: &str, ja: &str) -> Response {
+    let mut r = crate::http::Problem::new(503, code, title, ja).into_response();
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("2"),
+    );
+    r
 }
 
 /// The routes: `POST /v1/verify`, `GET /verify` and its two scripts.
@@ -200,13 +241,34 @@ async fn verify(
         );
     }
     let trust = state.trust.clone();
-    let reports: Vec<Report> = match tokio::task::spawn_blocking(move || {
-        super::verify_inputs(&inputs, &trust, at)
-    })
-    .await
-    {
-        Ok(r) => r,
+    let slot =
+        match tokio::time::timeout(state.limits.queue_wait, state.slots.clone().acquire_owned())
+            .await
+        {
+            Ok(Ok(slot)) => slot,
+            _ => {
+                return busy(
+                    "verifier-busy",
+                    "The verifier is busy. Please try again in a moment.",
+                    "確認が混み合っています。少し待ってからお試しください。",
+                );
+            }
+        };
+    let work = tokio::task::spawn_blocking(move || {
+        let reports = super::verify_inputs(&inputs, &trust, at);
+        drop(slot);
+        reports
+    });
+    let reports: Vec<Report> = match tokio::time::timeout(state.limits.time_budget, work).await {
+        Ok(Ok(r)) => r,
         Err(_) => {
+            return busy(
+                "verify-timeout",
+                "Verification took too long. Please try again with a clearer picture.",
+                "確認に時間がかかりすぎました。鮮明な画像でもう一度お試しください。",
+            );
+        }
+        Ok(Err(_)) => {
             return problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -260,6 +322,7 @@ async fn jsqr() -> Response {
 pub fn serve(
     listen: &str,
     trust: TrustStore,
+    limits: Limits,
     metrics: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -275,8 +338,12 @@ pub fn serve(
             .ok_or_else(|| anyhow::anyhow!("{listen}: no address"))?;
         // Offline: nothing to depend on, so ready whenever it is up.
         let ready: crate::http::ReadyCheck = Arc::new(|| Box::pin(async { Ok(()) }));
-        let app = router(VerifyState::new(trust, Arc::new(SystemClock)))
-            .merge(crate::http::health(ready));
+        let app = router(VerifyState::with_limits(
+            trust,
+            Arc::new(SystemClock),
+            limits,
+        ))
+        .merge(crate::http::health(ready));
         let server = crate::http::Server::bind(at, None, app).await?;
         crate::http::announce(format_args!(
             "vaxcert verify: listening on http://{}/verify",

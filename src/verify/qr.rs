@@ -1,6 +1,10 @@
 //! QR codes from pictures: PNG or JPEG in, every readable code's text and version out
-//! (`rqrr`). Image decoding is bounded (dimensions and memory), so a hostile picture cannot
-//! exhaust the verifier.
+//! (`rqrr`). Every step is bounded, so a hostile picture cannot exhaust the verifier: the
+//! pixel count is checked from the header before decoding ([`MAX_PIXELS`]), the decoded
+//! picture is dropped as soon as its grey copy exists, and rqrr's search is metered
+//! (`Metered`): its candidate grouping clones the picture once per candidate triple, which
+//! grows steeply with the number of finder patterns, so past [`WORK_PER_PIXEL`] pixel reads
+//! per pixel the search is abandoned with `image-too-complex`.
 
 use std::io::Cursor;
 
@@ -88,7 +92,8 @@ pub fn decode_svg(bytes: &[u8]) -> Result<Vec<QrCode>, Error> {
             _ => return Err(Error::ImageUndecodable),
         }
     }
-    let codes = read(img);
+    let budget = Budget::new(WORK_PER_PIXEL * WORK_FLOOR_PIXELS);
+    let codes = read_metered(img, &budget)?;
     if codes.is_empty() {
         return Err(Error::QrUnreadable);
     }
@@ -137,21 +142,44 @@ impl<'a> Tokens<'a> {
     }
 }
 
+/// The most pixels a picture may have: a 16-megapixel phone photo.
+pub const MAX_PIXELS: u64 = 16 * 1024 * 1024;
+/// Pixel reads (and copies) rqrr may make per pixel of a picture (of at least
+/// [`WORK_FLOOR_PIXELS`]), over all attempts, before the search is abandoned. The vectors'
+/// photos and scans take 9–17 per pixel; a small scan that must be enlarged, 252 per pixel of
+/// the original (under the floor); a picture of thousands of finder patterns, far more.
+pub const WORK_PER_PIXEL: u64 = 100;
+/// The budget of a small picture is that of one this size, since small ones are enlarged.
+pub const WORK_FLOOR_PIXELS: u64 = 4 * 1024 * 1024;
+
 /// Decode every QR code in a PNG or JPEG.
 ///
 /// # Errors
-/// [`Error::ImageUndecodable`] for a broken picture, [`Error::QrUnreadable`] when no code reads.
+/// [`Error::ImageUndecodable`] for a broken picture, [`Error::ImageTooLarge`],
+/// [`Error::ImageTooComplex`], [`Error::QrUnreadable`] when no code reads.
 pub fn decode(bytes: &[u8]) -> Result<Vec<QrCode>, Error> {
+    use image::ImageDecoder;
     let mut reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|_| Error::ImageUndecodable)?;
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(10_000);
-    limits.max_image_height = Some(10_000);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_image_width = Some(16_384);
+    limits.max_image_height = Some(16_384);
+    limits.max_alloc = Some(96 * 1024 * 1024);
     reader.limits(limits);
-    let img = reader.decode().map_err(|_| Error::ImageUndecodable)?;
-    let luma = img.to_luma8();
+    let decoder = reader.into_decoder().map_err(|_| Error::ImageUndecodable)?;
+    let (w, h) = decoder.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > MAX_PIXELS {
+        return Err(Error::ImageTooLarge {
+            pixels,
+            limit: MAX_PIXELS,
+        });
+    }
+    let luma = image::DynamicImage::from_decoder(decoder)
+        .map_err(|_| Error::ImageUndecodable)?
+        .into_luma8();
+    let budget = Budget::new(WORK_PER_PIXEL * pixels.max(WORK_FLOOR_PIXELS));
     // Try the picture as it is, then cleaner copies: JPEG noise and small scans defeat the
     // detector where a binarised or enlarged copy reads.
     let (w, h) = luma.dimensions();
@@ -178,13 +206,117 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<QrCode>, Error> {
     ];
     for attempt in attempts {
         if let Some(img) = attempt() {
-            let codes = read(img);
+            let codes = read_metered(img, &budget)?;
             if !codes.is_empty() {
                 return Ok(codes);
             }
         }
     }
     Err(Error::QrUnreadable)
+}
+
+/// The work rqrr may still do on one picture, shared by its attempts and their copies.
+#[derive(Debug, Clone)]
+struct Budget(std::rc::Rc<std::cell::Cell<u64>>);
+
+impl Budget {
+    fn new(units: u64) -> Self {
+        Budget(std::rc::Rc::new(std::cell::Cell::new(units)))
+    }
+
+    /// Spend `n` units; past the budget, unwind out of rqrr (caught in [`read_metered`])
+    /// without the panic hook, so nothing is printed.
+    fn spend(&self, n: u64) {
+        match self.0.get().checked_sub(n) {
+            Some(left) => self.0.set(left),
+            None => std::panic::resume_unwind(Box::new(OverBudget)),
+        }
+    }
+}
+
+/// The unwind payload of an exhausted [`Budget`].
+struct OverBudget;
+
+/// A grey picture whose every pixel read and every copy rqrr makes is paid from a [`Budget`]:
+/// the only way to bound rqrr's search, whose loops are not ours (it takes any
+/// `image::GenericImage` of `Luma<u8>`).
+#[derive(Debug)]
+struct Metered {
+    img: image::GrayImage,
+    budget: Budget,
+}
+
+impl Clone for Metered {
+    fn clone(&self) -> Self {
+        let (w, h) = self.img.dimensions();
+        self.budget.spend(u64::from(w) * u64::from(h));
+        Metered {
+            img: self.img.clone(),
+            budget: self.budget.clone(),
+        }
+    }
+}
+
+impl image::GenericImageView for Metered {
+    type Pixel = image::Luma<u8>;
+
+    fn dimensions(&self) -> (u32, u32) {
+        self.img.dimensions()
+    }
+
+    fn get_pixel(&self, x: u32, y: u32) -> Self::Pixel {
+        self.budget.spend(1);
+        *self.img.get_pixel(x, y)
+    }
+}
+
+impl image::GenericImage for Metered {
+    #[allow(deprecated)]
+    fn get_pixel_mut(&mut self, x: u32, y: u32) -> &mut Self::Pixel {
+        self.budget.spend(1);
+        self.img.get_pixel_mut(x, y)
+    }
+
+    fn put_pixel(&mut self, x: u32, y: u32, pixel: Self::Pixel) {
+        self.budget.spend(1);
+        self.img.put_pixel(x, y, pixel);
+    }
+
+    #[allow(deprecated)]
+    fn blend_pixel(&mut self, x: u32, y: u32, pixel: Self::Pixel) {
+        self.put_pixel(x, y, pixel);
+    }
+}
+
+/// [`read`] on a metered copy: `Err(ImageTooComplex)` once the budget is spent.
+fn read_metered(luma: image::GrayImage, budget: &Budget) -> Result<Vec<QrCode>, Error> {
+    let img = Metered {
+        img: luma,
+        budget: budget.clone(),
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || decode_grids(img))) {
+        Ok(codes) => Ok(codes),
+        Err(payload) if payload.is::<OverBudget>() => Err(Error::ImageTooComplex),
+        // rqrr is third-party code fed with hostile pixels: its own panic is a picture we
+        // cannot read, never a crash of the verifier.
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+fn decode_grids<S>(img: S) -> Vec<QrCode>
+where
+    S: image::GenericImage<Pixel = image::Luma<u8>> + Clone,
+{
+    let mut prepared = rqrr::PreparedImage::prepare(img);
+    prepared
+        .detect_grids()
+        .into_iter()
+        .filter_map(|g| g.decode().ok())
+        .map(|(meta, text)| QrCode {
+            text,
+            version: meta.version.0,
+        })
+        .collect()
 }
 
 /// Black and white at Otsu's threshold.
@@ -220,22 +352,4 @@ fn binarise(img: &image::GrayImage) -> image::GrayImage {
         p.0[0] = if p.0[0] > threshold { 255 } else { 0 };
     }
     out
-}
-
-fn read(luma: image::GrayImage) -> Vec<QrCode> {
-    // rqrr is third-party code fed with hostile pixels: a panic inside it is a picture we
-    // cannot read, never a crash of the verifier.
-    std::panic::catch_unwind(move || {
-        let mut prepared = rqrr::PreparedImage::prepare(luma);
-        prepared
-            .detect_grids()
-            .into_iter()
-            .filter_map(|g| g.decode().ok())
-            .map(|(meta, text)| QrCode {
-                text,
-                version: meta.version.0,
-            })
-            .collect()
-    })
-    .unwrap_or_default()
 }

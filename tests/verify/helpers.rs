@@ -266,6 +266,25 @@ impl Server {
 
     /// One HTTP/1.1 request; returns (status, content type, body).
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String, String) {
+        let (status, head, body) = self.request_with_headers(method, path, body);
+        let ctype = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-type")
+                    .then(|| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        (status, ctype, body)
+    }
+
+    /// One HTTP/1.1 request; returns (status, the whole head in lower case, body).
+    pub fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, String, String) {
         use std::io::{Read, Write};
         let addr = self.base.trim_start_matches("http://");
         let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -281,14 +300,6 @@ impl Server {
         let text = String::from_utf8_lossy(&raw).to_string();
         let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let status: u16 = head.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
-        let ctype = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-type")
-                    .then(|| v.trim().to_string())
-            })
-            .unwrap_or_default();
         let body = if head
             .to_ascii_lowercase()
             .contains("transfer-encoding: chunked")
@@ -297,7 +308,7 @@ impl Server {
         } else {
             rest.to_string()
         };
-        (status, ctype, body)
+        (status, head.to_ascii_lowercase(), body)
     }
 }
 

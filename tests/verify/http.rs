@@ -123,3 +123,74 @@ fn the_page_and_its_scripts_are_served() {
     assert_eq!(status, 200);
     assert!(js.contains("BarcodeDetector"));
 }
+
+/// A PNG of `w`×`h` white pixels, with `draw` painting black ones.
+fn png(w: u32, h: u32, draw: impl Fn(u32, u32) -> bool) -> String {
+    use base64::Engine;
+    let img =
+        image::GrayImage::from_fn(w, h, |x, y| image::Luma([if draw(x, y) { 0 } else { 255 }]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(out.into_inner())
+}
+
+#[test]
+fn hostile_pictures_are_refused_within_their_budget() {
+    let (_t, server) = spec_server();
+    let reason = |b64: String| {
+        let body = serde_json::json!({ "image_base64": b64 });
+        let (status, _, text) = server.request("POST", "/v1/verify", Some(&body.to_string()));
+        assert_eq!(status, 200, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["results"][0]["reason"].as_str().unwrap().to_owned()
+    };
+    // More pixels than a 16-megapixel photo: refused from the header, before decoding.
+    assert_eq!(reason(png(4200, 4096, |_, _| false)), "image-too-large");
+    // Thousands of finder patterns (7×7 modules: a dark ring, a light ring, a dark 3×3 core)
+    // make rqrr's grouping clone the picture for each candidate triple: abandoned, not read.
+    let finder = |x: u32, y: u32| {
+        let (mx, my) = ((x % 28) / 3, (y % 28) / 3);
+        if mx >= 7 || my >= 7 {
+            return false;
+        }
+        let ring = mx.min(my).min(6 - mx).min(6 - my);
+        ring != 1
+    };
+    assert_eq!(reason(png(1600, 1600, finder)), "image-too-complex");
+}
+
+#[test]
+fn past_its_concurrency_the_verifier_answers_503_with_retry_after() {
+    let trust = Trust::named("spec", Path::new(""));
+    // One slot, no queue: while one picture is searched, every other request is refused.
+    let server = std::sync::Arc::new(Server::spawn_with(
+        &trust.path(),
+        &["--max-concurrent", "1", "--queue-wait-ms", "0"],
+    ));
+    let finder = |x: u32, y: u32| {
+        let (mx, my) = ((x % 28) / 3, (y % 28) / 3);
+        mx < 7 && my < 7 && mx.min(my).min(6 - mx).min(6 - my) != 1
+    };
+    let slow = serde_json::json!({ "image_base64": png(1600, 1600, finder) }).to_string();
+    let busy = {
+        let server = server.clone();
+        std::thread::spawn(move || server.request("POST", "/v1/verify", Some(&slow)))
+    };
+    let quick = r#"{"text":"HC1:!!"}"#;
+    let mut refused = None;
+    while !busy.is_finished() && refused.is_none() {
+        let (status, ctype, text) = server.request_with_headers("POST", "/v1/verify", Some(quick));
+        if status == 503 {
+            refused = Some((ctype, text));
+        }
+    }
+    let (ctype, text) = refused.expect("a request refused while the slot was taken");
+    assert!(ctype.contains("retry-after: 2"), "{ctype}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["code"], "verifier-busy");
+    let (status, _, text) = busy.join().unwrap();
+    assert_eq!(status, 200, "{text}");
+    // The slot is free again.
+    let (status, _, _) = server.request("POST", "/v1/verify", Some(quick));
+    assert_eq!(status, 200);
+}
