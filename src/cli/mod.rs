@@ -34,6 +34,18 @@ pub struct Cli {
     /// Log lines as text, or one JSON object per line (with the request id) for log shippers.
     #[arg(long, global = true, value_enum, default_value_t = crate::telemetry::LogFormat::Text)]
     pub log_format: crate::telemetry::LogFormat,
+    /// Every listener of a server role: connections served at once.
+    #[arg(long, global = true, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Every TLS listener: handshakes in flight (past it, new connections are dropped).
+    #[arg(long, global = true, default_value_t = 128)]
+    pub max_handshakes: usize,
+    /// Every listener: seconds to send a request head (also the keep-alive idle time).
+    #[arg(long, global = true, default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Every listener: seconds a connection may make no progress at all.
+    #[arg(long, global = true, default_value_t = 60)]
+    pub idle_timeout: u64,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -178,6 +190,12 @@ pub enum KeysCommand {
 /// # Errors
 /// Whatever the command failed with.
 pub fn run(cli: Cli) -> Result<()> {
+    crate::http::listener::set_limits(crate::http::listener::Limits {
+        max_connections: cli.max_connections,
+        max_handshakes: cli.max_handshakes,
+        header_read: Duration::from_secs(cli.header_timeout.max(1)),
+        idle: Duration::from_secs(cli.idle_timeout.max(1)),
+    });
     match cli.command {
         Command::Card(CardCommand::Readers) => {
             let list = reader::readers().map_err(Coded::from)?;

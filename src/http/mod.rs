@@ -4,6 +4,7 @@
 //! May import nothing of vaxcert's domain: each module maps its own errors to a [`Problem`]
 //! once (`card::Error::to_problem`, `records::Error::to_problem`, `issuance::Error::to_problem`).
 
+pub mod listener;
 mod problem;
 mod response;
 mod server;

@@ -328,6 +328,9 @@ impl TlsListener {
             reason: e.to_string(),
         })?;
         let acceptor = TlsAcceptor::from(Arc::new(config));
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(
+            super::listener::limits().max_handshakes.max(1),
+        ));
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let task = tokio::spawn(async move {
             loop {
@@ -340,9 +343,14 @@ impl TlsListener {
                     }
                 };
                 let _ = sock.set_nodelay(true);
+                let Ok(handshake) = handshakes.clone().try_acquire_owned() else {
+                    tracing::debug!(%addr, "too many TLS handshakes in flight; dropped");
+                    continue;
+                };
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
+                    let _handshake = handshake;
                     let hs = tokio::time::timeout(
                         std::time::Duration::from_secs(10),
                         acceptor.accept(sock),
@@ -408,10 +416,11 @@ impl Bound {
         router: axum::Router,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let svc = router.into_make_service_with_connect_info::<Peer>();
         match self {
-            Bound::Tls(l) => axum::serve(l, svc).with_graceful_shutdown(shutdown).await,
-            Bound::Plain(l) => axum::serve(l, svc).with_graceful_shutdown(shutdown).await,
+            Bound::Tls(l) => super::listener::serve(l, router, shutdown, |p| p).await,
+            Bound::Plain(l) => {
+                super::listener::serve(l, router, shutdown, |addr| Peer { addr, cert: None }).await
+            }
         }
     }
 }

@@ -194,3 +194,50 @@ fn past_its_concurrency_the_verifier_answers_503_with_retry_after() {
     let (status, _, _) = server.request("POST", "/v1/verify", Some(quick));
     assert_eq!(status, 200);
 }
+
+#[test]
+fn listeners_close_slow_and_idle_connections_and_cap_open_ones() {
+    use std::io::{Read, Write};
+    let trust = Trust::named("spec", Path::new(""));
+    let server = Server::spawn_with(
+        &trust.path(),
+        &["--max-connections", "2", "--header-timeout", "1"],
+    );
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let connect = || {
+        let s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        s
+    };
+    // Two connections take both slots: one says nothing, one trickles half a request head.
+    let mut silent = connect();
+    let mut slow = connect();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // A third, complete request is served only once a slot frees: when the header-read
+    // timeout has closed the other two.
+    let mut third = connect();
+    write!(
+        third,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    third.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    for (name, s) in [("silent", &mut silent), ("slow", &mut slow)] {
+        s.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 512];
+        match s.read(&mut buf) {
+            // Closed: EOF, or hyper's 408 before closing.
+            Ok(0) => {}
+            Ok(n) => assert!(
+                String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"),
+                "{name}: {}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) => panic!("{name} is still open while the third was served: {e}"),
+        }
+    }
+}
