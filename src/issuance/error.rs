@@ -19,6 +19,12 @@ pub enum Error {
     /// The overseas kind needs passport data and none was given.
     #[error("an overseas certificate needs the passport MRZ")]
     PassportRequired,
+    /// The passport's MRZ names another person than the record (birth date or sex differ).
+    #[error("the passport does not match the resident's record (birth date or sex)")]
+    PassportMismatch,
+    /// The passport's expiry date has passed.
+    #[error("the passport has expired")]
+    PassportExpired,
     /// Kiosk: the overseas kind reuses the last issuance's passport data, and there is none.
     #[error("no passport data from an earlier issuance; apply at the counter or in the app")]
     OverseasNeedsPassportHistory,
@@ -62,6 +68,8 @@ impl Error {
             Error::Records(e) => e.code(),
             Error::Mrz(e) => e.code(),
             Error::PassportRequired => "passport-required",
+            Error::PassportMismatch => "passport-mismatch",
+            Error::PassportExpired => "passport-expired",
             Error::OverseasNeedsPassportHistory => "overseas-needs-passport-history",
             Error::TokenInvalid => "preview-token-invalid",
             Error::TokenExpired => "preview-token-expired",
@@ -83,6 +91,8 @@ impl Error {
             Error::Records(e) => e.to_problem(trace_id),
             Error::Mrz(_) => p(400, "旅券の MRZ が正しくありません。"),
             Error::PassportRequired => p(400, "海外用には旅券の MRZ が必要です。"),
+            Error::PassportMismatch => p(422, "旅券の生年月日または性別が住民記録と一致しません。"),
+            Error::PassportExpired => p(422, "旅券の有効期限が切れています。"),
             Error::OverseasNeedsPassportHistory => p(
                 409,
                 "旅券情報の履歴がありません。窓口またはアプリで申請してください。",

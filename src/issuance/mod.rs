@@ -249,12 +249,15 @@ impl IssuanceService {
                     .last_passport
                     .clone()
                     .ok_or(Error::OverseasNeedsPassportHistory)?,
-                (_, Some(m)) => PassportData {
-                    romanised_name: m.full_name(),
-                    nationality: m.nationality.clone(),
-                    passport_number: m.passport_number.clone(),
-                    former_name: None,
-                },
+                (_, Some(m)) => {
+                    passport_belongs_to(&m, &rec.resident, now)?;
+                    PassportData {
+                        romanised_name: m.full_name(),
+                        nationality: m.nationality.clone(),
+                        passport_number: m.passport_number.clone(),
+                        former_name: None,
+                    }
+                }
                 (_, None) => return Err(Error::PassportRequired),
             }),
         };
@@ -546,4 +549,34 @@ pub fn evidence_digest(e: &CardEvidence) -> [u8; 32] {
         h.update(part);
     }
     h.finalize().into()
+}
+
+/// The app channel's MRZ must be the resident's own, unexpired passport: the birth date (and
+/// the sex, when the passport states one) equal the record's, and the expiry is not past
+/// (today in Japan). Only check digits were checked before; any valid MRZ would have done.
+fn passport_belongs_to(
+    mrz: &Td3Mrz,
+    resident: &crate::records::Resident,
+    now: UnixTime,
+) -> Result<()> {
+    use crate::domain::Sex;
+    let born = resident.birth_date.compact();
+    if mrz.birth_date != born[2..] {
+        return Err(Error::PassportMismatch);
+    }
+    let sex_matches = match (mrz.sex, resident.sex) {
+        ('M', Sex::Male) | ('F', Sex::Female) => true,
+        ('M' | 'F', _) => false,
+        _ => true,
+    };
+    if !sex_matches {
+        return Err(Error::PassportMismatch);
+    }
+    // Passports are valid ten years at most: the expiry's century is this one.
+    let today = crate::date::compact(crate::date::jst(now.0));
+    let expiry = format!("20{}", mrz.expiry);
+    if expiry < today {
+        return Err(Error::PassportExpired);
+    }
+    Ok(())
 }

@@ -155,10 +155,12 @@ fn check(text: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Resul
     if unprotected.as_map().is_none() {
         return Err(Error::Cose("unprotected header is not a map"));
     }
-    let alg = map_get(&protected_map, 1)
-        .or_else(|| map_get(unprotected, 1))
-        .and_then(int)
-        .ok_or(Error::Cose("no alg"))?;
+    // The algorithm counts only where the signature covers it (RFC 9052 §3.1): an `alg` in
+    // the unprotected header could be swapped by anyone, so it is never read. Without a
+    // protected one, the DSC's key type decides (P-256: ES256, RSA: PS256), which is what the
+    // EU's own vectors (CO20) expect to verify.
+    let alg = map_get(&protected_map, 1).map(|a| int(a).ok_or(Error::Cose("alg")));
+    let alg = alg.transpose()?;
     let kid = map_get(&protected_map, 4)
         .or_else(|| map_get(unprotected, 4))
         .and_then(|k| k.as_bytes())
@@ -193,25 +195,42 @@ fn check(text: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Resul
     let mut to_be_signed = Vec::new();
     ciborium::ser::into_writer(&sig_structure, &mut to_be_signed)
         .map_err(|_| Error::Cose("Sig_structure"))?;
+    if alg.is_some_and(|a| !matches!(a, -7 | -37)) {
+        return Err(Error::UnsupportedAlgorithm("COSE alg"));
+    }
+    // Several DSCs may share a kid (8 bytes): try each, skipping keys of another type.
     let mut signer = None;
+    let mut fitting = 0;
     for a in &candidates {
-        let key = a.cert.public_key()?;
-        let ok = match (alg, &key) {
-            (-7, PublicKey::P256(p)) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, p)
-                .verify(&to_be_signed, sig)
-                .is_ok(),
-            (-37, PublicKey::Rsa(k)) => UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, k)
-                .verify(&to_be_signed, sig)
-                .is_ok(),
-            (-7 | -37, _) => return Err(Error::KeyUnusable("alg does not fit the DSC key")),
-            _ => return Err(Error::UnsupportedAlgorithm("COSE alg")),
+        let Ok(key) = a.cert.public_key() else {
+            continue;
         };
+        let ok = match (alg, &key) {
+            (Some(-7) | None, PublicKey::P256(p)) => {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, p)
+                    .verify(&to_be_signed, sig)
+                    .is_ok()
+            }
+            (Some(-37) | None, PublicKey::Rsa(k)) => {
+                UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, k)
+                    .verify(&to_be_signed, sig)
+                    .is_ok()
+            }
+            _ => continue,
+        };
+        fitting += 1;
         if ok {
             signer = Some(*a);
             break;
         }
     }
-    let signer = signer.ok_or(Error::SignatureInvalid)?;
+    let signer = match signer {
+        Some(s) => s,
+        None if fitting == 0 => {
+            return Err(Error::KeyUnusable("alg does not fit the DSC key"));
+        }
+        None => return Err(Error::SignatureInvalid),
+    };
     if let Some(i) = d.issuer.as_mut() {
         i.trusted_as = Some(signer.name.clone());
     }
@@ -230,7 +249,7 @@ fn check(text: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Resul
     // Time.
     if map_get(&claims, 6)
         .and_then(int)
-        .is_some_and(|iat| iat > at.0 + 60)
+        .is_some_and(|iat| iat > at.0.saturating_add(60))
     {
         return Err(Error::NotYetValid);
     }
@@ -239,8 +258,9 @@ fn check(text: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Resul
         None => d.warnings.push("exp-missing".into()),
         _ => {}
     }
+    // A document signer outside its validity signs nothing valid at this time.
     if !signer.cert.valid_at(at.0) {
-        d.warnings.push("dsc-outside-validity".into());
+        return Err(Error::CertificateNotValidAt);
     }
     Ok(())
 }
@@ -342,12 +362,14 @@ fn dob_matches_schema(dob: &str) -> bool {
 /// Parse an RFC 3339 time (`2021-05-03T18:00:00Z`, fractional seconds and offsets allowed; no
 /// offset means UTC), a date (`2021-05-03`), or Unix seconds (`1620064800`).
 pub(crate) fn parse_time(s: &str) -> Option<i64> {
+    // 9999-12-31T23:59:59Z: no later time is asked for, and no arithmetic on it overflows.
+    const LATEST: i64 = 253_402_300_799;
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().ok();
+        return s.parse().ok().filter(|t| (0..=LATEST).contains(t));
     }
     let num = |t: &str| -> Option<i64> {
-        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        (!t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()))
             .then(|| t.parse().ok())
             .flatten()
     };
@@ -379,9 +401,12 @@ pub(crate) fn parse_time(s: &str) -> Option<i64> {
         if h > 23 || mi > 59 || sec > 60 {
             return None;
         }
+        if offset.abs() > 14 * 3600 {
+            return None;
+        }
         secs += h * 3600 + mi * 60 + sec - offset;
     }
-    Some(secs)
+    Some(secs).filter(|t| (0..=LATEST).contains(t))
 }
 
 #[cfg(test)]

@@ -119,6 +119,13 @@ pub enum Error {
     /// A certificate in the chain is outside its validity at the verification time.
     #[error("the signer certificate is not valid at the verification time")]
     CertificateNotValidAt,
+    /// The seal names another issuing country than the CSCA that vouches for its signer.
+    #[error("the issuing country does not match the country signing CA's")]
+    IssuingCountryMismatch,
+    /// The signer certificate has a critical extension this verifier does not know, so it
+    /// may not rely on it (RFC 5280 §4.2).
+    #[error("the signer certificate has an unknown critical extension")]
+    UnknownCriticalExtension,
     /// The signer certificate lacks the extended key usage this document needs.
     #[error("the signer certificate may not sign this document (key usage)")]
     KeyUsage,
@@ -211,6 +218,8 @@ impl Error {
             Error::VdsMalformed(_) => "vdsnc-malformed",
             Error::CertificateMalformed(_) => "certificate-malformed",
             Error::ChainInvalid => "chain-invalid",
+            Error::IssuingCountryMismatch => "issuing-country-mismatch",
+            Error::UnknownCriticalExtension => "critical-extension-unknown",
             Error::CertificateNotValidAt => "certificate-not-valid-at-time",
             Error::KeyUsage => "key-usage",
             Error::DocumentType => "document-type-not-allowed",

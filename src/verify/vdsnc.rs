@@ -93,8 +93,19 @@ fn check(v: &Value, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
     if let Some(i) = d.issuer.as_mut() {
         i.trusted_as = Some(anchor.name.clone());
     }
-    if !bsc.valid_at(at.0) || !candidates.iter().any(|a| a.cert.valid_at(at.0)) {
+    // Validity of the very CSCA that verified, not of any namesake.
+    if !bsc.valid_at(at.0) || !anchor.cert.valid_at(at.0) {
         return Err(Error::CertificateNotValidAt);
+    }
+    if !same_country(country, anchor.cert.subject_country().as_deref()) {
+        return Err(Error::IssuingCountryMismatch);
+    }
+    if bsc
+        .critical_extensions()
+        .iter()
+        .any(|oid| !KNOWN_EXTENSIONS.contains(&oid.as_str()))
+    {
+        return Err(Error::UnknownCriticalExtension);
     }
     let eku = bsc.extended_key_usage().unwrap_or_default();
     if !eku.iter().any(|o| o == EKU_VDS_NC) {
@@ -114,6 +125,32 @@ fn check(v: &Value, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
         d.warnings.push("bsc-private-key-usage-period-ended".into());
     }
     Ok(())
+}
+
+/// The extensions a BSC may mark critical that this verifier understands (RFC 5280 and ICAO
+/// 9303-12): basic constraints, key usage, extended key usage, DocumentTypeList, the key
+/// identifiers, private key usage period, policies, alternative names, CRL distribution points.
+const KNOWN_EXTENSIONS: &[&str] = &[
+    "2.5.29.19",
+    "2.5.29.15",
+    "2.5.29.37",
+    DOCUMENT_TYPE_LIST,
+    "2.5.29.14",
+    "2.5.29.35",
+    PRIVATE_KEY_USAGE_PERIOD,
+    "2.5.29.32",
+    "2.5.29.17",
+    "2.5.29.18",
+    "2.5.29.31",
+];
+
+/// Whether the seal's `hdr.is` (ICAO 9303 three-letter code; Germany is `D`) is the country
+/// of the CSCA's subject (ISO 3166 two-letter `C`).
+fn same_country(issuing: &str, csca: Option<&str>) -> bool {
+    let issuing = issuing.trim_end_matches('<');
+    let issuing = if issuing == "D" { "DEU" } else { issuing };
+    csca.and_then(|c| isocountry::CountryCode::for_alpha2_caseless(c).ok())
+        .is_some_and(|c| c.alpha3().eq_ignore_ascii_case(issuing))
 }
 
 /// The two-letter document types of a DocumentTypeList: SEQUENCE { version, SET OF

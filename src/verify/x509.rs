@@ -149,6 +149,34 @@ impl Cert {
             .map(|e| e.extn_value.as_bytes().to_vec())
     }
 
+    /// The OIDs of the extensions marked critical, as dotted strings.
+    pub fn critical_extensions(&self) -> Vec<String> {
+        self.parsed
+            .tbs_certificate()
+            .extensions()
+            .map(|exts| {
+                exts.iter()
+                    .filter(|e| e.critical)
+                    .map(|e| e.extn_id.to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The subject's country (`C`, ISO 3166 alpha-2), if it names one.
+    pub fn subject_country(&self) -> Option<String> {
+        const COUNTRY: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.6");
+        self.parsed
+            .tbs_certificate()
+            .subject()
+            .iter()
+            .find(|atv| atv.oid == COUNTRY)
+            .and_then(|atv| {
+                let v = &atv.value;
+                std::str::from_utf8(v.value()).ok().map(str::to_owned)
+            })
+    }
+
     /// The extended key usage OIDs, as dotted strings (empty when the extension is absent).
     pub fn extended_key_usage(&self) -> Option<Vec<String>> {
         let raw = self.extension("2.5.29.37")?;

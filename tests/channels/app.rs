@@ -334,3 +334,71 @@ async fn records_revoke_puts_the_rid_on_the_crl_the_gateway_serves() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// Line 2 of a TD3 MRZ with every check digit right.
+fn mrz_line2(number: &str, birth: &str, sex: char, expiry: &str) -> String {
+    use vaxcert::formats::mrz::check_digit;
+    let n = format!("{number:<<9}");
+    let personal = "<".repeat(14);
+    let parts = [
+        format!("{n}{}", check_digit(&n)),
+        format!("{birth}{}", check_digit(birth)),
+        format!("{expiry}{}", check_digit(expiry)),
+        format!("{personal}{}", check_digit(&personal)),
+    ];
+    let composite = check_digit(&parts.concat());
+    format!(
+        "{}JPN{}{sex}{}{}{composite}",
+        parts[0], parts[1], parts[2], parts[3]
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mrz_that_is_not_the_residents_own_valid_passport_is_refused() {
+    let stack = Stack::spawn().await;
+    let c = client(None);
+    let line1 = "P<JPNYAMADA<<TARO<<<<<<<<<<<<<<<<<<<<<<<<<<<";
+    for (line2, code) in [
+        // Another person's birth date (the default persona was born 1985-04-01, male).
+        (
+            mrz_line2("TK1234567", "880310", 'M', "300101"),
+            "passport-mismatch",
+        ),
+        // The right birth date, the wrong sex.
+        (
+            mrz_line2("TK1234567", "850401", 'F', "300101"),
+            "passport-mismatch",
+        ),
+        // The resident's own passport, expired.
+        (
+            mrz_line2("TK1234567", "850401", 'M', "200101"),
+            "passport-expired",
+        ),
+    ] {
+        let card = SimCard::insert("default");
+        let ch = post(
+            &c,
+            &format!("{}/v1/challenges", stack.app_url),
+            &serde_json::json!({}),
+        )
+        .await
+        .ok();
+        let evidence = read_card(
+            card.reader_name(),
+            persona_pin("default"),
+            ch["challenge"].as_str().unwrap(),
+            binding(Channel::App, DEVICE, "131016", Kind::Overseas),
+        )
+        .await
+        .unwrap();
+        drop(card);
+        let mrz = format!("{line1}\n{line2}");
+        post(
+            &c,
+            &format!("{}/v1/previews", stack.app_url),
+            &preview_body("131016", Kind::Overseas, evidence, Some(&mrz), Some(DEVICE)),
+        )
+        .await
+        .assert_problem(code);
+    }
+}
