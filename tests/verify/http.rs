@@ -253,3 +253,24 @@ fn listeners_close_slow_and_idle_connections_and_cap_open_ones() {
     assert_eq!(closed(&mut silent, true), Some(true), "silent");
     assert_eq!(closed(&mut slow, true), Some(true), "slow");
 }
+
+#[test]
+fn a_verification_time_beyond_any_calendar_is_a_400_not_a_panic() {
+    let (_t, server) = spec_server();
+    let hc1 = std::fs::read_to_string(vector(
+        "eu-digital-green-certificates-dgc-testdata/common/2DCode/raw/CO20.json",
+    ))
+    .unwrap();
+    let hc1: Value = serde_json::from_str(&hc1).unwrap();
+    for at in [
+        "9223372036854775807",
+        "99999-01-01",
+        "2026-01-01T00:00:00+99999:00",
+    ] {
+        let body = serde_json::json!({ "text": hc1["PREFIX"], "at": at });
+        let (status, _, text) = server.request("POST", "/v1/verify", Some(&body.to_string()));
+        assert_eq!(status, 400, "{at}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["code"], "at-malformed", "{at}");
+    }
+}
