@@ -107,15 +107,20 @@ pub(crate) struct Attributes<'a> {
     pub(crate) digested: &'a [u8],
 }
 
-/// Parse through the DF21 offsets, which count from the start of the file and must each land
-/// on the tag they name.
+/// Parse EF0002. DF22–DF25 are read as the consecutive children of FF20 that DF32's digest
+/// covers (from DF22 to the end of the record); DF21's offsets, which the digest does not
+/// cover, must each name exactly where its item is. An offset that points anywhere else (at
+/// an item inserted before DF22, outside the digest, say) is tampering:
+/// [`Error::AttributesDigest`], `card-attributes-tampered`.
 pub(crate) fn attributes(ef0002: &[u8]) -> Result<Attributes<'_>, Error> {
+    const ITEMS: [u32; 4] = [0xDF22, 0xDF23, 0xDF24, 0xDF25];
     let bad = |what| Error::malformed(Ef::Attributes, what);
     let outer = tlv::outer(ef0002).ok_or(bad("no TLV"))?;
     if outer.tag != 0xFF20 {
         return Err(bad("not a basic-items record (FF20)"));
     }
     let file = outer.raw;
+    let header = outer.raw.len() - outer.value.len();
     let items = tlv::children(outer.value).ok_or(bad("truncated"))?;
     let offsets = tlv::find(&items, 0xDF21)
         .ok_or(bad("no DF21 offsets"))?
@@ -123,22 +128,30 @@ pub(crate) fn attributes(ef0002: &[u8]) -> Result<Attributes<'_>, Error> {
     if offsets.len() != 8 {
         return Err(bad("DF21 is not four offsets"));
     }
-    let at = |i: usize, tag: u32| -> Result<&str, Error> {
-        let off = usize::from(u16::from_be_bytes([offsets[2 * i], offsets[2 * i + 1]]));
-        let item = tlv::outer(file.get(off..).ok_or(bad("offset past the end"))?)
-            .ok_or(bad("offset does not point at a TLV"))?;
+    let first = items
+        .iter()
+        .position(|i| i.tag == ITEMS[0])
+        .ok_or(bad("no DF22"))?;
+    let run = items
+        .get(first..first + 4)
+        .ok_or(bad("fewer than four items"))?;
+    let mut values = [""; 4];
+    for (k, (item, tag)) in run.iter().zip(ITEMS).enumerate() {
         if item.tag != tag {
-            return Err(bad("offset points at the wrong item"));
+            return Err(bad("DF22–DF25 are not consecutive"));
         }
-        std::str::from_utf8(item.value).map_err(|_| bad("item is not UTF-8"))
-    };
-    let first = usize::from(u16::from_be_bytes([offsets[0], offsets[1]]));
+        let off = usize::from(u16::from_be_bytes([offsets[2 * k], offsets[2 * k + 1]]));
+        if off != header + item.offset {
+            return Err(Error::AttributesDigest);
+        }
+        values[k] = std::str::from_utf8(item.value).map_err(|_| bad("item is not UTF-8"))?;
+    }
     Ok(Attributes {
-        name: at(0, 0xDF22)?,
-        address: at(1, 0xDF23)?,
-        birth_date: at(2, 0xDF24)?,
-        sex: at(3, 0xDF25)?,
-        digested: file.get(first..).ok_or(bad("offset past the end"))?,
+        name: values[0],
+        address: values[1],
+        birth_date: values[2],
+        sex: values[3],
+        digested: &file[header + run[0].offset..],
     })
 }
 
@@ -182,13 +195,7 @@ mod tests {
     fn an_offset_that_misses_its_tag_is_refused() {
         let mut a = vector("text-0002.bin");
         a[7] += 1; // DF22 offset now points one byte into the tag
-        assert!(matches!(
-            attributes(&a),
-            Err(Error::Malformed {
-                file: Ef::Attributes,
-                ..
-            })
-        ));
+        assert!(matches!(attributes(&a), Err(Error::AttributesDigest)));
     }
 
     #[test]

@@ -242,3 +242,26 @@ fn evidence_round_trips_as_json_and_never_debug_prints_bytes() {
         "{dbg}"
     );
 }
+
+#[test]
+fn a_forged_item_inserted_outside_the_digest_is_tampering() {
+    // The real test card's EF0002: FF20 65 | DF21 08 (000E 0020 0059 0064) | DF22 … DF25.
+    // DF32 covers DF22 to the end; DF21 itself is not covered. Insert a forged birth date
+    // before DF22 and point DF24's offset at it: every covered byte is genuine.
+    let mut files = test_card_files();
+    let real = files.ef0002.clone();
+    assert_eq!(&real[..4], &[0xFF, 0x20, 0x65, 0xDF]);
+    let forged = [&[0xDF, 0x24, 0x08][..], b"19990101"].concat();
+    let n = forged.len() as u16;
+    let mut ef = vec![0xFF, 0x20, 0x65 + forged.len() as u8, 0xDF, 0x21, 0x08];
+    for (i, off) in [0x0E_u16, 0x20, 0x59, 0x64].into_iter().enumerate() {
+        let off = if i == 2 { 0x0E } else { off + n };
+        ef.extend_from_slice(&off.to_be_bytes());
+    }
+    ef.extend_from_slice(&forged);
+    ef.extend_from_slice(&real[0x0E..]);
+    files.ef0002 = ef;
+    let r = verify_card_files(&files, &TrustSet::parse("6000033").unwrap());
+    assert!(matches!(r, Err(Error::AttributesDigest)), "{:?}", r.err());
+    assert_eq!(Error::AttributesDigest.code(), "card-attributes-tampered");
+}
