@@ -34,6 +34,8 @@ pub mod dev;
 pub mod domain;
 pub mod exit;
 pub mod formats;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod issuance;
 pub mod kiosk;

@@ -15,7 +15,7 @@
 
 mod error;
 mod evidence;
-mod files;
+pub(crate) mod files;
 mod my_number;
 mod pin;
 mod rsa_key;

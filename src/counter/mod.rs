@@ -30,6 +30,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 pub use error::Error;
+pub(crate) use pages::parse_forms;
 
 use crate::clock::Clock;
 use crate::http::tls::ServerTls;

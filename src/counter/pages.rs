@@ -859,3 +859,13 @@ pub(super) async fn issued_pdf(
     )
         .into_response()
 }
+
+/// Every form the counter reads, parsed from one body as axum's `Form` does, and the checks
+/// that follow parsing (`fuzz/` and the corpus replay).
+pub(crate) fn parse_forms(body: &[u8]) {
+    let _ = serde_urlencoded::from_bytes::<LoginForm>(body);
+    let _ = serde_urlencoded::from_bytes::<CsrfForm>(body);
+    let _ = serde_urlencoded::from_bytes::<PassportForm>(body).map(|f| Td3Mrz::parse(&f.mrz));
+    let _ = serde_urlencoded::from_bytes::<KindForm>(body).map(|f| kind_of(&f.kind));
+    let _ = serde_urlencoded::from_bytes::<SearchForm>(body).map(|f| f.query());
+}
