@@ -205,17 +205,70 @@ impl Server {
                     .map_err(|e| e.to_string())
             })
         });
-        crate::http::Server::bind(
+        let bound = Arc::new(std::sync::OnceLock::new());
+        let server = crate::http::Server::bind(
             settings.listen,
             None,
-            router(agent).merge(crate::http::health(ready)),
+            router(agent).merge(crate::http::health(ready)).layer(
+                axum::middleware::from_fn_with_state(bound.clone(), same_origin),
+            ),
         )
         .await
         .map_err(|e| Error::Bind {
             addr: settings.listen,
             source: std::io::Error::other(e.to_string()),
-        })
+        })?;
+        let _ = bound.set(server.local_addr());
+        Ok(server)
     }
+}
+
+/// Only the kiosk's own page may talk to the agent: the `Host` must name the agent's loopback
+/// address (a DNS-rebinding page arrives under its own name), and an `Origin`, which browsers
+/// send on every cross-site and every scripted POST, must be the agent's own. A local
+/// non-browser client (the demo, tests) sends no `Origin` and passes on the `Host` alone.
+async fn same_origin(
+    State(bound): State<Arc<std::sync::OnceLock<SocketAddr>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(addr) = bound.get().copied() else {
+        return next.run(req).await;
+    };
+    let (host_ok, origin_ok) = {
+        let port = addr.port();
+        let ours = |host: &str| {
+            host == format!("127.0.0.1:{port}")
+                || host == format!("localhost:{port}")
+                || host == format!("[::1]:{port}")
+                || host == addr.to_string()
+        };
+        let get = |name: header::HeaderName| {
+            req.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap_or("\u{fffd}").to_owned())
+        };
+        (
+            get(header::HOST).is_some_and(|h| ours(&h)),
+            get(header::ORIGIN).is_none_or(|o| o.strip_prefix("http://").is_some_and(ours)),
+        )
+    };
+    if host_ok && origin_ok {
+        return next.run(req).await;
+    }
+    let code = if host_ok {
+        "origin-refused"
+    } else {
+        "host-refused"
+    };
+    tracing::warn!(code, "a request from outside the kiosk page was refused");
+    Problem::new(
+        403,
+        code,
+        "Only the kiosk's own page may use the agent.",
+        "この端末の画面以外からは利用できません。",
+    )
+    .into_response()
 }
 
 const INDEX_HTML: &str = include_str!("../../kiosk/index.html");

@@ -158,3 +158,40 @@ fn the_agent_answers_health_readiness_and_metrics_on_its_own_listener() {
         assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
     }
 }
+
+#[test]
+fn only_the_kiosks_own_page_may_use_the_agent() {
+    let print = tmpdir();
+    let (_agent, url) = kiosk(NO_CENTER, print.path(), "Virtual PCD 00 00");
+    let hostport = url.trim_start_matches("http://").to_owned();
+    let port = hostport.rsplit(':').next().unwrap().to_owned();
+    // A DNS-rebinding page reaches the agent under its own name.
+    let r = curl(&["-H", "Host: evil.example", &format!("{url}/api/card")]);
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    assert!(r.contains("\"code\":\"host-refused\""), "{r}");
+    // Another page in the kiosk browser posts across sites: its Origin gives it away.
+    for origin in ["http://evil.example", "null", "https://127.0.0.1:1"] {
+        let r = curl(&[
+            "-X",
+            "POST",
+            "-H",
+            &format!("Origin: {origin}"),
+            &format!("{url}/api/reset"),
+        ]);
+        assert!(r.starts_with("HTTP/1.1 403"), "{origin}: {r}");
+        assert!(r.contains("\"code\":\"origin-refused\""), "{r}");
+    }
+    // The page itself, by any of its loopback names.
+    for host in [hostport.clone(), format!("localhost:{port}")] {
+        let r = curl(&[
+            "-X",
+            "POST",
+            "-H",
+            &format!("Host: {host}"),
+            "-H",
+            &format!("Origin: http://{host}"),
+            &format!("{url}/api/reset"),
+        ]);
+        assert!(!r.starts_with("HTTP/1.1 403"), "{host}: {r}");
+    }
+}
