@@ -47,6 +47,9 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Idle timeout in seconds (DESIGN §7: 15 minutes).
     pub idle_timeout_secs: i64,
+    /// How often idle sessions are swept away (with the passport data and PDFs they hold),
+    /// whether or not anyone touches them again.
+    pub sweep_every: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
         Settings {
             secure_cookies: true,
             idle_timeout_secs: IDLE_TIMEOUT_SECS,
+            sweep_every: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -80,6 +84,31 @@ impl State {
             settings,
             sessions: Arc::new(session::Sessions::default()),
         }
+    }
+
+    /// Sessions open now (idle ones count until the next sweep).
+    pub fn live_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Sweep idle sessions every `sweep_every` for as long as the counter runs.
+    fn spawn_sweeper(&self) {
+        let sessions = Arc::downgrade(&self.sessions);
+        let (clock, idle, every) = (
+            self.clock.clone(),
+            self.settings.idle_timeout_secs,
+            self.settings.sweep_every,
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(s) = sessions.upgrade() else { return };
+                let left = s.sweep(clock.now(), idle);
+                crate::telemetry::metrics::counter_sessions(left);
+            }
+        });
     }
 }
 
@@ -121,6 +150,7 @@ impl Server {
         tls: Option<&ServerTls>,
     ) -> Result<crate::http::Server, Error> {
         let ready = crate::issuance::api::records_ready(state.records.clone());
+        state.spawn_sweeper();
         crate::http::Server::bind(addr, tls, router(state).merge(crate::http::health(ready)))
             .await
             .map_err(|e| Error::Bind(e.to_string()))

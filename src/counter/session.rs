@@ -102,6 +102,19 @@ impl Sessions {
         }
     }
 
+    /// Drop every session idle longer than `idle` (with the passport data and the PDF it
+    /// held); returns how many are left.
+    pub(super) fn sweep(&self, now: UnixTime, idle: i64) -> usize {
+        let mut map = self.map();
+        map.retain(|_, s| now.0 - s.last_seen.0 <= idle);
+        map.len()
+    }
+
+    /// Sessions open now.
+    pub(super) fn len(&self) -> usize {
+        self.map().len()
+    }
+
     /// End a session.
     pub(super) fn close(&self, id: &str) {
         self.map().remove(id);

@@ -117,3 +117,8 @@ pub fn signing(backend: &'static str, took: Duration) {
     metrics::histogram!("vaxcert_signing_duration_seconds", "backend" => backend)
         .record(took.as_secs_f64());
 }
+
+/// Counter sessions open after a sweep.
+pub fn counter_sessions(open: usize) {
+    metrics::gauge!("vaxcert_counter_sessions").set(open as f64);
+}

@@ -78,6 +78,18 @@ impl Counter {
 
     /// A counter whose fixed clock stands at `at`; `secure` marks cookies `Secure`.
     pub async fn start_at(at: UnixTime, secure: bool) -> Self {
+        Self::start_with(
+            at,
+            Settings {
+                secure_cookies: secure,
+                ..Settings::default()
+            },
+        )
+        .await
+    }
+
+    /// A counter with these settings.
+    pub async fn start_with(at: UnixTime, settings: Settings) -> Self {
         let mut rng = rand::rng();
         let name: String = (0..12)
             .map(|_| (b'a' + rng.random_range(0..26u8)) as char)
@@ -126,14 +138,7 @@ impl Counter {
             },
         )
         .unwrap();
-        let state = counter::State::new(
-            Arc::new(service),
-            clock.clone(),
-            Settings {
-                secure_cookies: secure,
-                ..Settings::default()
-            },
-        );
+        let state = counter::State::new(Arc::new(service), clock.clone(), settings);
         Counter {
             dir: dir.clone(),
             app: counter::router(state.clone()),

@@ -87,3 +87,36 @@ async fn wrong_password_and_logout() {
     assert_eq!(p.location.as_deref(), Some("/login"));
     assert_eq!(b.get("/search").await.location.as_deref(), Some("/login"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_swept_on_a_timer_without_being_touched() {
+    let c = crate::helpers::Counter::start_with(
+        crate::helpers::NOW,
+        vaxcert::counter::Settings {
+            sweep_every: std::time::Duration::from_millis(20),
+            ..vaxcert::counter::Settings::default()
+        },
+    )
+    .await;
+    // Served for real, which is what starts the sweeper.
+    let server =
+        vaxcert::counter::Server::build("127.0.0.1:0".parse().unwrap(), c.state.clone(), None)
+            .await
+            .unwrap();
+    let mut b = c.browser();
+    b.login(&c, &c.chiyoda).await;
+    assert_eq!(c.state.live_sessions(), 1);
+    c.clock.advance(14 * 60);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(c.state.live_sessions(), 1, "not idle long enough yet");
+    // Nobody comes back: the session (and whatever it held) goes anyway.
+    c.clock.advance(60 + 1);
+    for _ in 0..500 {
+        if c.state.live_sessions() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.state.live_sessions(), 0);
+    drop(server);
+}
