@@ -90,7 +90,7 @@ async fn wrong_password_and_logout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sessions_are_swept_on_a_timer_without_being_touched() {
-    let c = crate::helpers::Counter::start_with(
+    let c = Counter::start_with(
         crate::helpers::NOW,
         vaxcert::counter::Settings {
             sweep_every: std::time::Duration::from_millis(20),
