@@ -184,6 +184,11 @@ pub trait UsedChallenges: Send + Sync {
     ) -> impl Future<Output = Result<bool, Error>> + Send;
 }
 
+/// How long past its expiry a used challenge is still remembered. A replay checked just
+/// before the expiry may reach the used set just after it, and replicas' clocks differ a
+/// little: purging at the expiry itself would let such a replay in.
+pub const PURGE_MARGIN_SECS: i64 = 300;
+
 /// A process-local used set.
 #[derive(Debug, Default)]
 pub struct InMemoryUsedChallenges(Mutex<HashMap<ChallengeId, UnixTime>>);
@@ -199,7 +204,7 @@ impl UsedChallenges for InMemoryUsedChallenges {
             .0
             .lock()
             .map_err(|_| Error::UsedStore("poisoned".into()))?;
-        used.retain(|_, exp| *exp > now);
+        used.retain(|_, exp| exp.0 > now.0.saturating_sub(PURGE_MARGIN_SECS));
         Ok(used.insert(id, expires_at).is_none())
     }
 }

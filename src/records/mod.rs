@@ -261,8 +261,10 @@ impl UsedChallenges for Records {
         let r: Result<u64> = async {
             Ok(with_db!(&self.db, p => {
                 if purge {
+                    // Only well past expiry (PURGE_MARGIN_SECS): see there.
                     sqlx::query("DELETE FROM used_challenge WHERE expires_at <= $1")
-                        .bind(now.0).execute(p).await?;
+                        .bind(now.0.saturating_sub(crate::card::challenge::PURGE_MARGIN_SECS))
+                        .execute(p).await?;
                 }
                 sqlx::query("INSERT INTO used_challenge (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
                     .bind(id.to_vec()).bind(expires_at.0).execute(p).await?.rows_affected()

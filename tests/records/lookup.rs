@@ -220,3 +220,35 @@ async fn issuance_history_keeps_passport_data_and_unique_ids(b: Backend) {
     assert!(matches!(again, Err(vaxcert::card::Error::ChallengeReused)));
 }
 both!(issuance_history_keeps_passport_data_and_unique_ids);
+
+/// The race the purge margin closes: a replay checked just before its challenge expires
+/// reaches the used set just after another request purged it. Run step by step, so the
+/// interleaving is exactly the losing one.
+async fn a_replay_racing_the_purge_is_still_refused(b: Backend) {
+    use vaxcert::card::challenge::UsedChallenges;
+    use vaxcert::clock::UnixTime;
+    let (_db, r) = with_municipalities(b).await;
+    let expires = UnixTime(NOW.0 + 120);
+    let id = [7u8; 16];
+    // The genuine request claims the challenge.
+    assert!(r.claim(id, expires, NOW).await.unwrap());
+    // A second after the expiry, another request's claim runs the periodic purge.
+    let after = UnixTime(expires.0 + 1);
+    assert!(
+        r.claim([8u8; 16], UnixTime(after.0 + 120), after)
+            .await
+            .unwrap()
+    );
+    // The replay passed its expiry check a moment before the expiry (or on a replica whose
+    // clock is behind) and claims now: still refused.
+    assert!(!r.claim(id, expires, UnixTime(expires.0 - 1)).await.unwrap());
+    // Well past the margin the entry may go, and by then no check lets the challenge in.
+    let later = UnixTime(expires.0 + vaxcert::card::challenge::PURGE_MARGIN_SECS + 60);
+    assert!(
+        r.claim([9u8; 16], UnixTime(later.0 + 120), later)
+            .await
+            .unwrap()
+    );
+}
+
+both!(a_replay_racing_the_purge_is_still_refused);
