@@ -132,7 +132,7 @@ fn pipeline(c: &mut Criterion) {
                 rt.block_on(async {
                     for req in &requests {
                         let p = svc.preview(req).await.expect("preview");
-                        svc.issue(&p.preview_token, Channel::App)
+                        svc.issue(&p.preview_token, Channel::App, None)
                             .await
                             .expect("issue");
                     }

@@ -281,7 +281,11 @@ async fn certificate(
     ConnectInfo(peer): ConnectInfo<Peer>,
     Json(req): Json<CertificateRequest>,
 ) -> Result<Json<CertificateResponse>, Problem> {
-    terminal_id(&peer)?;
+    // The kiosk's own id, from its certificate: whatever the body says is replaced.
+    let req = CertificateRequest {
+        terminal_id: Some(terminal_id(&peer)?),
+        ..req
+    };
     s.records
         .certificate(&req)
         .await

@@ -190,7 +190,7 @@ async fn certificate(
 ) -> Result<Json<CertificateResponse>, Problem> {
     let channel = s.channel(&peer)?;
     s.service
-        .issue(&req.preview_token, channel)
+        .issue(&req.preview_token, channel, req.terminal_id.as_deref())
         .await
         .map(|a| Json(a.into()))
         .map_err(fail)

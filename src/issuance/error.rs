@@ -37,6 +37,9 @@ pub enum Error {
     /// The preview token was already redeemed.
     #[error("the preview token was already used")]
     TokenReused,
+    /// The token was made at another terminal (kiosk or device) than the one redeeming it.
+    #[error("the preview token belongs to another terminal")]
+    TokenTerminal,
     /// The token was made for another channel than the one redeeming it.
     #[error("the preview token belongs to another channel")]
     TokenChannel,
@@ -75,6 +78,7 @@ impl Error {
             Error::TokenExpired => "preview-token-expired",
             Error::TokenReused => "preview-token-reused",
             Error::TokenChannel => "preview-token-channel",
+            Error::TokenTerminal => "preview-token-terminal",
             Error::Sign(e) => e.code(),
             Error::Pdf(e) => e.code(),
             Error::Keys(e) => e.code(),
@@ -98,9 +102,10 @@ impl Error {
                 "旅券情報の履歴がありません。窓口またはアプリで申請してください。",
             ),
             Error::TokenInvalid => p(400, "確認の有効期限が切れたか、無効です。"),
-            Error::TokenExpired | Error::TokenReused | Error::TokenChannel => {
-                p(409, "時間切れです。最初からやり直してください。")
-            }
+            Error::TokenExpired
+            | Error::TokenReused
+            | Error::TokenChannel
+            | Error::TokenTerminal => p(409, "時間切れです。最初からやり直してください。"),
             Error::Sign(_)
             | Error::Pdf(_)
             | Error::Publication(_)

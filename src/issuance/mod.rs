@@ -336,13 +336,19 @@ impl IssuanceService {
     /// [`Error::TokenInvalid`], [`Error::TokenExpired`], [`Error::TokenReused`],
     /// [`Error::TokenChannel`], then as [`IssuanceService::issue_for_resident`].
     #[tracing::instrument(skip_all, fields(channel = ?channel))]
-    pub async fn issue(&self, token: &str, channel: Channel) -> Result<IssuedArtefacts> {
-        let r = self.redeem(token, channel).await;
+    pub async fn issue(
+        &self,
+        token: &str,
+        channel: Channel,
+        terminal: Option<&str>,
+    ) -> Result<IssuedArtefacts> {
+        let r = self.redeem(token, channel, terminal).await;
         if let Err(
             e @ (Error::TokenInvalid
             | Error::TokenExpired
             | Error::TokenReused
-            | Error::TokenChannel),
+            | Error::TokenChannel
+            | Error::TokenTerminal),
         ) = &r
         {
             crate::telemetry::metrics::issuance(channel.as_str(), "unknown", e.code());
@@ -350,10 +356,25 @@ impl IssuanceService {
         r
     }
 
-    async fn redeem(&self, token: &str, channel: Channel) -> Result<IssuedArtefacts> {
+    async fn redeem(
+        &self,
+        token: &str,
+        channel: Channel,
+        terminal: Option<&str>,
+    ) -> Result<IssuedArtefacts> {
         let body = self.token_key.open(token)?;
         if body.channel != channel {
             return Err(Error::TokenChannel);
+        }
+        // A kiosk's token redeems at that kiosk only; an app's at the device that previewed,
+        // when the app says which.
+        let same_terminal = match (channel, terminal) {
+            (Channel::Kiosk, None) => false,
+            (_, Some(t)) => t == body.terminal,
+            (_, None) => true,
+        };
+        if !same_terminal {
+            return Err(Error::TokenTerminal);
         }
         let now = self.clock.now();
         if now.0 >= body.exp {

@@ -111,6 +111,8 @@ impl CenterClient {
         )
         .json(&CertificateRequest {
             preview_token: token.to_owned(),
+            // The center names this kiosk from its client certificate.
+            terminal_id: None,
         })
         .send()
         .await;

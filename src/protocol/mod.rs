@@ -127,6 +127,11 @@ pub struct PreviewResponse {
 pub struct CertificateRequest {
     /// The token from the preview.
     pub preview_token: String,
+    /// The terminal redeeming it: the app's `device_id` (optional; checked when given) or,
+    /// set by the center from the kiosk's client certificate, the kiosk's id (always
+    /// checked). A token redeems only on the terminal that previewed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_id: Option<String>,
 }
 
 /// `…/certificates` answer: the signed artefacts.

@@ -286,3 +286,62 @@ async fn a_resident_who_moved_out_is_sent_to_the_new_municipality() {
     .await
     .assert_problem("resident-moved-out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_token_redeems_only_at_the_terminal_that_previewed() {
+    let stack = Stack::spawn().await;
+    // kiosk-01 previews; kiosk-02 (another valid kiosk) tries to redeem, whatever it claims.
+    let k1 = client(Some(KIOSK));
+    let b = binding(Channel::Kiosk, KIOSK, "131016", Kind::Domestic);
+    let ev = evidence_for("default", &kiosk_challenge(&stack, &k1).await, &b);
+    let p = post(
+        &k1,
+        &format!("{}/v1/kiosk/previews", stack.center_url),
+        &preview_body("131016", Kind::Domestic, ev, None, None),
+    )
+    .await
+    .ok();
+    let certs = format!("{}/v1/kiosk/certificates", stack.center_url);
+    post(
+        &client(Some("kiosk-02")),
+        &certs,
+        &serde_json::json!({ "preview_token": p["preview_token"], "terminal_id": KIOSK }),
+    )
+    .await
+    .assert_problem("preview-token-terminal");
+    // The refusal did not use the token up: the kiosk that previewed still redeems it.
+    post(
+        &k1,
+        &certs,
+        &serde_json::json!({ "preview_token": p["preview_token"] }),
+    )
+    .await
+    .ok();
+
+    // The app: a token redeemed with another device's id is refused.
+    let c = client(None);
+    let b = binding(Channel::App, DEVICE, "131016", Kind::Domestic);
+    let ev = evidence_for("default", &app_challenge(&stack).await, &b);
+    let p = post(
+        &c,
+        &format!("{}/v1/previews", stack.app_url),
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .ok();
+    let certs = format!("{}/v1/certificates", stack.app_url);
+    post(
+        &c,
+        &certs,
+        &serde_json::json!({ "preview_token": p["preview_token"], "terminal_id": "phone-other" }),
+    )
+    .await
+    .assert_problem("preview-token-terminal");
+    post(
+        &c,
+        &certs,
+        &serde_json::json!({ "preview_token": p["preview_token"], "terminal_id": DEVICE }),
+    )
+    .await
+    .ok();
+}
