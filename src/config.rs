@@ -168,6 +168,10 @@ pub struct RecordsConfig {
     /// Serve the counter over plain HTTP (behind a TLS-terminating proxy only).
     #[serde(default)]
     pub counter_plain_http: bool,
+    /// Proxies in front of the counter whose `X-Forwarded-For` names the client (for the
+    /// login slow-down).
+    #[serde(default)]
+    pub counter_trusted_proxies: Vec<std::net::IpAddr>,
     /// Where jwks.json and crl/ are written.
     pub publication_dir: PathBuf,
     /// Challenge and preview-token lifetime in seconds.

@@ -107,6 +107,9 @@ pub struct ServeArgs {
     /// cookies are then not marked Secure).
     #[arg(long)]
     pub counter_plain_http: bool,
+    /// A proxy in front of the counter whose `X-Forwarded-For` names the client (repeatable).
+    #[arg(long = "counter-trusted-proxy")]
+    pub counter_trusted_proxies: Vec<std::net::IpAddr>,
     /// Serve `GET /metrics` (Prometheus text, plain HTTP) here; loopback or the monitoring
     /// network only.
     #[arg(long)]
@@ -211,6 +214,7 @@ struct Plan {
     listen: SocketAddr,
     counter_listen: SocketAddr,
     counter_plain_http: bool,
+    counter_trusted_proxies: Vec<std::net::IpAddr>,
     metrics: Option<SocketAddr>,
 }
 
@@ -289,6 +293,7 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
         listen: c.listen,
         counter_listen: c.counter_listen,
         counter_plain_http: c.counter_plain_http,
+        counter_trusted_proxies: c.counter_trusted_proxies.clone(),
         metrics: c.metrics,
     };
     let record_keys = KeyPaths::in_dir(&c.keys_dir);
@@ -356,6 +361,7 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
         listen: args.listen,
         counter_listen: args.counter_listen,
         counter_plain_http: args.counter_plain_http,
+        counter_trusted_proxies: args.counter_trusted_proxies,
         metrics: args.metrics,
     };
     if !dev {
@@ -414,6 +420,7 @@ async fn run_plan(records: Records, plan: Plan) -> Result<()> {
             Arc::new(SystemClock),
             counter::Settings {
                 secure_cookies: !plan.counter_plain_http,
+                trusted_proxies: plan.counter_trusted_proxies.clone(),
                 ..counter::Settings::default()
             },
         ),

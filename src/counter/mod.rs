@@ -50,6 +50,9 @@ pub struct Settings {
     /// How often idle sessions are swept away (with the passport data and PDFs they hold),
     /// whether or not anyone touches them again.
     pub sweep_every: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` names the client for the login slow-down (a TLS
+    /// terminator in front of the counter); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             secure_cookies: true,
             idle_timeout_secs: IDLE_TIMEOUT_SECS,
             sweep_every: std::time::Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -333,6 +333,20 @@ pub(super) async fn login(
     peer: Option<Extension<ConnectInfo<Peer>>>,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    // Before anything else: what cannot be a login is refused without touching the
+    // database or argon2 (and is never written to the audit log).
+    if !crate::records::plausible_login(f.login.trim())
+        || f.password.len() > 1024
+        || f.totp.trim().len() != 6
+        || f.csrf.len() > 128
+    {
+        return login_page(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(&Error::Input("login ID, password or one-time code")),
+            false,
+        );
+    }
     let echoed = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if echoed.is_empty() || !session::same(&echoed, &f.csrf) {
         return login_page(&state, StatusCode::FORBIDDEN, Some(&Error::Csrf), false);
@@ -345,9 +359,18 @@ pub(super) async fn login(
             false,
         );
     };
+    // The slow-down's address key: the peer, or behind a trusted proxy the address it
+    // forwarded; IPv6 grouped by /64.
     let address = peer.map_or_else(
         || "unknown".to_owned(),
-        |Extension(ConnectInfo(p))| p.addr.ip().to_string(),
+        |Extension(ConnectInfo(p))| {
+            let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+            crate::http::rate_key(crate::http::client_ip(
+                p.addr.ip(),
+                forwarded,
+                &state.settings.trusted_proxies,
+            ))
+        },
     );
     match state
         .records

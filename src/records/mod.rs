@@ -44,7 +44,7 @@ pub use import::{ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};
 pub use keys::RecordKeys;
 pub use lookup::{Dose, IssuanceRecord, IssuedCertificate, NewIssuance, Resident, RevokedIssuance};
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};
-pub use staff::{NewStaff, ResidentView, SearchQuery, StaffSession};
+pub use staff::{NewStaff, ResidentView, SearchQuery, StaffSession, plausible_login};
 
 use crate::card::challenge::{ChallengeId, UsedChallenges};
 use crate::clock::{Clock, UnixTime};
@@ -80,6 +80,8 @@ pub struct Records {
     /// When expired used challenges were last purged (unix seconds): at most once per
     /// [`PURGE_EVERY_SECS`], not on every claim.
     last_purge: std::sync::atomic::AtomicI64,
+    /// When the login throttle table was last purged (once a minute).
+    last_throttle_purge: std::sync::atomic::AtomicI64,
 }
 
 /// How long a cached municipality row is trusted.
@@ -105,6 +107,7 @@ impl Records {
             checkpoint_every: settings.audit_checkpoint_every.max(1),
             municipality_cache: std::sync::RwLock::default(),
             last_purge: std::sync::atomic::AtomicI64::new(i64::MIN),
+            last_throttle_purge: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
     }
 

@@ -22,6 +22,32 @@ use crate::domain::{BirthDate, MunicipalityCode};
 
 /// Longest slow-down after repeated failures.
 const MAX_DELAY_SECS: i64 = 15 * 60;
+/// Throttle rows quiet this long are forgotten (the table cannot grow without bound).
+const THROTTLE_FORGET_SECS: i64 = 3600;
+/// And never more rows than this: past it the quietest go first.
+const THROTTLE_MAX_ROWS: i64 = 100_000;
+/// Password checks (argon2, about 19 MiB and tens of ms each) running at once, per process.
+const ARGON2_AT_ONCE: usize = 4;
+
+/// Whether a login name can be one at all: 1–64 of `A-Za-z0-9._@-`. Checked before any
+/// database or argon2 work.
+pub fn plausible_login(login: &str) -> bool {
+    (1..=64).contains(&login.len())
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+/// The delay after `failures` failures: 1 and 2 free, then 2, 4, 8 … s, at most 15 min.
+fn delay_after(failures: i64) -> i64 {
+    if failures < 3 {
+        0
+    } else {
+        1i64.checked_shl((failures - 2).min(20) as u32)
+            .unwrap_or(MAX_DELAY_SECS)
+            .min(MAX_DELAY_SECS)
+    }
+}
 
 /// A logged-in staff member. Only [`Records::login`] makes one.
 #[derive(Debug, Clone)]
@@ -191,7 +217,13 @@ impl Records {
         let r = self
             .login_inner(municipality, login, password, totp_code, address)
             .await;
-        let actor = format!("staff:{municipality}/{login}");
+        // A login that cannot be one is not written into the audit log as given.
+        let shown = if plausible_login(login) {
+            login
+        } else {
+            "(invalid)"
+        };
+        let actor = format!("staff:{municipality}/{shown}");
         let outcome = match &r {
             Ok(_) => "ok",
             Err(e) => e.code(),
@@ -216,17 +248,23 @@ impl Records {
         address: &str,
     ) -> Result<StaffSession> {
         let now = self.now();
+        // Cheap refusals first: nothing that cannot be a login, a password or a code
+        // reaches the database or argon2.
+        if !plausible_login(login)
+            || password.is_empty()
+            || password.len() > 1024
+            || totp_code.len() != 6
+            || !totp_code.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(Error::LoginFailed);
+        }
         let login_key = format!("login:{municipality}/{login}");
         let addr_key = format!("addr:{address}");
+        self.purge_throttle(now.0).await?;
+        // Each attempt is counted before the password is checked, atomically, so a burst of
+        // parallel guesses meets the slow-down as a sequence would.
         for key in [&login_key, &addr_key] {
-            let next: Option<i64> = with_db!(&self.db, p => sqlx::query(
-                "SELECT next_allowed FROM login_throttle WHERE key = $1")
-                .bind(key).fetch_optional(p).await.map(|r| r.map(|r| r.get(0))))?;
-            if let Some(next) = next.filter(|n| *n > now.0) {
-                return Err(Error::Throttled {
-                    retry_after: next - now.0,
-                });
-            }
+            self.reserve_attempt(key, now.0).await?;
         }
         let staff: Option<(String, Vec<u8>, i64, String, bool)> = with_db!(&self.db, p => sqlx::query(
             "SELECT password_hash, totp_secret, last_totp_step, role, disabled FROM staff WHERE municipality = $1 AND login = $2")
@@ -267,35 +305,65 @@ impl Records {
                 Err(Error::LoginFailed)
             }
         };
-        match &verdict {
-            Ok(_) => {
-                with_db!(&self.db, p => sqlx::query("DELETE FROM login_throttle WHERE key = $1")
-                    .bind(&login_key).execute(p).await.map(|r| r.rows_affected()))?;
-            }
-            Err(_) => {
-                for key in [&login_key, &addr_key] {
-                    self.note_failure(key, now.0).await?;
-                }
-            }
+        if verdict.is_ok() {
+            // The attempt counted up front was no failure: the login starts afresh, the
+            // address gets its attempt back.
+            with_db!(&self.db, p => sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+                .bind(&login_key).execute(p).await.map(|r| r.rows_affected()))?;
+            with_db!(&self.db, p => sqlx::query(
+                "UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0")
+                .bind(&addr_key).execute(p).await.map(|r| r.rows_affected()))?;
         }
         verdict
     }
 
-    async fn note_failure(&self, key: &str, now: i64) -> Result<()> {
-        let failures: i64 = with_db!(&self.db, p => sqlx::query(
-            "INSERT INTO login_throttle (key, failures, next_allowed) VALUES ($1, 1, 0) \
-             ON CONFLICT (key) DO UPDATE SET failures = login_throttle.failures + 1 RETURNING failures")
-            .bind(key).fetch_one(p).await.map(|r| r.get(0)))?;
-        // 1, 2 failures free; then 2, 4, 8 … seconds, at most 15 minutes.
-        let delay = if failures < 3 {
-            0
-        } else {
-            1i64.checked_shl((failures - 2).min(20) as u32)
-                .unwrap_or(MAX_DELAY_SECS)
-                .min(MAX_DELAY_SECS)
-        };
-        with_db!(&self.db, p => sqlx::query("UPDATE login_throttle SET next_allowed = $1 WHERE key = $2")
-            .bind(now + delay).bind(key).execute(p).await.map(|r| r.rows_affected()))?;
+    /// Count one attempt for `key`, or refuse it while the key is slowed down. A compare-and-
+    /// swap on the failure count: of concurrent attempts, each sees its own count.
+    async fn reserve_attempt(&self, key: &str, now: i64) -> Result<()> {
+        for _ in 0..8 {
+            let row: Option<(i64, i64)> = with_db!(&self.db, p => sqlx::query(
+                "SELECT failures, next_allowed FROM login_throttle WHERE key = $1")
+                .bind(key).fetch_optional(p).await.map(|r| r.map(|r| (r.get(0), r.get(1)))))?;
+            let swapped = match row {
+                Some((_, next)) if next > now => {
+                    return Err(Error::Throttled {
+                        retry_after: next - now,
+                    });
+                }
+                Some((failures, _)) => with_db!(&self.db, p => sqlx::query(
+                    "UPDATE login_throttle SET failures = $1, next_allowed = $2 WHERE key = $3 AND failures = $4")
+                    .bind(failures + 1).bind(now + delay_after(failures + 1)).bind(key).bind(failures)
+                    .execute(p).await.map(|r| r.rows_affected()))?,
+                None => with_db!(&self.db, p => sqlx::query(
+                    "INSERT INTO login_throttle (key, failures, next_allowed) VALUES ($1, 1, $2) ON CONFLICT (key) DO NOTHING")
+                    .bind(key).bind(now + delay_after(1)).execute(p).await.map(|r| r.rows_affected()))?,
+            };
+            if swapped == 1 {
+                return Ok(());
+            }
+        }
+        // Lost every race: many attempts at once on this key are themselves a reason to wait.
+        Err(Error::Throttled { retry_after: 1 })
+    }
+
+    /// Forget quiet throttle rows, and keep at most [`THROTTLE_MAX_ROWS`] (once a minute).
+    async fn purge_throttle(&self, now: i64) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let last = self.last_throttle_purge.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < 60
+            || self
+                .last_throttle_purge
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return Ok(());
+        }
+        with_db!(&self.db, p => sqlx::query("DELETE FROM login_throttle WHERE next_allowed < $1")
+            .bind(now - THROTTLE_FORGET_SECS).execute(p).await.map(|r| r.rows_affected()))?;
+        with_db!(&self.db, p => sqlx::query(
+            "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle ORDER BY next_allowed \
+             LIMIT (SELECT CASE WHEN COUNT(*) > $1 THEN COUNT(*) - $1 ELSE 0 END FROM login_throttle))")
+            .bind(THROTTLE_MAX_ROWS).execute(p).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -469,6 +537,12 @@ async fn hash_password(pw: &[u8]) -> Result<String> {
 }
 
 async fn verify_password(pw: &[u8], hash: &str) -> bool {
+    // At most ARGON2_AT_ONCE checks in flight: a flood of logins queues here instead of
+    // taking every core and ~19 MiB per check.
+    static AT_ONCE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ARGON2_AT_ONCE);
+    let Ok(_slot) = AT_ONCE.acquire().await else {
+        return false;
+    };
     let pw = Zeroizing::new(pw.to_vec());
     let hash = hash.to_owned();
     tokio::task::spawn_blocking(move || {

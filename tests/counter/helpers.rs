@@ -155,6 +155,8 @@ impl Counter {
             app: self.app.clone(),
             jar: HashMap::new(),
             csrf: String::new(),
+            peer: None,
+            headers: Vec::new(),
         }
     }
 
@@ -178,6 +180,10 @@ pub struct Browser {
     pub jar: HashMap<String, String>,
     /// The CSRF token of the last page that had a form.
     pub csrf: String,
+    /// The connection's peer address as the server sees it (none: unknown).
+    pub peer: Option<std::net::SocketAddr>,
+    /// Headers sent with every request (`X-Forwarded-For`, say).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 fn enc(s: &str) -> String {
@@ -195,10 +201,18 @@ fn enc(s: &str) -> String {
 impl Browser {
     async fn send(&mut self, req: axum::http::request::Builder, body: Body) -> Page {
         let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let req = req
-            .header(header::COOKIE, cookies.join("; "))
-            .body(body)
-            .unwrap();
+        let mut req = req.header(header::COOKIE, cookies.join("; "));
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
+        }
+        let mut req = req.body(body).unwrap();
+        if let Some(addr) = self.peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(vaxcert::http::tls::Peer {
+                    addr,
+                    cert: None,
+                }));
+        }
         let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let location = resp

@@ -120,3 +120,43 @@ async fn idle_sessions_are_swept_on_a_timer_without_being_touched() {
     assert_eq!(c.state.live_sessions(), 0);
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slow_down_follows_the_client_behind_a_trusted_proxy_by_its_ipv6_64() {
+    let proxy: std::net::IpAddr = "10.9.9.9".parse().unwrap();
+    let c = Counter::start_with(
+        crate::helpers::NOW,
+        vaxcert::counter::Settings {
+            trusted_proxies: vec![proxy],
+            ..vaxcert::counter::Settings::default()
+        },
+    )
+    .await;
+    let attempt = |peer: &str, forwarded: &str, login: &'static str| {
+        let mut b = c.browser();
+        b.peer = Some(format!("{peer}:40000").parse().unwrap());
+        b.headers = vec![("x-forwarded-for", forwarded.to_owned())];
+        let ghost = crate::helpers::Staff {
+            municipality: crate::helpers::CHIYODA,
+            login,
+            password: "wrong".into(),
+            secret: Vec::new(),
+        };
+        async move { b.login_with(&ghost, "000000").await.status }
+    };
+    // Three failures (each a different login, so only the address counts) from one IPv6
+    // address, forwarded by the trusted proxy.
+    for login in ["ghost-a", "ghost-b", "ghost-c"] {
+        let s = attempt("10.9.9.9", "192.0.2.1, 2001:db8:1:2::10", login).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    // Another address of the same /64 is the same client: slowed down.
+    let s = attempt("10.9.9.9", "2001:db8:1:2:ffff::99", "ghost-d").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    // Another /64 is another client.
+    let s = attempt("10.9.9.9", "2001:db8:1:3::10", "ghost-e").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // From anyone but the trusted proxy the header means nothing: the peer is the client.
+    let s = attempt("10.8.8.8", "2001:db8:1:2::10", "ghost-f").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

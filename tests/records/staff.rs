@@ -274,3 +274,76 @@ async fn sql_injection_strings_are_plain_data(b: Backend) {
     r.verify_audit().await.unwrap();
 }
 both!(sql_injection_strings_are_plain_data);
+
+async fn a_burst_of_parallel_guesses_meets_the_slow_down(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    let chiyoda = code(CHIYODA);
+    r.add_staff(&chiyoda, "clerk1", Role::Clerk).await.unwrap();
+    let r = std::sync::Arc::new(r);
+    // Twelve wrong guesses at once, each from its own address: only the login's own count
+    // can slow them down, and it must, as if they had come one after another.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let (r, chiyoda) = (r.clone(), chiyoda.clone());
+        set.spawn(async move {
+            r.login(
+                &chiyoda,
+                "clerk1",
+                "wrong",
+                "000000",
+                &format!("10.1.0.{i}"),
+            )
+            .await
+        });
+    }
+    let (mut failed, mut throttled) = (0, 0);
+    while let Some(res) = set.join_next().await {
+        match res.unwrap() {
+            Err(Error::LoginFailed) => failed += 1,
+            Err(Error::Throttled { .. }) => throttled += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        (1..=3).contains(&failed),
+        "{failed} guesses reached the password check"
+    );
+    assert_eq!(failed + throttled, 12);
+}
+both!(a_burst_of_parallel_guesses_meets_the_slow_down);
+
+async fn garbage_logins_cost_nothing_and_the_throttle_table_stays_bounded(b: Backend) {
+    let (db, r) = with_municipalities(b).await;
+    let chiyoda = code(CHIYODA);
+    // What cannot be a login is refused before the database, and is never written down.
+    let junk = "x'; DROP TABLE staff; --".repeat(400);
+    assert!(matches!(
+        r.login(&chiyoda, &junk, "pw", "000000", "10.2.0.1").await,
+        Err(Error::LoginFailed)
+    ));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM login_throttle").await, 0);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM audit_log WHERE actor LIKE '%DROP TABLE%'")
+            .await,
+        0
+    );
+    // Guesses from fifty addresses leave rows; an hour of quiet later they are forgotten.
+    for i in 0..50 {
+        let _ = r
+            .login(
+                &chiyoda,
+                &format!("nobody{i}"),
+                "pw",
+                "000000",
+                &format!("10.3.0.{i}"),
+            )
+            .await;
+    }
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM login_throttle").await, 100);
+    db.clock.advance(2 * 3600);
+    let _ = r
+        .login(&chiyoda, "nobody", "pw", "000000", "10.3.1.1")
+        .await;
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM login_throttle").await, 2);
+}
+both!(garbage_logins_cost_nothing_and_the_throttle_table_stays_bounded);
