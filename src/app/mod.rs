@@ -134,6 +134,12 @@ impl Server {
             settings.verifier_trust.clone(),
             Arc::new(crate::clock::SystemClock),
         );
+        spawn_issuer_reload(
+            state.records.clone(),
+            verifier.clone(),
+            settings.verifier_trust.clone(),
+            settings.publication_ttl,
+        );
         let records = state.records.clone();
         let ready: crate::http::ReadyCheck = Arc::new(move || {
             let r = records.clone();
@@ -284,4 +290,61 @@ async fn crl(
     let key = format!("crl/{kid}");
     s.cached(&key, || async move { records.crl(&kid).await })
         .await
+}
+
+/// Keep the gateway's verifier trusting this deployment's own issuer as records publishes it:
+/// every `every`, the JWKS and each key's CRL are fetched from records and replace the last
+/// ones, so a `records revoke` answers `revoked` at `/verify` and `POST /v1/verify` within
+/// the CRL cache time. A CRL that cannot be fetched is left out, and the verifier then
+/// refuses that key's cards (`crl-unavailable`) rather than miss a revocation.
+fn spawn_issuer_reload(records: Client, verifier: VerifyState, base: TrustStore, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match own_issuer(&records).await {
+                Ok(issuer) => {
+                    let mut trust = base.clone();
+                    trust.replace_shc_issuer(issuer);
+                    verifier.set_trust(trust);
+                }
+                Err(why) => tracing::warn!(reason = %why, "own issuer not reloaded"),
+            }
+        }
+    });
+}
+
+/// This deployment's SHC issuer from records: its `iss` is the SAN URI of the keys' `x5c`.
+async fn own_issuer(records: &Client) -> Result<crate::verify::trust::ShcIssuer, String> {
+    use crate::verify::trust::{ShcIssuer, parse_crl, parse_jwks};
+    let origin = std::path::Path::new("records:/internal/v1/jwks");
+    let jwks = records.jwks().await.map_err(|e| e.to_string())?;
+    let bytes = serde_json::to_vec(&jwks).map_err(|e| e.to_string())?;
+    let keys = parse_jwks(&bytes, origin).map_err(|e| e.to_string())?;
+    let iss = keys
+        .iter()
+        .find_map(|k| k.leaf.as_ref()?.san_uris.first().cloned())
+        .ok_or("no key of the JWKS names its issuer (x5c SAN URI)")?;
+    let mut crls = std::collections::BTreeMap::new();
+    for key in keys.iter().filter(|k| k.crl_version.is_some_and(|v| v > 0)) {
+        let fetched = records.crl(&key.kid).await.map_err(|e| e.to_string());
+        let parsed = fetched.and_then(|v| {
+            let bytes = serde_json::to_vec(&v).map_err(|e| e.to_string())?;
+            parse_crl(&bytes, origin).map_err(|e| e.to_string())
+        });
+        match parsed {
+            Ok((kid, crl)) if kid == key.kid => {
+                crls.insert(kid, crl);
+            }
+            Ok(_) => tracing::warn!(kid = %key.kid, "records answered another key's CRL"),
+            Err(why) => tracing::warn!(kid = %key.kid, reason = %why, "CRL not reloaded"),
+        }
+    }
+    Ok(ShcIssuer {
+        iss,
+        name: "this-issuer".into(),
+        keys,
+        crls,
+    })
 }

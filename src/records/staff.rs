@@ -311,7 +311,10 @@ impl Records {
             with_db!(&self.db, p => sqlx::query("DELETE FROM login_throttle WHERE key = $1")
                 .bind(&login_key).execute(p).await.map(|r| r.rows_affected()))?;
             with_db!(&self.db, p => sqlx::query(
-                "UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0")
+                "DELETE FROM login_throttle WHERE key = $1 AND failures <= 1")
+                .bind(&addr_key).execute(p).await.map(|r| r.rows_affected()))?;
+            with_db!(&self.db, p => sqlx::query(
+                "UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 1")
                 .bind(&addr_key).execute(p).await.map(|r| r.rows_affected()))?;
         }
         verdict

@@ -99,6 +99,12 @@ pub enum Error {
     /// The key's revocation list exists but cannot be used; the verdict fails closed.
     #[error("the issuer's revocation list for this key is unusable")]
     CrlUnusable,
+    /// The key has a revocation list (`crlVersion` > 0) that the verifier does not hold.
+    #[error("the issuer's revocation list for this key is not available")]
+    CrlMissing,
+    /// The revocation list held is another version (`ctr`) than the key announces.
+    #[error("the revocation list held is not the version the issuer's key announces")]
+    CrlVersionMismatch,
     /// `nbf` or `iat` lies after the verification time.
     #[error("the certificate is not valid yet at the verification time")]
     NotYetValid,
@@ -215,6 +221,8 @@ impl Error {
             Error::CrlUnusable => "crl-unusable",
             Error::NotYetValid => "not-yet-valid",
             Error::Expired => "expired",
+            Error::CrlMissing => "crl-unavailable",
+            Error::CrlVersionMismatch => "crl-version-mismatch",
             Error::VdsMalformed(_) => "vdsnc-malformed",
             Error::CertificateMalformed(_) => "certificate-malformed",
             Error::ChainInvalid => "chain-invalid",

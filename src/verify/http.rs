@@ -54,7 +54,7 @@ impl Default for Limits {
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct VerifyState {
-    trust: Arc<TrustStore>,
+    trust: Arc<std::sync::RwLock<Arc<TrustStore>>>,
     clock: Arc<dyn Clock>,
     limits: Limits,
     slots: Arc<tokio::sync::Semaphore>,
@@ -66,10 +66,20 @@ impl VerifyState {
         Self::with_limits(trust, clock, Limits::default())
     }
 
+    /// Replace what is trusted from the next request on (the app gateway reloads its own
+    /// issuer's JWKS and CRLs from records so).
+    pub fn set_trust(&self, trust: TrustStore) {
+        let mut t = self
+            .trust
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *t = Arc::new(trust);
+    }
+
     /// A state with explicit limits.
     pub fn with_limits(trust: TrustStore, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         VerifyState {
-            trust: Arc::new(trust),
+            trust: Arc::new(std::sync::RwLock::new(Arc::new(trust))),
             clock,
             limits,
             slots: Arc::new(tokio::sync::Semaphore::new(limits.concurrent.max(1))),
@@ -240,7 +250,11 @@ async fn verify(
             "give texts, text or image_base64".into(),
         );
     }
-    let trust = state.trust.clone();
+    let trust = state
+        .trust
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     let slot =
         match tokio::time::timeout(state.limits.queue_wait, state.slots.clone().acquire_owned())
             .await

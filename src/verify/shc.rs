@@ -149,9 +149,11 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
     // nbf may be fractional (Japan's cards).
     let nbf = payload.nbf;
     // Revocation.
-    if let Some(version) = key.crl_version {
+    // A key that says it has a CRL (crlVersion > 0) is verified against exactly that CRL:
+    // without it, or with another version of it, revocation cannot be ruled out.
+    if let Some(version) = key.crl_version.filter(|v| *v > 0) {
         match issuer.crls.get(&kid) {
-            None => d.warnings.push("crl-unavailable".into()),
+            None => return Err(Error::CrlMissing),
             Some(crl) => {
                 if crl.unusable.is_some() {
                     return Err(Error::CrlUnusable);
@@ -160,7 +162,7 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
                     d.warnings.push("crl-entries-ignored".into());
                 }
                 if crl.ctr != version {
-                    d.warnings.push("crl-version-mismatch".into());
+                    return Err(Error::CrlVersionMismatch);
                 }
                 if let Some(rid) = vc.rid.as_deref() {
                     let revoked = crl.rids.iter().any(|(r, until)| {

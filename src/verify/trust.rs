@@ -397,6 +397,16 @@ impl TrustStore {
 
     /// Add (or extend) an SHC issuer.
     pub fn add_shc_issuer(&mut self, issuer: ShcIssuer) {
+        self.merge_shc_issuer(issuer);
+    }
+
+    /// Trust `issuer` exactly as given, replacing whatever was trusted under its `iss` (a
+    /// reload: the keys' `crlVersion`s and the CRLs must come from the same publication).
+    pub fn replace_shc_issuer(&mut self, issuer: ShcIssuer) {
+        self.shc.insert(issuer.iss.clone(), issuer);
+    }
+
+    fn merge_shc_issuer(&mut self, issuer: ShcIssuer) {
         match self.shc.get_mut(&issuer.iss) {
             Some(have) => {
                 for k in issuer.keys {

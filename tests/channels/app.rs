@@ -280,6 +280,22 @@ async fn records_revoke_puts_the_rid_on_the_crl_the_gateway_serves() {
         .as_str()
         .unwrap()
         .to_owned();
+    // The gateway's own verifier trusts this deployment's issuer as records publishes it.
+    let shc = cert["shc"].as_str().unwrap().to_owned();
+    let verdict = || {
+        let (c, url, shc) = (
+            c.clone(),
+            format!("{}/v1/verify", stack.app_url),
+            shc.clone(),
+        );
+        async move {
+            let v = post(&c, &url, &serde_json::json!({ "text": shc }))
+                .await
+                .ok();
+            v["results"][0]["reason"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(verdict().await, "ok");
 
     let out = vaxcert()
         .args(["records", "--dev", "--database-url"])
@@ -318,6 +334,42 @@ async fn records_revoke_puts_the_rid_on_the_crl_the_gateway_serves() {
     )
     .unwrap();
     assert_eq!(published["keys"][0]["crlVersion"], 2, "{published}");
+    // Within the CRL cache time (1 s here) the gateway's verifier says revoked.
+    let mut reason = verdict().await;
+    for _ in 0..100 {
+        if reason == "revoked" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        reason = verdict().await;
+    }
+    assert_eq!(reason, "revoked");
+    // And `vaxcert verify`, given the published JWKS and CRL as a trust folder.
+    let trust = stack
+        .dir
+        .path()
+        .join("trust-from-publication/shc/this-issuer");
+    std::fs::create_dir_all(trust.join("crl")).unwrap();
+    std::fs::write(trust.join("iss"), format!("{}\n", vaxcert::dev::SHC_ISS)).unwrap();
+    std::fs::copy(
+        stack.dir.path().join("publication/jwks.json"),
+        trust.join("jwks.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        stack.dir.path().join(format!("publication/crl/{kid}.json")),
+        trust.join(format!("crl/{kid}.json")),
+    )
+    .unwrap();
+    let out = vaxcert()
+        .args(["verify", "--json", "--trust"])
+        .arg(stack.dir.path().join("trust-from-publication"))
+        .arg(&shc)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["reason"], "revoked", "{v}");
     // Revoking an unknown ID is a clear error.
     let out = vaxcert()
         .args(["records", "--dev", "--database-url"])
