@@ -112,7 +112,7 @@ impl Stack {
         );
         app_settings.rate_per_sec = 10_000;
         // The CRL cache time: a revocation reaches the gateway's verifier within it.
-        app_settings.publication_ttl = std::time::Duration::from_secs(1);
+        app_settings.publication_ttl = Duration::from_secs(1);
         let mut trust = vaxcert::verify::TrustStore::load(&crate_path("certs/trust")).unwrap();
         trust.add_dev(&crate_path("certs/dev")).unwrap();
         app_settings.verifier_trust = trust;
