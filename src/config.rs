@@ -361,6 +361,9 @@ pub struct CenterConfig {
     /// Further card CA keys trusted beside `trust` (a test deployment's own CA).
     #[serde(default)]
     pub card_ca_keys: Vec<CardCaKey>,
+    /// The kiosk CA's revocation lists: revoked kiosks fail the handshake.
+    #[serde(default)]
+    pub kiosk_crls: Vec<PathBuf>,
 }
 
 fn default_center_listen() -> SocketAddr {

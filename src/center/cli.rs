@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// allow `--trust dev`.
     #[arg(long)]
     pub dev: bool,
+    /// The kiosk CA's revocation list (PEM or DER, repeatable): kiosks it revokes fail the
+    /// handshake. Read at start.
+    #[arg(long = "kiosk-crl")]
+    pub kiosk_crls: Vec<PathBuf>,
     /// Serve `GET /metrics` (Prometheus text, plain HTTP) here; loopback or the monitoring
     /// network only.
     #[arg(long)]
@@ -64,6 +68,7 @@ pub fn run(command: CenterCommand) -> Result<()> {
         args.tls_dir = Some(c.tls_dir);
         args.trust = c.trust;
         args.metrics = c.metrics;
+        args.kiosk_crls = c.kiosk_crls;
         extra = c
             .card_ca_keys
             .iter()
@@ -110,7 +115,13 @@ pub fn run(command: CenterCommand) -> Result<()> {
             Some(d) => d,
             None => crate::dev::tls_dir(),
         };
-        let s = Settings::in_tls_dir(args.listen, &args.records_url, trust, &tls_dir);
+        let mut s = Settings::in_tls_dir(args.listen, &args.records_url, trust, &tls_dir);
+        if !args.kiosk_crls.is_empty() {
+            s.tls.client_auth = crate::http::tls::ClientAuth::CaRevoking {
+                ca: tls_dir.join("kiosk-ca.crt.pem"),
+                crls: args.kiosk_crls.clone(),
+            };
+        }
         let server = Server::build(&s, Arc::new(SystemClock))
             .await
             .map_err(|e| Coded {

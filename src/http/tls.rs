@@ -88,6 +88,24 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| pem_err(path, e))
 }
 
+/// A certificate revocation list from a PEM or DER file.
+///
+/// # Errors
+/// [`TlsError::Pem`] when the file is unreadable or holds none.
+pub fn load_crl(
+    path: &Path,
+) -> Result<rustls::pki_types::CertificateRevocationListDer<'static>, TlsError> {
+    use rustls::pki_types::CertificateRevocationListDer;
+    let bytes = std::fs::read(path).map_err(|e| pem_err(path, e))?;
+    if bytes.starts_with(b"-----") {
+        CertificateRevocationListDer::from_pem_slice(&bytes).map_err(|e| pem_err(path, e))
+    } else if bytes.first() == Some(&0x30) {
+        Ok(CertificateRevocationListDer::from(bytes))
+    } else {
+        Err(pem_err(path, "not a CRL (PEM or DER)"))
+    }
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -109,6 +127,14 @@ pub enum ClientAuth {
     None,
     /// A client certificate issued by this CA (the kiosks → center).
     Ca(std::path::PathBuf),
+    /// As [`ClientAuth::Ca`], and not revoked by any of these CRLs (PEM or DER) of that CA:
+    /// a lost or stolen kiosk is cut off at the handshake.
+    CaRevoking {
+        /// The issuing CA.
+        ca: std::path::PathBuf,
+        /// Its certificate revocation lists.
+        crls: Vec<std::path::PathBuf>,
+    },
     /// A client certificate issued by this CA *and* byte-equal to one of these (the gateways →
     /// records).
     Pinned {
@@ -146,6 +172,18 @@ impl ServerTls {
                     .build()
                     .map_err(|e| TlsError::Config(e.to_string()))?,
             ),
+            ClientAuth::CaRevoking { ca, crls } => {
+                let mut lists = Vec::new();
+                for path in crls {
+                    lists.push(load_crl(path)?);
+                }
+                Some(
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())
+                        .with_crls(lists)
+                        .build()
+                        .map_err(|e| TlsError::Config(e.to_string()))?,
+                )
+            }
             ClientAuth::Pinned { ca, certs } => {
                 let inner =
                     WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())

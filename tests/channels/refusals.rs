@@ -345,3 +345,109 @@ async fn a_preview_token_redeems_only_at_the_terminal_that_previewed() {
     .await
     .ok();
 }
+
+/// The dev kiosk CA's CRL revoking `kiosk-02`, made by OpenSSL's `ca`.
+fn kiosk_crl(dir: &std::path::Path) -> std::path::PathBuf {
+    let tls = crate_path("certs/dev/tls");
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("crlnumber"), "01\n").unwrap();
+    std::fs::write(
+        dir.join("ca.cnf"),
+        format!(
+            "[ca]\ndefault_ca = kiosk\n[kiosk]\ndatabase = {d}/index.txt\ncrlnumber = {d}/crlnumber\n\
+             certificate = {t}/kiosk-ca.crt.pem\nprivate_key = {t}/kiosk-ca.key.pem\n\
+             default_md = sha256\ndefault_crl_days = 30\n",
+            d = dir.display(),
+            t = tls.display()
+        ),
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let cnf = dir.join("ca.cnf");
+    let cnf = cnf.to_str().unwrap();
+    let revoked = tls.join("kiosk-02.crt.pem");
+    openssl(&["ca", "-config", cnf, "-revoke", revoked.to_str().unwrap()]);
+    let crl = dir.join("kiosk-ca.crl.pem");
+    openssl(&[
+        "ca",
+        "-config",
+        cnf,
+        "-gencrl",
+        "-out",
+        crl.to_str().unwrap(),
+    ]);
+    crl
+}
+
+#[test]
+fn the_center_refuses_a_kiosk_its_ca_revoked() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let crl = kiosk_crl(dir.path());
+    let mut center = vaxcert()
+        .args([
+            "center",
+            "serve",
+            "--dev",
+            "--trust",
+            "dev",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--records-url", "https://127.0.0.1:9", "--kiosk-crl"])
+        .arg(&crl)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(center.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("center: kiosk API on ")
+        .unwrap_or_else(|| panic!("center did not start: {line}"))
+        .to_owned();
+    let status = |kiosk: &str| {
+        let tls = crate_path("certs/dev/tls");
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "20",
+            ])
+            .arg("--cacert")
+            .arg(tls.join("server-ca.crt.pem"))
+            .arg("--cert")
+            .arg(tls.join(format!("{kiosk}.crt.pem")))
+            .arg("--key")
+            .arg(tls.join(format!("{kiosk}.key.pem")))
+            .arg(format!("{url}/healthz"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(status("kiosk-01"), "200", "a kiosk in good standing");
+    assert_eq!(
+        status("kiosk-02"),
+        "000",
+        "the revoked kiosk fails the handshake"
+    );
+    let _ = center.kill();
+    let _ = center.wait();
+}
