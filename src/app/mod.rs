@@ -158,6 +158,12 @@ fn router(state: AppState, verifier: VerifyState, limit: RateLimit) -> Router {
         .route("/v1/certificates", post(certificate))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/crl/{kid}", get(crl))
+        .route(
+            "/openapi.json",
+            get(|| async {
+                crate::http::openapi(include_str!("../../templates/openapi/app.json"))
+            }),
+        )
         .with_state(state)
         .merge(crate::verify::http::router(verifier));
     api.layer(axum::middleware::from_fn_with_state(
@@ -206,7 +212,7 @@ fn device_id(req: &PreviewRequest) -> Result<String, Problem> {
 #[tracing::instrument(skip_all)]
 async fn preview(
     State(s): State<AppState>,
-    Json(req): Json<PreviewRequest>,
+    crate::http::JsonBody(req): crate::http::JsonBody<PreviewRequest>,
 ) -> Result<Response, Problem> {
     let terminal_id = device_id(&req)?;
     if let Some(mrz) = &req.passport_mrz {
@@ -227,7 +233,7 @@ async fn preview(
 #[tracing::instrument(skip_all)]
 async fn certificate(
     State(s): State<AppState>,
-    Json(req): Json<CertificateRequest>,
+    crate::http::JsonBody(req): crate::http::JsonBody<CertificateRequest>,
 ) -> Result<Response, Problem> {
     if req.preview_token.len() > 4096 {
         return Err(bad_request(

@@ -144,6 +144,12 @@ impl Server {
             .route("/v1/kiosk/challenges", post(challenge))
             .route("/v1/kiosk/previews", post(preview))
             .route("/v1/kiosk/certificates", post(certificate))
+            .route(
+                "/openapi.json",
+                get(|| async {
+                    crate::http::openapi(include_str!("../../templates/openapi/center.json"))
+                }),
+            )
             .with_state(state.clone())
             .layer(axum::middleware::from_fn(crate::http::no_store));
         let records = state.records.clone();
@@ -218,7 +224,7 @@ async fn challenge(State(s): State<AppState>) -> Result<Json<ChallengeResponse>,
 async fn preview(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
-    Json(mut req): Json<PreviewRequest>,
+    crate::http::JsonBody(mut req): crate::http::JsonBody<PreviewRequest>,
 ) -> Result<Json<PreviewResponse>, Problem> {
     let kiosk = terminal_id(&peer)?;
     tracing::Span::current().record("kiosk", kiosk.as_str());
@@ -279,7 +285,7 @@ async fn preview(
 async fn certificate(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
-    Json(req): Json<CertificateRequest>,
+    crate::http::JsonBody(req): crate::http::JsonBody<CertificateRequest>,
 ) -> Result<Json<CertificateResponse>, Problem> {
     // The kiosk's own id, from its certificate: whatever the body says is replaced.
     let req = CertificateRequest {

@@ -5,6 +5,7 @@
 //! once (`card::Error::to_problem`, `records::Error::to_problem`, `issuance::Error::to_problem`).
 
 mod client;
+mod json;
 pub mod listener;
 mod problem;
 mod response;
@@ -12,6 +13,7 @@ mod server;
 pub mod tls;
 
 pub use client::{client_ip, rate_key};
+pub use json::JsonBody;
 pub use problem::Problem;
 pub use response::{announce, shutdown_signal, trace_id, trace_request};
-pub use server::{ReadyCheck, Server, health, no_store, serve_metrics};
+pub use server::{ReadyCheck, Server, health, no_store, openapi, serve_metrics};

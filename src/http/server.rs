@@ -166,3 +166,16 @@ pub async fn serve_metrics(addr: SocketAddr) -> Result<SocketAddr, TlsError> {
     });
     Ok(local)
 }
+
+/// `GET /openapi.json`: a role's OpenAPI 3.1 document (compiled in from `templates/openapi/`;
+/// `tests/contract` and schemathesis keep it true).
+pub fn openapi(document: &'static str) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        document,
+    )
+        .into_response()
+}

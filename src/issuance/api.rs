@@ -168,7 +168,7 @@ async fn challenge(
 async fn preview(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
-    Json(req): Json<InternalPreviewRequest>,
+    crate::http::JsonBody(req): crate::http::JsonBody<InternalPreviewRequest>,
 ) -> Result<Json<PreviewResponse>, Problem> {
     let channel = s.channel(&peer)?;
     if req.channel != channel {
@@ -186,7 +186,7 @@ async fn preview(
 async fn certificate(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<Peer>,
-    Json(req): Json<CertificateRequest>,
+    crate::http::JsonBody(req): crate::http::JsonBody<CertificateRequest>,
 ) -> Result<Json<CertificateResponse>, Problem> {
     let channel = s.channel(&peer)?;
     s.service
