@@ -58,6 +58,9 @@ pub struct VerifyState {
     clock: Arc<dyn Clock>,
     limits: Limits,
     slots: Arc<tokio::sync::Semaphore>,
+    /// Pictures searched at once: a 16-megapixel picture takes about 120 MiB while it is
+    /// decoded, scaled and searched, so half the slots (at least one) may hold one.
+    picture_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl VerifyState {
@@ -83,6 +86,7 @@ impl VerifyState {
             clock,
             limits,
             slots: Arc::new(tokio::sync::Semaphore::new(limits.concurrent.max(1))),
+            picture_slots: Arc::new(tokio::sync::Semaphore::new((limits.concurrent / 2).max(1))),
         }
     }
 }
@@ -231,6 +235,7 @@ async fn verify(
     if let Some(t) = req.text {
         inputs.push(t.into_bytes());
     }
+    let has_picture = req.image_base64.is_some();
     if let Some(img) = req.image_base64 {
         match super::b64::std(img.trim()) {
             Some(bytes) => inputs.push(bytes),
@@ -268,9 +273,28 @@ async fn verify(
                 );
             }
         };
+    let picture_slot = if has_picture {
+        match tokio::time::timeout(
+            state.limits.queue_wait,
+            state.picture_slots.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(p)) => Some(p),
+            _ => {
+                return busy(
+                    "verifier-busy",
+                    "The verifier is busy. Please try again in a moment.",
+                    "確認が混み合っています。少し待ってからお試しください。",
+                );
+            }
+        }
+    } else {
+        None
+    };
     let work = tokio::task::spawn_blocking(move || {
         let reports = super::verify_inputs(&inputs, &trust, at);
-        drop(slot);
+        drop((slot, picture_slot));
         reports
     });
     let reports: Vec<Report> = match tokio::time::timeout(state.limits.time_budget, work).await {

@@ -149,6 +149,8 @@ pub const MAX_PIXELS: u64 = 16 * 1024 * 1024;
 /// photos and scans take 9–17 per pixel; a small scan that must be enlarged, 252 per pixel of
 /// the original (under the floor); a picture of thousands of finder patterns, far more.
 pub const WORK_PER_PIXEL: u64 = 100;
+/// Pictures are searched at most this size (larger ones are scaled down first).
+pub const SEARCH_PIXELS: u64 = 5 * 512 * 1024;
 /// The budget of a small picture is that of one this size, since small ones are enlarged.
 pub const WORK_FLOOR_PIXELS: u64 = 4 * 1024 * 1024;
 
@@ -179,6 +181,21 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<QrCode>, Error> {
     let luma = image::DynamicImage::from_decoder(decoder)
         .map_err(|_| Error::ImageUndecodable)?
         .into_luma8();
+    // A picture above SEARCH_PIXELS is searched at that size (a QR code big enough to scan in
+    // a phone photo still reads), and the full-size copy is dropped at once: memory per
+    // request stays bounded whatever the camera.
+    let luma = if pixels > SEARCH_PIXELS {
+        let f = (SEARCH_PIXELS as f64 / pixels as f64).sqrt();
+        let (w, h) = luma.dimensions();
+        let (sw, sh) = (
+            ((f64::from(w) * f) as u32).max(1),
+            ((f64::from(h) * f) as u32).max(1),
+        );
+        image::imageops::resize(&luma, sw, sh, image::imageops::FilterType::Triangle)
+    } else {
+        luma
+    };
+    let pixels = pixels.min(SEARCH_PIXELS);
     let budget = Budget::new(WORK_PER_PIXEL * pixels.max(WORK_FLOOR_PIXELS));
     // Try the picture as it is, then cleaner copies: JPEG noise and small scans defeat the
     // detector where a binarised or enlarged copy reads.
