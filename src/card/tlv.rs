@@ -17,7 +17,7 @@ pub(crate) struct Item<'a> {
 /// Parse the one TLV at the start of `data`; bytes after it (filler) are ignored.
 pub(crate) fn outer(data: &[u8]) -> Option<Item<'_>> {
     let h = ber::parse_header(data).ok()?;
-    let raw = data.get(..h.total_len())?;
+    let raw = data.get(..total_len(&h)?)?;
     Some(Item {
         tag: h.tag,
         raw,
@@ -32,16 +32,23 @@ pub(crate) fn children(value: &[u8]) -> Option<Vec<Item<'_>>> {
     let mut pos = 0;
     while pos < value.len() {
         let h = ber::parse_header(&value[pos..]).ok()?;
-        let raw = value.get(pos..pos + h.total_len())?;
+        let end = pos.checked_add(total_len(&h)?)?;
+        let raw = value.get(pos..end)?;
         out.push(Item {
             tag: h.tag,
             raw,
             value: &raw[h.header_len..],
             offset: pos,
         });
-        pos += h.total_len();
+        pos = end;
     }
     Some(out)
+}
+
+/// Header and value length together, or `None` when a hostile length makes them overflow
+/// (`Header::total_len` would: fuzzing found it).
+fn total_len(h: &ber::Header) -> Option<usize> {
+    h.header_len.checked_add(h.length)
 }
 
 /// The first child with `tag`.

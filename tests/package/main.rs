@@ -155,6 +155,9 @@ fn the_package_installs_a_verifier_that_works_anywhere_and_units_that_pass_syste
     let control = work.path().join("control");
     run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(&control));
     let conffiles = std::fs::read_to_string(control.join("conffiles")).unwrap();
+    run(Command::new("sh").arg("-n").arg(control.join("postinst")));
+    let postinst = std::fs::read_to_string(control.join("postinst")).unwrap();
+    assert!(postinst.contains("adduser --system"), "{postinst}");
     for role in ["records", "app", "center", "kiosk"] {
         let path = format!("/etc/vaxcert/{role}.toml");
         assert!(conffiles.lines().any(|l| l == path), "{conffiles}");
