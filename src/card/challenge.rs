@@ -306,15 +306,28 @@ mod tests {
                 .await
                 .unwrap()
         );
+        // Past its expiry but within the margin, the entry stays: a late replay is refused.
         assert!(
             used.claim([2; 16], UnixTime(400), UnixTime(300))
                 .await
                 .unwrap()
         );
+        assert!(
+            !used
+                .claim([1; 16], UnixTime(200), UnixTime(199))
+                .await
+                .unwrap()
+        );
+        let later = UnixTime(200 + PURGE_MARGIN_SECS + 1);
+        assert!(
+            used.claim([3; 16], UnixTime(later.0 + 100), later)
+                .await
+                .unwrap()
+        );
         assert_eq!(
             used.0.lock().unwrap().len(),
-            1,
-            "expired entries are purged"
+            2,
+            "entries past the margin are purged"
         );
     }
 

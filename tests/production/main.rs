@@ -1111,6 +1111,21 @@ fn metrics_and_json_logs_follow_one_issuance_and_hold_nothing_personal() {
         assert_eq!(again["code"], "preview-token-reused");
         let shc = c["shc"].as_str().unwrap().to_owned();
         artefacts::verify_shc(&shc, &jwks);
+        // What the issuer publishes is open to browser-based verifiers (CORS), as SHC asks.
+        let published = http
+            .get(format!("{app_url}/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(published.headers()["access-control-allow-origin"], "*");
+        let kid = jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+        let crl = http
+            .get(format!("{app_url}/.well-known/crl/{kid}.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(crl.status().as_u16(), 200);
+        assert_eq!(crl.headers()["access-control-allow-origin"], "*");
         // A verdict and a refused input at the gateway's verifier.
         let (status, _) = post(
             "/v1/verify",
