@@ -141,10 +141,6 @@ pub enum AnchorKind {
     Dsc,
 }
 
-/// Parse `--at`.
-///
-/// # Errors
-/// When the text is no time.
 /// The trust folder given, or the anchors compiled into the binary.
 fn load_store(dir: Option<&Path>) -> Result<TrustStore, super::TrustError> {
     match dir {
@@ -153,7 +149,10 @@ fn load_store(dir: Option<&Path>) -> Result<TrustStore, super::TrustError> {
     }
 }
 
-/// Parse `--at`.
+/// Parse `--at`: an RFC 3339 time, a date or Unix seconds, from 1970 to 9999.
+///
+/// # Errors
+/// When the text is no such time.
 pub fn parse_at(at: Option<&str>) -> Result<UnixTime> {
     match at {
         None => Ok(SystemClock.now()),
