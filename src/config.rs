@@ -139,8 +139,7 @@ pub struct RecordsConfig {
     /// Challenge HMAC key file (64 hex digits).
     pub challenge_key: PathBuf,
     /// Preview-token sealing key file (64 hex digits); shared by every records replica.
-    #[serde(default)]
-    pub token_key: Option<PathBuf>,
+    pub token_key: PathBuf,
     /// The folder `keys init` wrote: `signing.toml` and the certificates.
     pub signing_keys_dir: PathBuf,
     /// The HSM holding the signing keys (when `signing.toml` says `pkcs11`).

@@ -65,7 +65,8 @@ impl Challenge {
         &self.0
     }
 
-    fn id(&self) -> ChallengeId {
+    /// The nonce that names this challenge in the used set.
+    pub fn id(&self) -> ChallengeId {
         self.0[1..17].try_into().unwrap_or([0; 16])
     }
 

@@ -68,7 +68,7 @@ pub enum RecordsCommand {
 pub struct ServeArgs {
     /// The whole configuration in one TOML file (see README "Running in production"); the
     /// other serve flags and `--keys-dir`/`--database-url` are then not used.
-    #[arg(long, conflicts_with_all = ["tls_dir", "signing_keys_dir", "iss", "challenge_key"])]
+    #[arg(long, conflicts_with_all = ["tls_dir", "signing_keys_dir", "iss", "challenge_key", "token_key"])]
     pub config: Option<PathBuf>,
     /// Internal API address (mTLS; port 0 picks one, printed on start).
     #[arg(long, default_value = "127.0.0.1:8443")]
@@ -93,6 +93,10 @@ pub struct ServeArgs {
     /// Challenge HMAC key file (64 hex digits).
     #[arg(long)]
     pub challenge_key: Option<PathBuf>,
+    /// Preview-token sealing key file (64 hex digits), the same for every records replica
+    /// (with `--dev`, the committed dev key).
+    #[arg(long)]
+    pub token_key: Option<PathBuf>,
     /// Challenge and preview-token lifetime in seconds.
     #[arg(long, default_value_t = 120)]
     pub ttl: i64,
@@ -205,7 +209,7 @@ async fn revoke(
 struct Plan {
     trust: TrustSet,
     challenge_key: ChallengeKey,
-    token_key: Option<TokenKey>,
+    token_key: TokenKey,
     signing: SigningKeyFiles,
     tls_dir: PathBuf,
     publication_dir: PathBuf,
@@ -280,11 +284,7 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
     let plan = Plan {
         trust: trust_set(&c.trust, dev)?.with(extra),
         challenge_key: hex_key(&c.challenge_key, ChallengeKey::from_hex)?,
-        token_key: c
-            .token_key
-            .as_deref()
-            .map(|p| hex_key(p, TokenKey::from_hex))
-            .transpose()?,
+        token_key: hex_key(&c.token_key, TokenKey::from_hex)?,
         signing,
         tls_dir: c.tls_dir.clone(),
         publication_dir: c.publication_dir.clone(),
@@ -297,10 +297,7 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
         metrics: c.metrics,
     };
     let record_keys = KeyPaths::in_dir(&c.keys_dir);
-    for secret in [Some(c.challenge_key.as_path()), c.token_key.as_deref()]
-        .into_iter()
-        .flatten()
-    {
+    for secret in [c.challenge_key.as_path(), c.token_key.as_path()] {
         if !dev {
             crate::pki::denylist::refuse(secret).map_err(|e| coded("dev-key-in-production", e))?;
             crate::pki::signer::check_owner_only(secret).map_err(|e| coded(e.code(), e))?;
@@ -330,6 +327,16 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
             ));
         }
     };
+    let token_key = match (&args.token_key, dev) {
+        (Some(p), _) => hex_key(p, TokenKey::from_hex)?,
+        (None, true) => crate::dev::token_key().map_err(|e| coded(e.code(), e))?,
+        (None, false) => {
+            return Err(coded(
+                "config",
+                "--token-key is required (or --dev for the committed dev material)",
+            ));
+        }
+    };
     let signing = match (args.signing_keys_dir, dev) {
         (Some(d), _) if d.join("signing.toml").exists() => Manifest::load(&d)
             .and_then(|m| m.files(&d, None))
@@ -352,7 +359,7 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
     let plan = Plan {
         trust: trust_set(&args.trust, dev)?,
         challenge_key,
-        token_key: None,
+        token_key,
         signing,
         tls_dir: given_or_dev(args.tls_dir, dev, "--tls-dir", crate::dev::tls_dir)?,
         publication_dir: args.publication_dir,
@@ -366,7 +373,7 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
     };
     if !dev {
         refuse_denylist(&plan, records.key_paths())?;
-        if let Some(p) = &args.challenge_key {
+        for p in [&args.challenge_key, &args.token_key].into_iter().flatten() {
             crate::pki::denylist::refuse(p).map_err(|e| coded("dev-key-in-production", e))?;
         }
     }
@@ -402,10 +409,7 @@ async fn run_plan(records: Records, plan: Plan) -> Result<()> {
         },
     )
     .map_err(|e| coded(e.code(), e))?;
-    let service = match plan.token_key {
-        Some(k) => service.with_token_key(k),
-        None => service,
-    };
+    let service = service.with_token_key(plan.token_key);
     let settings = ServeSettings::in_tls_dir(plan.listen, &plan.tls_dir);
     let service = Arc::new(service);
     let counter_tls = ServerTls {

@@ -69,6 +69,13 @@ pub fn make(force: bool, out: &mut dyn Write) -> Result<(), Error> {
         rand::RngExt::fill(&mut rand::rng(), &mut k[..]);
         write(&hmac, format!("{}\n", hex::encode(k)).as_bytes())?;
     }
+    let token = d.join("preview-token.key");
+    if force || !token.exists() {
+        say(out, "making the preview-token sealing key…");
+        let mut k = [0u8; 32];
+        rand::RngExt::fill(&mut rand::rng(), &mut k[..]);
+        write(&token, format!("{}\n", hex::encode(k)).as_bytes())?;
+    }
     make_records_keys(&d.join("records"), force, out)?;
     let personas = d.join("personas");
     let mut entries: Vec<PathBuf> = std::fs::read_dir(&personas)

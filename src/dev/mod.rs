@@ -90,7 +90,8 @@ pub fn issuance_service(
 ) -> Result<crate::issuance::IssuanceService, crate::issuance::Error> {
     let keys = crate::issuance::SigningKeys::load(&signing_keys())?;
     let renderer = crate::formats::pdf::PdfRenderer::bundled()?;
-    crate::issuance::IssuanceService::new(
+    let token_key = token_key().map_err(|e| crate::issuance::Error::Worker(e.to_string()))?;
+    Ok(crate::issuance::IssuanceService::new(
         records,
         keys,
         std::sync::Arc::new(renderer),
@@ -98,7 +99,8 @@ pub fn issuance_service(
         trust,
         clock,
         settings,
-    )
+    )?
+    .with_token_key(token_key))
 }
 
 /// The dev J-LIS CA public key, for `--trust dev`.
@@ -140,6 +142,19 @@ pub fn challenge_key() -> Result<ChallengeKey, Error> {
     let path = dir().join("challenge-hmac.key");
     let text = String::from_utf8(read(&path)?).unwrap_or_default();
     ChallengeKey::from_hex(&text).ok_or(Error::Format {
+        path,
+        what: "not 64 hex digits".into(),
+    })
+}
+
+/// The committed dev preview-token sealing key: every dev records replica seals with it.
+///
+/// # Errors
+/// Missing or malformed key file.
+pub fn token_key() -> Result<crate::issuance::TokenKey, Error> {
+    let path = dir().join("preview-token.key");
+    let text = String::from_utf8(read(&path)?).unwrap_or_default();
+    crate::issuance::TokenKey::from_hex(&text).ok_or(Error::Format {
         path,
         what: "not 64 hex digits".into(),
     })

@@ -55,9 +55,11 @@ use crate::protocol::{
     CertificatePreview, CertificateResponse, ChallengeResponse, DoseView, InternalPreviewRequest,
     MunicipalityEntry, PreviewResponse,
 };
-use crate::records::{AtenaNo, NewIssuance, PassportData, Records, ResidentStatus};
+use crate::records::{
+    AtenaNo, AuditEntry, NewIssuance, PassportData, Recorded, Records, Redemption, ResidentStatus,
+};
 use certificate::Issuer;
-use token::{Content, RedeemedTokens, TokenBody};
+use token::{Content, TokenBody};
 
 /// Settings of the issuance service.
 #[derive(Debug, Clone)]
@@ -82,7 +84,6 @@ pub struct IssuanceService {
     challenges: Challenges,
     trust: TrustSet,
     token_key: TokenKey,
-    redeemed: RedeemedTokens,
     clock: Arc<dyn Clock>,
     settings: IssuanceSettings,
 }
@@ -162,7 +163,6 @@ impl IssuanceService {
             challenges,
             trust,
             token_key: TokenKey::random(),
-            redeemed: RedeemedTokens::default(),
             clock,
             settings,
         })
@@ -274,6 +274,7 @@ impl IssuanceService {
             kind: r.kind,
             passport: passport.clone(),
             card_key: *identity.card_key_digest(),
+            challenge: r.evidence.challenge.id(),
             evidence: evidence_digest(&r.evidence),
             content: Content::of(&rec.municipality, &rec.resident, &rec.doses),
         };
@@ -318,7 +319,14 @@ impl IssuanceService {
         // (tokio's budget between awaits), and a hop to the blocking pool costs more CPU than
         // it saves.
         let signed = crate::card::verify_card_files(&evidence.files, &self.trust)?;
-        Ok(signed
+        let used = BoundClaim {
+            records: &self.records,
+            evidence: evidence_digest(evidence),
+            // Kept until the last token made from it has expired, so redemption can check it.
+            keep_extra: self.settings.token_ttl_secs,
+            failure: std::sync::Mutex::default(),
+        };
+        let claimed = signed
             .prove_presence(
                 &evidence.challenge,
                 &evidence.challenge_signature,
@@ -326,8 +334,17 @@ impl IssuanceService {
                 &self.challenges,
                 now,
             )?
-            .claim(self.records.as_ref())
-            .await?)
+            .claim(&used)
+            .await;
+        match claimed {
+            Ok(identity) => Ok(identity),
+            Err(e) => Err(used
+                .failure
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .map_or(Error::Card(e), Error::Records)),
+        }
     }
 
     /// Redeem a preview token once: sign, record and audit the issuance.
@@ -380,9 +397,6 @@ impl IssuanceService {
         if now.0 >= body.exp {
             return Err(Error::TokenExpired);
         }
-        if !self.redeemed.claim(body.id, body.exp, now.0) {
-            return Err(Error::TokenReused);
-        }
         let actor = match channel {
             Channel::Kiosk => format!("kiosk:{}", body.terminal),
             other => other.as_str().to_owned(),
@@ -396,7 +410,13 @@ impl IssuanceService {
             actor,
             card_key_digest: Some(body.card_key),
         };
-        self.record_and_sign(req, body.content).await
+        let redemption = Redemption {
+            token_id: body.id,
+            challenge: body.challenge,
+            evidence: body.evidence,
+        };
+        self.record_and_sign(req, body.content, Some(redemption))
+            .await
     }
 
     /// Issue for a resident already identified (by a preview token, or by counter staff):
@@ -423,24 +443,38 @@ impl IssuanceService {
         if doses.is_empty() {
             return Err(crate::records::Error::NoDoses(req.municipality.clone()).into());
         }
-        self.record_and_sign(req, Content::of(&municipality, &resident, &doses))
+        self.record_and_sign(req, Content::of(&municipality, &resident, &doses), None)
             .await
     }
 
     /// Record the issuance (audited, and only while the resident still is one), then sign
     /// what `content` says: recorded first, signed second.
-    async fn record_and_sign(&self, req: IssueFor, content: Content) -> Result<IssuedArtefacts> {
+    async fn record_and_sign(
+        &self,
+        req: IssueFor,
+        content: Content,
+        redemption: Option<Redemption>,
+    ) -> Result<IssuedArtefacts> {
         let (channel, kind) = (req.channel, req.kind);
-        let r = self.record_then_sign(req, content).await;
+        let r = self.record_then_sign(req, content, redemption).await;
         crate::telemetry::metrics::issuance(
             channel.as_str(),
             kind.as_str(),
-            r.as_ref().map_or_else(Error::code, |_| "issued"),
+            match &r {
+                Ok((_, false)) => "issued",
+                Ok((_, true)) => "redelivered",
+                Err(e) => e.code(),
+            },
         );
-        r
+        r.map(|(a, _)| a)
     }
 
-    async fn record_then_sign(&self, req: IssueFor, content: Content) -> Result<IssuedArtefacts> {
+    async fn record_then_sign(
+        &self,
+        req: IssueFor,
+        content: Content,
+        redemption: Option<Redemption>,
+    ) -> Result<(IssuedArtefacts, bool)> {
         if req.kind == Kind::Overseas && req.passport.is_none() {
             return Err(Error::PassportRequired);
         }
@@ -448,23 +482,46 @@ impl IssuanceService {
             Kind::Overseas => req.passport,
             Kind::Domestic => None,
         };
-        let recorded = self
-            .records
-            .record_issuance_with(
-                &req.municipality,
-                &req.atena,
-                &NewIssuance {
-                    channel: req.channel,
-                    kind: req.kind,
-                    passport: passport.clone(),
-                    key_id: self.issuer.kid().to_owned(),
-                    rid: String::new(),
-                    card_key_digest: req.card_key_digest,
-                },
-                &req.actor,
-                &|id| crate::formats::shc::rid_for(id),
-            )
-            .await?;
+        let new = NewIssuance {
+            channel: req.channel,
+            kind: req.kind,
+            passport: passport.clone(),
+            key_id: self.issuer.kid().to_owned(),
+            rid: String::new(),
+            card_key_digest: req.card_key_digest,
+        };
+        let rid_for = |id: &str| crate::formats::shc::rid_for(id);
+        let (recorded, again) = match &redemption {
+            None => (
+                self.records
+                    .record_issuance_with(&req.municipality, &req.atena, &new, &req.actor, &rid_for)
+                    .await?,
+                false,
+            ),
+            Some(r) => match self
+                .records
+                .record_redemption(&req.municipality, &req.atena, &new, &req.actor, &rid_for, r)
+                .await?
+            {
+                Recorded::New(c) => (c, false),
+                // The same request again (its answer was lost): the same certificate, signed
+                // again from the same sealed content, never a second issuance.
+                Recorded::Existing(c) => {
+                    self.records
+                        .audit(&AuditEntry::system(
+                            &req.actor,
+                            &req.municipality,
+                            "issuance-redelivered",
+                            Some(req.atena.as_str()),
+                            "ok",
+                        ))
+                        .await?;
+                    (c, true)
+                }
+                Recorded::Revoked(_) => return Err(Error::TokenReused),
+                Recorded::Unbound => return Err(Error::TokenInvalid),
+            },
+        };
         let id = crate::domain::CertificateId::parse(recorded.id.as_str())
             .map_err(|_| crate::records::Error::Corrupt("certificate id"))?;
         let id_for_void = id.clone();
@@ -484,7 +541,9 @@ impl IssuanceService {
         let municipality = req.municipality.clone();
         let actor = req.actor.clone();
         match self.sign(request, content.municipality_name).await {
-            Ok(a) => Ok(a),
+            Ok(a) => Ok((a, again)),
+            // A redelivery that fails leaves the first delivery's issuance alone.
+            Err(e) if again => Err(e),
             Err(e) => {
                 // Nothing half-written: a certificate that could not be signed is taken back
                 // out of the issuance history (the audit log keeps both entries).
@@ -550,6 +609,41 @@ impl IssuanceService {
         })
         .await
         .map_err(|e| Error::Worker(e.to_string()))?
+    }
+}
+
+/// The used set seen through records, with the evidence digest stored beside the claim: a
+/// preview token later redeems only against the (challenge, evidence) pair recorded here.
+struct BoundClaim<'a> {
+    records: &'a Records,
+    evidence: [u8; 32],
+    keep_extra: i64,
+    failure: std::sync::Mutex<Option<crate::records::Error>>,
+}
+
+impl crate::card::challenge::UsedChallenges for BoundClaim<'_> {
+    async fn claim(
+        &self,
+        id: crate::card::challenge::ChallengeId,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> std::result::Result<bool, crate::card::Error> {
+        self.records
+            .claim_challenge(
+                id,
+                expires_at.plus(self.keep_extra),
+                now,
+                Some(self.evidence),
+            )
+            .await
+            .map_err(|e| {
+                let code = e.code().to_owned();
+                *self
+                    .failure
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                crate::card::Error::UsedStore(code)
+            })
     }
 }
 

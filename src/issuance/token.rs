@@ -1,6 +1,7 @@
 //! Preview tokens: what records found at preview, sealed (AES-256-GCM) and bound to the
-//! evidence digest, so a gateway can carry it but neither read nor change it; and the set of
-//! tokens already redeemed.
+//! challenge and evidence digest, so a gateway can carry it but neither read nor change it.
+//! That a token redeems once is the database's business (`records::Records::record_redemption`),
+//! so every replica sharing the key sees the same answer.
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -28,7 +29,7 @@ impl TokenKey {
         Aes256Gcm::new_from_slice(&bytes).ok().map(TokenKey)
     }
 
-    /// A fresh key: tokens live 120 s and only this process redeems them.
+    /// A fresh key: only this process can open its tokens (one replica, or a test).
     pub fn random() -> Self {
         let mut k = zeroize::Zeroizing::new([0u8; 32]);
         rand::rng().fill(&mut k[..]);
@@ -90,33 +91,6 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-/// Preview tokens already redeemed, kept until they expire. In memory, not in the database:
-/// the token key is this process's own and random, so no other process can redeem one of its
-/// tokens and a restart voids them all; the set is complete without a round trip per issuance.
-#[derive(Debug, Default)]
-pub(super) struct RedeemedTokens(std::sync::Mutex<RedeemedSet>);
-
-#[derive(Debug, Default)]
-struct RedeemedSet {
-    expiry: std::collections::HashMap<[u8; 16], i64>,
-    purged_at: i64,
-}
-
-impl RedeemedTokens {
-    /// Mark the token redeemed; `false` if it already was.
-    pub(super) fn claim(&self, id: [u8; 16], expires_at: i64, now: i64) -> bool {
-        let mut set = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if now - set.purged_at >= 30 {
-            set.expiry.retain(|_, exp| *exp > now);
-            set.purged_at = now;
-        }
-        set.expiry.insert(id, expires_at).is_none()
-    }
-}
-
 const TOKEN_AAD: &[u8] = b"vaxcert preview token v1";
 
 /// What a preview token carries (sealed; never seen in clear outside records).
@@ -131,6 +105,7 @@ pub(super) struct TokenBody {
     pub(super) kind: Kind,
     pub(super) passport: Option<PassportData>,
     pub(super) card_key: [u8; 32],
+    pub(super) challenge: crate::card::challenge::ChallengeId,
     pub(super) evidence: [u8; 32],
     pub(super) content: Content,
 }

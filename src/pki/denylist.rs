@@ -7,8 +7,9 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 /// The committed dev secrets (symmetric keys and private keys) that no production file may be.
-const DEV_SECRETS: [&[u8]; 16] = [
+const DEV_SECRETS: [&[u8]; 17] = [
     include_bytes!("../../certs/dev/challenge-hmac.key"),
+    include_bytes!("../../certs/dev/preview-token.key"),
     include_bytes!("../../certs/dev/jlis/ca.modulus.hex"),
     include_bytes!("../../certs/dev/records/mynumber-hmac.key"),
     include_bytes!("../../certs/dev/records/mynumber-aes.key"),

@@ -93,6 +93,22 @@ fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> Vec<u8> {
 
 const GENESIS: [u8; 32] = [0; 32];
 
+/// Write one entry at `link` (PostgreSQL, inside the append transaction).
+async fn insert_entry(
+    conn: &mut sqlx::PgConnection,
+    link: &Link,
+    at: i64,
+    e: &AuditEntry,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(link.seq).bind(at).bind(&e.actor).bind(&e.municipality).bind(&e.action)
+        .bind(&e.subject).bind(&e.outcome).bind(&link.prev_hash).bind(&link.hash)
+        .execute(conn).await?;
+    Ok(())
+}
+
 /// A position in the chain, taken but maybe not yet written.
 #[derive(Debug)]
 pub(in crate::records) struct Link {
@@ -104,17 +120,29 @@ pub(in crate::records) struct Link {
     pub(in crate::records) hash: Vec<u8>,
 }
 
+/// The PostgreSQL advisory lock that serialises audit appends across every records replica:
+/// held for one transaction, so a replica that dies mid-append releases it with its session.
+const AUDIT_LOCK: i64 = 0x7661_7863_6175_6474;
+
 impl Records {
     /// Append one entry (serialised: one writer at a time, no forks).
     ///
     /// # Errors
     /// Database errors.
     pub async fn audit(&self, e: &AuditEntry) -> Result<i64> {
-        // One writer per process (this lock, which also caches the head), and no forks across
-        // processes: `seq` is the primary key, so a writer whose head went stale loses the
-        // insert, reloads the head and links to the real one.
+        // One writer per process (this lock, which for SQLite also caches the head).
         let mut head = self.audit_head.lock().await;
         let at = self.now().0;
+        if let super::db::Db::Postgres(p) = &self.db {
+            let mut tx = p.begin().await?;
+            let link = self.pg_link(&mut tx, at, e).await?;
+            insert_entry(&mut *tx, &link, at, e).await?;
+            self.pg_seal(&mut tx, &link).await?;
+            tx.commit().await?;
+            return Ok(link.seq);
+        }
+        // SQLite has one process: `seq` is the primary key, so a writer whose head went stale
+        // (another tool wrote in between) loses the insert, reloads and links to the real head.
         for _ in 0..8 {
             let link = self.next_link(&mut head, at, e).await?;
             let inserted = with_db!(&self.db, p => sqlx::query(
@@ -134,6 +162,52 @@ impl Records {
             seq: 0,
             what: "could not append: other writers kept winning",
         })
+    }
+
+    /// PostgreSQL: take the append lock inside `tx` and link to the head every replica sees.
+    /// The caller writes the entry in `tx` (alone, or in the statement that makes the change it
+    /// audits), then calls [`Records::pg_seal`] and commits: one chain, no fork, no gap.
+    pub(in crate::records) async fn pg_link(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        at: i64,
+        e: &AuditEntry,
+    ) -> Result<Link> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        let (prev_seq, prev_hash) =
+            sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| (r.get::<i64, _>(0), r.get::<Vec<u8>, _>(1)))
+                .unwrap_or((0, GENESIS.to_vec()));
+        let seq = prev_seq + 1;
+        let hash = entry_hash(&prev_hash, seq, at, e);
+        Ok(Link {
+            seq,
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// PostgreSQL: the entry of `link` is written in `tx`; sign a checkpoint over it when due,
+    /// in the same transaction.
+    pub(in crate::records) async fn pg_seal(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        link: &Link,
+    ) -> Result<()> {
+        if link.seq % self.checkpoint_every == 0 {
+            let at = self.now().0;
+            let sig = self
+                .keys
+                .sign_checkpoint(&checkpoint_message(link.seq, &link.hash, at));
+            sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
+                .bind(link.seq).bind(&link.hash).bind(at).bind(sig).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// The link the next entry takes, under the append lock (`head`, loaded when unknown). The

@@ -134,7 +134,10 @@ pub enum Error {
     },
     /// The database failed.
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
+    /// No writable database answers (a primary restarting or failing over): try again soon.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
     /// Applying the schema failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -172,6 +175,7 @@ impl Error {
             Error::AuditTruncated { .. } => "audit-truncated",
             Error::Config(_) => "config",
             Error::Io { .. } => "io",
+            Error::Unavailable(_) => "database-unavailable",
             Error::Db(_) | Error::Migrate(_) | Error::Crypto(_) | Error::Corrupt(_) => "internal",
         }
     }
@@ -197,7 +201,39 @@ impl Error {
             Error::NoDoses(_) => p(404, "接種記録がありません。"),
             Error::UnknownMunicipality(_) => p(404, "市区町村が登録されていません。"),
             Error::NotParticipating(_) => p(403, "この市区町村はコンビニ交付に参加していません。"),
+            Error::Unavailable(_) => Problem::new(
+                503,
+                self.code(),
+                "The record system is briefly unavailable. Please try again in a moment.",
+                "記録システムが一時的に利用できません。しばらくしてからお試しください。",
+            ),
             _ => Problem::internal(trace_id),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    /// A lost or refused connection, a pool with no connection to give, or a server that is
+    /// shutting down or read-only (a standby) is [`Error::Unavailable`]: the request failed
+    /// fast and may be retried; anything else is a database failure.
+    fn from(e: sqlx::Error) -> Self {
+        let transient = match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                // 08: connection exception; 57P01-3: shutting down / cannot connect now;
+                // 25006: read-only transaction (a standby, or a primary being demoted).
+                c.starts_with("08") || c.starts_with("57P") || c == "25006"
+            }),
+            _ => false,
+        };
+        if transient {
+            Error::Unavailable(e)
+        } else {
+            Error::Db(e)
         }
     }
 }

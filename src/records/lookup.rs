@@ -95,6 +95,31 @@ pub struct NewIssuance {
     pub card_key_digest: Option<[u8; 32]>,
 }
 
+/// What binds an issuance to the preview token that asked for it (DESIGN §7): the token's
+/// id, and the challenge and evidence digest it was sealed with at preview.
+#[derive(Debug, Clone)]
+pub struct Redemption {
+    /// The token's random id: the idempotency key of the certificate request.
+    pub token_id: [u8; 16],
+    /// The challenge the evidence answered.
+    pub challenge: crate::card::challenge::ChallengeId,
+    /// SHA-256 over the evidence as it crossed the wire.
+    pub evidence: [u8; 32],
+}
+
+/// What [`Records::record_redemption`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Recorded now.
+    New(IssuedCertificate),
+    /// The token was redeemed before (a retry after a lost answer): that issuance.
+    Existing(IssuedCertificate),
+    /// The token was redeemed before and that certificate has since been revoked.
+    Revoked(IssuedCertificate),
+    /// The token's challenge and evidence are not the ones this database recorded at preview.
+    Unbound,
+}
+
 /// A recorded issuance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IssuedCertificate {
@@ -307,6 +332,52 @@ impl Records {
         actor: &str,
         rid_for: &(dyn Fn(&str) -> String + Sync),
     ) -> Result<IssuedCertificate> {
+        match self
+            .record_once(municipality, atena, issuance, actor, rid_for, None)
+            .await?
+        {
+            Recorded::New(c) => Ok(c),
+            _ => Err(Error::Corrupt("issuance outcome")),
+        }
+    }
+
+    /// Record the issuance a preview token asks for, once: the token's id goes into the
+    /// issuance row (unique per municipality) in the statement that records it, so however
+    /// many replicas and retries see the token, one issuance exists. A retry finds it
+    /// ([`Recorded::Existing`]); a token whose challenge and evidence this database did not
+    /// record at preview is [`Recorded::Unbound`].
+    ///
+    /// # Errors
+    /// As [`Records::record_issuance`].
+    pub async fn record_redemption(
+        &self,
+        municipality: &MunicipalityCode,
+        atena: &AtenaNo,
+        issuance: &NewIssuance,
+        actor: &str,
+        rid_for: &(dyn Fn(&str) -> String + Sync),
+        redemption: &Redemption,
+    ) -> Result<Recorded> {
+        self.record_once(
+            municipality,
+            atena,
+            issuance,
+            actor,
+            rid_for,
+            Some(redemption),
+        )
+        .await
+    }
+
+    async fn record_once(
+        &self,
+        municipality: &MunicipalityCode,
+        atena: &AtenaNo,
+        issuance: &NewIssuance,
+        actor: &str,
+        rid_for: &(dyn Fn(&str) -> String + Sync),
+        redemption: Option<&Redemption>,
+    ) -> Result<Recorded> {
         let at = self.now();
         let passport = issuance
             .passport
@@ -317,67 +388,140 @@ impl Records {
         let card_key_hash = issuance
             .card_key_digest
             .map(|d| self.keys.card_key_hash(&d).to_vec());
+        let token_id = redemption.map(|r| r.token_id.to_vec());
+        let challenge = redemption.map(|r| r.challenge.to_vec());
+        let evidence = redemption.map(|r| r.evidence.to_vec());
         let entry = AuditEntry::system(actor, municipality, "issuance", Some(atena.as_str()), "ok");
-        // One statement (one round trip) records the issuance if the resident is still a
-        // resident, reserves its ID (the insert trigger), and appends the audit entry if the
-        // issuance went in. Under the audit lock, so the entry links to the head.
+        // One statement records the issuance if the resident is still a resident and the
+        // token is unredeemed and bound, reserves its ID (the insert trigger), and appends the
+        // audit entry if the issuance went in. Under the audit lock, so the entry links to the
+        // head: this process's on SQLite, the database's advisory lock on PostgreSQL.
         let mut head = self.audit_head.lock().await;
         let mut attempts = 0;
-        let (id, link, audited) = loop {
+        loop {
             attempts += 1;
             let id = CertificateId::random();
             let rid = rid_for(id.as_str());
-            let link = self.next_link(&mut head, at.0, &entry).await?;
-            let r = match &self.db {
-                Db::Sqlite(p) => sqlx::query(
-                    "INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at) \
-                       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0; \
-                     INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
-                       SELECT $11, $4, $12, $1, 'issuance', $3, 'ok', $13, $14 WHERE changes() = 1 \
-                       ON CONFLICT (seq) DO NOTHING")
-                    .bind(municipality.as_str()).bind(id.as_str()).bind(atena.as_str()).bind(at.0)
-                    .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
-                    .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
-                    .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
-                    // sqlite3_changes() counts neither the trigger's row nor a skipped one.
-                    .execute(p).await.map(|r| (r.rows_affected() >= 1, r.rows_affected() == 2)),
-                Db::Postgres(p) => sqlx::query(
-                    "WITH i AS (INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at) \
-                       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
-                       RETURNING 1), \
-                     a AS (INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
-                       SELECT $11, $4, $12, $1, 'issuance', $3, 'ok', $13, $14 FROM i \
-                       ON CONFLICT (seq) DO NOTHING RETURNING 1) \
-                     SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM a)")
-                    .bind(municipality.as_str()).bind(id.as_str()).bind(atena.as_str()).bind(at.0)
-                    .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
-                    .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
-                    .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
-                    .fetch_one(p).await.map(|r| (r.get::<i64, _>(0) == 1, r.get::<i64, _>(1) == 1)),
+            let written = match &self.db {
+                Db::Sqlite(p) => {
+                    let link = self.next_link(&mut head, at.0, &entry).await?;
+                    let r = sqlx::query(
+                        "INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id) \
+                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
+                           AND ($15 IS NULL OR NOT EXISTS (SELECT 1 FROM issuance WHERE municipality = $1 AND token_id = $15)) \
+                           AND ($16 IS NULL OR EXISTS (SELECT 1 FROM used_challenge WHERE id = $16 AND evidence = $17)); \
+                         INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
+                           SELECT $11, $4, $12, $1, 'issuance', $3, 'ok', $13, $14 WHERE changes() = 1 \
+                           ON CONFLICT (seq) DO NOTHING")
+                        .bind(municipality.as_str()).bind(id.as_str()).bind(atena.as_str()).bind(at.0)
+                        .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
+                        .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
+                        .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
+                        .bind(&token_id).bind(&challenge).bind(&evidence)
+                        // sqlite3_changes() counts neither the trigger's row nor a skipped one.
+                        .execute(p).await.map(|r| (r.rows_affected() >= 1, r.rows_affected() == 2));
+                    match r {
+                        Ok((true, true)) => {
+                            self.linked(&mut head, link).await?;
+                            Ok(true)
+                        }
+                        Ok((true, false)) => {
+                            // Another tool appended first: the entry goes in alone, after
+                            // the real head.
+                            drop(head);
+                            self.audit(&entry).await?;
+                            return Ok(Recorded::New(IssuedCertificate { id, issued_at: at }));
+                        }
+                        Ok((false, _)) => {
+                            *head = Some((link.seq - 1, link.prev_hash));
+                            Ok(false)
+                        }
+                        Err(e) => {
+                            *head = Some((link.seq - 1, link.prev_hash));
+                            Err(e)
+                        }
+                    }
+                }
+                Db::Postgres(p) => {
+                    let mut tx = p.begin().await?;
+                    let link = self.pg_link(&mut tx, at.0, &entry).await?;
+                    let r = sqlx::query(
+                        "WITH i AS (INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id) \
+                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
+                           AND ($15::bytea IS NULL OR NOT EXISTS (SELECT 1 FROM issuance WHERE municipality = $1 AND token_id = $15)) \
+                           AND ($16::bytea IS NULL OR EXISTS (SELECT 1 FROM used_challenge WHERE id = $16 AND evidence = $17)) \
+                           RETURNING 1), \
+                         a AS (INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
+                           SELECT $11, $4, $12, $1, 'issuance', $3, 'ok', $13, $14 FROM i RETURNING 1) \
+                         SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM a)")
+                        .bind(municipality.as_str()).bind(id.as_str()).bind(atena.as_str()).bind(at.0)
+                        .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
+                        .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
+                        .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
+                        .bind(&token_id).bind(&challenge).bind(&evidence)
+                        .fetch_one(&mut *tx).await.map(|r| r.get::<i64, _>(0) == 1 && r.get::<i64, _>(1) == 1);
+                    match r {
+                        Ok(true) => {
+                            self.pg_seal(&mut tx, &link).await?;
+                            tx.commit().await.map(|()| true)
+                        }
+                        Ok(false) => {
+                            tx.rollback().await?;
+                            Ok(false)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
             };
-            match r {
-                Ok((true, audited)) => break (id, link, audited),
-                Ok((false, _)) => {
-                    *head = Some((link.seq - 1, link.prev_hash));
+            match written {
+                Ok(true) => return Ok(Recorded::New(IssuedCertificate { id, issued_at: at })),
+                Ok(false) => {
                     drop(head);
-                    return Err(self.not_issuable(municipality, atena).await);
+                    return self.not_recorded(municipality, atena, redemption).await;
                 }
                 // A certificate ID taken in any municipality (the trigger's unique key): draw
-                // another; nothing was written.
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempts < 8 => {
-                    *head = Some((link.seq - 1, link.prev_hash));
-                }
+                // another; nothing was written. A token redeemed at the same moment by another
+                // process (its unique key) is found as Existing on the next turn.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempts < 8 => {}
                 Err(e) => return Err(e.into()),
             }
-        };
-        if audited {
-            self.linked(&mut head, link).await?;
-        } else {
-            // Another process appended first: the entry goes in alone, after the real head.
-            drop(head);
-            self.audit(&entry).await?;
         }
-        Ok(IssuedCertificate { id, issued_at: at })
+    }
+
+    /// Why nothing was recorded: the token's issuance already exists, the token is not bound
+    /// to a recorded challenge, or the resident is no longer one (the slow path).
+    async fn not_recorded(
+        &self,
+        municipality: &MunicipalityCode,
+        atena: &AtenaNo,
+        redemption: Option<&Redemption>,
+    ) -> Result<Recorded> {
+        if let Some(r) = redemption {
+            let found: Option<(String, i64, bool)> = with_db!(&self.db, p => sqlx::query(
+                "SELECT certificate_id, issued_at, revoked_at IS NOT NULL FROM issuance WHERE municipality = $1 AND token_id = $2")
+                .bind(municipality.as_str()).bind(r.token_id.to_vec()).fetch_optional(p).await
+                .map(|o| o.map(|row| (row.get(0), row.get(1), row.get(2)))))?;
+            if let Some((id, issued_at, revoked)) = found {
+                let id = CertificateId::parse(&id).map_err(|_| Error::Corrupt("certificate id"))?;
+                let cert = IssuedCertificate {
+                    id,
+                    issued_at: UnixTime(issued_at),
+                };
+                return Ok(if revoked {
+                    Recorded::Revoked(cert)
+                } else {
+                    Recorded::Existing(cert)
+                });
+            }
+            let bound = with_db!(&self.db, p => sqlx::query(
+                "SELECT 1 FROM used_challenge WHERE id = $1 AND evidence = $2")
+                .bind(r.challenge.to_vec()).bind(r.evidence.to_vec()).fetch_optional(p).await
+                .map(|o| o.is_some()))?;
+            if !bound {
+                return Ok(Recorded::Unbound);
+            }
+        }
+        Err(self.not_issuable(municipality, atena).await)
     }
 
     /// Why an issuance found no resident to record against (the slow path of a refusal).

@@ -42,7 +42,10 @@ pub use config::{KeyPaths, RecordsSettings};
 pub use error::{Column, Error, Result};
 pub use import::{ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};
 pub use keys::RecordKeys;
-pub use lookup::{Dose, IssuanceRecord, IssuedCertificate, NewIssuance, Resident, RevokedIssuance};
+pub use lookup::{
+    Dose, IssuanceRecord, IssuedCertificate, NewIssuance, Recorded, Redemption, Resident,
+    RevokedIssuance,
+};
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};
 pub use staff::{NewStaff, ResidentView, SearchQuery, StaffSession, plausible_login};
 
@@ -245,6 +248,47 @@ impl Records {
     }
 }
 
+impl Records {
+    /// Claim a challenge as used (DESIGN §3 step 5), remembering the digest of the evidence
+    /// it came with (the preview token is bound to it) and keeping the entry until `keep_until`.
+    /// `Ok(false)` if it was used before. Expired entries are purged by one replica at a time,
+    /// at most every [`PURGE_EVERY_SECS`] across all of them.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn claim_challenge(
+        &self,
+        id: ChallengeId,
+        keep_until: UnixTime,
+        now: UnixTime,
+        evidence: Option<[u8; 32]>,
+    ) -> Result<bool> {
+        use std::sync::atomic::Ordering;
+        let last = self.last_purge.load(Ordering::Relaxed);
+        let due_here = now.0.saturating_sub(last) >= PURGE_EVERY_SECS
+            && self
+                .last_purge
+                .compare_exchange(last, now.0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        Ok(with_db!(&self.db, p => {
+            if due_here {
+                let ours = sqlx::query(
+                    "UPDATE maintenance SET last_run = $1 WHERE task = 'used-challenge-purge' AND last_run <= $2")
+                    .bind(now.0).bind(now.0 - PURGE_EVERY_SECS).execute(p).await?.rows_affected() == 1;
+                if ours {
+                    // Only well past expiry (PURGE_MARGIN_SECS): see there.
+                    sqlx::query("DELETE FROM used_challenge WHERE expires_at <= $1")
+                        .bind(now.0.saturating_sub(crate::card::challenge::PURGE_MARGIN_SECS))
+                        .execute(p).await?;
+                }
+            }
+            sqlx::query("INSERT INTO used_challenge (id, expires_at, evidence) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                .bind(id.to_vec()).bind(keep_until.0).bind(evidence.map(|e| e.to_vec()))
+                .execute(p).await?.rows_affected() == 1
+        }))
+    }
+}
+
 /// The used-challenge set of DESIGN §3 step 5, kept in the database until expiry so every
 /// records process (and a restart) sees the same set.
 impl UsedChallenges for Records {
@@ -254,27 +298,8 @@ impl UsedChallenges for Records {
         expires_at: UnixTime,
         now: UnixTime,
     ) -> std::result::Result<bool, crate::card::Error> {
-        use std::sync::atomic::Ordering;
-        let last = self.last_purge.load(Ordering::Relaxed);
-        let purge = now.0.saturating_sub(last) >= PURGE_EVERY_SECS
-            && self
-                .last_purge
-                .compare_exchange(last, now.0, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
-        let r: Result<u64> = async {
-            Ok(with_db!(&self.db, p => {
-                if purge {
-                    // Only well past expiry (PURGE_MARGIN_SECS): see there.
-                    sqlx::query("DELETE FROM used_challenge WHERE expires_at <= $1")
-                        .bind(now.0.saturating_sub(crate::card::challenge::PURGE_MARGIN_SECS))
-                        .execute(p).await?;
-                }
-                sqlx::query("INSERT INTO used_challenge (id, expires_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-                    .bind(id.to_vec()).bind(expires_at.0).execute(p).await?.rows_affected()
-            }))
-        }
-        .await;
-        r.map(|n| n == 1)
+        self.claim_challenge(id, expires_at, now, None)
+            .await
             .map_err(|e| crate::card::Error::UsedStore(e.code().to_owned()))
     }
 }

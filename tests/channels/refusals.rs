@@ -2,7 +2,7 @@
 //! expired challenges, used preview tokens, tampered cards, municipalities and residents that
 //! may not be served.
 
-use vaxcert::domain::{Channel, Kind};
+use vaxcert::domain::{Channel, Kind, MunicipalityCode};
 
 use crate::helpers::*;
 
@@ -134,7 +134,17 @@ async fn a_preview_token_redeems_once_and_expires() {
     .await
     .ok();
     let body = serde_json::json!({ "preview_token": p["preview_token"] });
-    post(&c, &certs, &body).await.ok();
+    let first = post(&c, &certs, &body).await.ok();
+    let again = post(&c, &certs, &body).await.ok();
+    assert_eq!(again["certificate_id"], first["certificate_id"]);
+    // Once its certificate is revoked, the token gives nothing more.
+    let id =
+        vaxcert::records::CertificateId::parse(first["certificate_id"].as_str().unwrap()).unwrap();
+    stack
+        .records
+        .revoke_certificate(&MunicipalityCode::parse("131016").unwrap(), &id, "test")
+        .await
+        .unwrap();
     post(&c, &certs, &body)
         .await
         .assert_problem("preview-token-reused");
@@ -285,6 +295,30 @@ async fn a_resident_who_moved_out_is_sent_to_the_new_municipality() {
     )
     .await
     .assert_problem("resident-moved-out");
+}
+
+/// Replicas share the sealing key, so a token opens anywhere; it redeems only where the
+/// database recorded its challenge with the same evidence digest at preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_token_redeems_only_against_the_database_that_recorded_its_evidence() {
+    let (here, elsewhere) = (Stack::spawn().await, Stack::spawn().await);
+    let c = client(None);
+    let b = binding(Channel::App, DEVICE, "131016", Kind::Domestic);
+    let ev = evidence_for("default", &app_challenge(&here).await, &b);
+    let p = post(
+        &c,
+        &format!("{}/v1/previews", here.app_url),
+        &preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE)),
+    )
+    .await
+    .ok();
+    let body = serde_json::json!({ "preview_token": p["preview_token"] });
+    post(&c, &format!("{}/v1/certificates", elsewhere.app_url), &body)
+        .await
+        .assert_problem("preview-token-invalid");
+    post(&c, &format!("{}/v1/certificates", here.app_url), &body)
+        .await
+        .ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
