@@ -307,7 +307,7 @@ pub struct AppConfig {
     /// monitoring network, never the public address. Off when absent.
     #[serde(default)]
     pub metrics: Option<SocketAddr>,
-    /// Records' internal API.
+    /// Records' internal API: one URL, or one per replica, comma-separated.
     pub records_url: String,
     /// TLS folder: app-server.{crt,key}.pem, server-ca.crt.pem, app-gateway.{crt,key}.pem.
     pub tls_dir: PathBuf,
@@ -349,7 +349,7 @@ pub struct CenterConfig {
     /// monitoring network, never the public address. Off when absent.
     #[serde(default)]
     pub metrics: Option<SocketAddr>,
-    /// Records' internal API.
+    /// Records' internal API: one URL, or one per replica, comma-separated.
     pub records_url: String,
     /// TLS folder: center-server.{crt,key}.pem, kiosk-ca.crt.pem, server-ca.crt.pem,
     /// center.{crt,key}.pem.

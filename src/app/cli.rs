@@ -27,7 +27,8 @@ pub struct ServeArgs {
     /// Public address (port 0 picks one, printed on start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Records' internal API.
+    /// Records' internal API: one URL, or one per replica, comma-separated (calls are spread
+    /// over them; an unreachable one is passed over).
     #[arg(long, default_value = "https://127.0.0.1:8443")]
     pub records_url: String,
     /// TLS folder: app-server.{crt,key}.pem, server-ca.crt.pem, app-gateway.{crt,key}.pem.

@@ -29,7 +29,8 @@ pub struct ServeArgs {
     /// Kiosk-facing address (mTLS; port 0 picks one, printed on start).
     #[arg(long, default_value = "127.0.0.1:8444")]
     pub listen: SocketAddr,
-    /// Records' internal API.
+    /// Records' internal API: one URL, or one per replica, comma-separated (calls are spread
+    /// over them; an unreachable one is passed over).
     #[arg(long, default_value = "https://127.0.0.1:8443")]
     pub records_url: String,
     /// Trusted J-LIS CA keys: 5000033 (production), 6000033 (JPKI test cards), dev.

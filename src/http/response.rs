@@ -17,6 +17,12 @@ impl IntoResponse for Problem {
         );
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 says when to come back; a handler may have set its own.
+            r.headers_mut()
+                .entry(header::RETRY_AFTER)
+                .or_insert(HeaderValue::from_static("2"));
+        }
         r.extensions_mut().insert(RefusedWith(self.code));
         r
     }

@@ -21,11 +21,16 @@ use crate::card::challenge::{Binding, Challenge};
 use crate::domain::{Channel, Kind, MunicipalityCode};
 use crate::http::tls::ClientTls;
 
+pub mod faults;
+
 /// `vaxcert bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Drive the app gateway with whole issuances and report throughput and latency.
     Issue(IssueArgs),
+    /// The fault scenario: two gateways, two records replicas, PostgreSQL primary + standby;
+    /// kill a replica, restart the primary, promote the standby; report what was lost.
+    Faults(faults::FaultArgs),
 }
 
 /// `vaxcert bench issue …`
@@ -69,12 +74,22 @@ pub struct IssueArgs {
 /// # Errors
 /// Set-up failures; a run with no successful issuance.
 pub fn run(command: BenchCommand) -> Result<()> {
-    let BenchCommand::Issue(args) = command;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.max(1))
-        .enable_all()
-        .build()?;
-    rt.block_on(issue(args))
+    match command {
+        BenchCommand::Issue(args) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads.max(1))
+            .enable_all()
+            .build()?
+            .block_on(issue(args)),
+        BenchCommand::Faults(args) => {
+            let report = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?
+                .block_on(faults::run(args))?;
+            faults::print(&report);
+            Ok(())
+        }
+    }
 }
 
 /// CPU seconds (user + system) of a process, from `/proc/PID/stat`.
@@ -125,15 +140,18 @@ impl Card {
     }
 }
 
+/// What a failed transport (no HTTP answer) is counted as.
+const TRANSPORT: &str = "transport-error";
+
 async fn post(c: &reqwest::Client, url: &str, body: &Value) -> Result<Value, String> {
     let r = c
         .post(url)
         .json(body)
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| TRANSPORT.to_owned())?;
     let ok = r.status().is_success();
-    let v: Value = r.json().await.map_err(|e| e.to_string())?;
+    let v: Value = r.json().await.map_err(|_| TRANSPORT.to_owned())?;
     if ok {
         Ok(v)
     } else {
@@ -141,6 +159,9 @@ async fn post(c: &reqwest::Client, url: &str, body: &Value) -> Result<Value, Str
     }
 }
 
+/// One whole issuance as a phone makes it. A certificate request whose answer was lost or
+/// that met a 503 is sent again with the same token up to `retries` times (the token is the
+/// idempotency key): the answer names the certificate received.
 async fn one(
     c: &reqwest::Client,
     target: &str,
@@ -148,7 +169,8 @@ async fn one(
     device: &str,
     municipality: &MunicipalityCode,
     pdf: bool,
-) -> Result<(), String> {
+    retries: u32,
+) -> Result<Value, String> {
     let ch = post(c, &format!("{target}/v1/challenges"), &json!({})).await?;
     let challenge = Challenge::from_base64(ch["challenge"].as_str().unwrap_or_default())
         .map_err(|e| e.code().to_owned())?;
@@ -175,17 +197,31 @@ async fn one(
     })
     .map_err(|e| e.to_string())?;
     let p = post(c, &format!("{target}/v1/previews"), &body).await?;
-    let cert = post(
-        c,
-        &format!("{target}/v1/certificates"),
-        &json!({ "preview_token": p["preview_token"] }),
-    )
-    .await?;
+    let token = json!({ "preview_token": p["preview_token"] });
+    let mut tries = 0;
+    let cert = loop {
+        match post(c, &format!("{target}/v1/certificates"), &token).await {
+            Err(code)
+                if tries < retries
+                    && (code == TRANSPORT
+                        || code == "records-unavailable"
+                        || code == "database-unavailable") =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            // The request may have been recorded before its answer was lost.
+            Err(code) if code == TRANSPORT || code.ends_with("-unavailable") => {
+                return Err(format!("certificate:{code}"));
+            }
+            other => break other?,
+        }
+    };
     let has_pdf = cert["pdf_base64"].as_str().is_some_and(|s| !s.is_empty());
     if has_pdf != pdf {
         return Err(if pdf { "no-pdf" } else { "unexpected-pdf" }.to_owned());
     }
-    Ok(())
+    Ok(cert)
 }
 
 async fn issue(args: IssueArgs) -> Result<()> {
@@ -254,8 +290,8 @@ async fn issue(args: IssueArgs) -> Result<()> {
                     }
                 }
                 let t = Instant::now();
-                match one(&client, &target, &card, &device, &municipality, pdf).await {
-                    Ok(()) => {
+                match one(&client, &target, &card, &device, &municipality, pdf, 0).await {
+                    Ok(_) => {
                         lat.push(t.elapsed());
                         ok.fetch_add(1, Ordering::Relaxed);
                     }

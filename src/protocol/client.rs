@@ -2,6 +2,12 @@
 //! their own pinned client certificate. Records' problem documents come back unchanged as
 //! [`Error::Problem`]; a transport failure is [`Error::Unavailable`]. The gateways hold this
 //! client and nothing else of records: no database, no keys.
+//!
+//! Records runs as several replicas: the client takes their URLs (comma-separated), spreads
+//! calls over them in turn, and marks one down for [`DOWN_FOR`] when it cannot be reached.
+//! A call moves on to the next replica when that is safe: always when the connection was never
+//! made, and after a lost answer only for calls that repeat harmlessly (a certificate request
+//! is idempotent on its preview token; a preview is not, since it uses up its challenge).
 
 use crate::http::Problem;
 use crate::http::tls::{ClientTls, TlsError};
@@ -57,35 +63,86 @@ pub fn with_request_id(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder 
     }
 }
 
-/// An mTLS client of the records internal API. Cheap to clone (a connection pool inside).
+/// How long a replica that could not be reached is passed over.
+pub const DOWN_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One records replica and until when it is passed over.
+#[derive(Debug)]
+struct Replica {
+    base: String,
+    down_until: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Replica {
+    fn is_up(&self, now: std::time::Instant) -> bool {
+        self.down_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_none_or(|t| now >= t)
+    }
+
+    fn mark(&self, down: bool) {
+        *self
+            .down_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            down.then(|| std::time::Instant::now() + DOWN_FOR);
+    }
+}
+
+/// Whether a call may be sent again to another replica after its answer was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Reads, challenges, and certificate requests (idempotent on the token).
+    Harmless,
+    /// Previews: the first one may have used up the challenge.
+    OnlyIfNeverSent,
+}
+
+/// An mTLS client of the records internal API (one or more replicas). Cheap to clone (a
+/// connection pool inside).
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
-    base: String,
+    replicas: std::sync::Arc<[Replica]>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Client {
-    /// A client of `base_url` (e.g. `https://127.0.0.1:8443`) with this TLS identity.
+    /// A client of `base_urls`: one URL (e.g. `https://127.0.0.1:8443`) or several,
+    /// comma-separated, one per records replica, with this TLS identity.
     ///
     /// # Errors
-    /// [`Error::Tls`], [`Error::Unavailable`] if the HTTP client cannot be built.
-    pub fn new(base_url: &str, tls: &ClientTls) -> Result<Self, Error> {
+    /// [`Error::Tls`], [`Error::Unavailable`] if the HTTP client cannot be built or no URL is
+    /// given.
+    pub fn new(base_urls: &str, tls: &ClientTls) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls.config()?)
-            .timeout(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .timeout(std::time::Duration::from_secs(20))
             .pool_max_idle_per_host(64)
             .build()
             .map_err(|e| Error::Unavailable(e.to_string()))?;
+        let replicas: Vec<Replica> = base_urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| Replica {
+                base: u.trim_end_matches('/').to_owned(),
+                down_until: std::sync::Mutex::new(None),
+            })
+            .collect();
+        if replicas.is_empty() {
+            return Err(Error::Unavailable("no records URL given".into()));
+        }
         Ok(Client {
             http,
-            base: base_url.trim_end_matches('/').to_owned(),
+            replicas: replicas.into(),
+            next: std::sync::Arc::default(),
         })
     }
 
-    async fn answer<T: serde::de::DeserializeOwned>(
-        r: Result<reqwest::Response, reqwest::Error>,
-    ) -> Result<T, Error> {
-        let r = r.map_err(|e| Error::Unavailable(without_url(&e)))?;
+    async fn answer<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T, Error> {
         let status = r.status();
         let bytes = r
             .bytes()
@@ -101,18 +158,61 @@ impl Client {
         }
     }
 
+    /// Send to the replicas in turn (those marked down last), until one answers or moving on
+    /// is no longer safe.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        repeat: Repeat,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<T, Error> {
+        let n = self.replicas.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = std::time::Instant::now();
+        let mut order: Vec<&Replica> = (0..n).map(|k| &self.replicas[(start + k) % n]).collect();
+        order.sort_by_key(|r| !r.is_up(now));
+        let mut last = Error::Unavailable("no records replica answered".into());
+        for replica in order {
+            match with_request_id(build(&replica.base)).send().await {
+                Ok(r) => {
+                    replica.mark(false);
+                    match Self::answer(r).await {
+                        Err(Error::Unavailable(e)) if repeat == Repeat::Harmless => {
+                            last = Error::Unavailable(e);
+                        }
+                        other => return other,
+                    }
+                }
+                Err(e) => {
+                    let never_sent = e.is_connect();
+                    replica.mark(true);
+                    tracing::warn!(replica = %replica.base, error = %without_url(&e), "records replica unreachable");
+                    last = Error::Unavailable(without_url(&e));
+                    if !never_sent && repeat == Repeat::OnlyIfNeverSent {
+                        return Err(last);
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+
     async fn post<B: serde::Serialize, T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
+        repeat: Repeat,
     ) -> Result<T, Error> {
-        let req = self.http.post(format!("{}{path}", self.base)).json(body);
-        Self::answer(with_request_id(req).send().await).await
+        self.call(repeat, |base| {
+            self.http.post(format!("{base}{path}")).json(body)
+        })
+        .await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        let req = self.http.get(format!("{}{path}", self.base));
-        Self::answer(with_request_id(req).send().await).await
+        self.call(Repeat::Harmless, |base| {
+            self.http.get(format!("{base}{path}"))
+        })
+        .await
     }
 
     /// A fresh challenge.
@@ -120,8 +220,12 @@ impl Client {
     /// # Errors
     /// As [`Error`].
     pub async fn challenge(&self) -> Result<ChallengeResponse, Error> {
-        self.post("/internal/v1/challenges", &serde_json::json!({}))
-            .await
+        self.post(
+            "/internal/v1/challenges",
+            &serde_json::json!({}),
+            Repeat::Harmless,
+        )
+        .await
     }
 
     /// Verify the evidence and preview the certificate.
@@ -129,7 +233,8 @@ impl Client {
     /// # Errors
     /// Records' refusal ([`Error::Problem`]) or [`Error::Unavailable`].
     pub async fn preview(&self, req: &InternalPreviewRequest) -> Result<PreviewResponse, Error> {
-        self.post("/internal/v1/previews", req).await
+        self.post("/internal/v1/previews", req, Repeat::OnlyIfNeverSent)
+            .await
     }
 
     /// Redeem a preview token.
@@ -140,7 +245,8 @@ impl Client {
         &self,
         req: &CertificateRequest,
     ) -> Result<CertificateResponse, Error> {
-        self.post("/internal/v1/certificates", req).await
+        self.post("/internal/v1/certificates", req, Repeat::Harmless)
+            .await
     }
 
     /// The municipalities this gateway's channel may offer.

@@ -136,7 +136,7 @@ impl Records {
         if let super::db::Db::Postgres(p) = &self.db {
             let mut tx = p.begin().await?;
             let link = self.pg_link(&mut tx, at, e).await?;
-            insert_entry(&mut *tx, &link, at, e).await?;
+            insert_entry(&mut tx, &link, at, e).await?;
             self.pg_seal(&mut tx, &link).await?;
             tx.commit().await?;
             return Ok(link.seq);

@@ -5,7 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::error::{Error, Result};
@@ -14,8 +14,8 @@ use crate::domain::MunicipalityCode;
 /// An open database.
 #[derive(Debug, Clone)]
 pub(in crate::records) enum Db {
-    /// The embedded default.
-    Sqlite(SqlitePool),
+    /// The embedded default, with the task that folds its WAL back.
+    Sqlite(SqlitePool, std::sync::Arc<Checkpointer>),
     /// Production.
     Postgres(PgPool),
 }
@@ -24,7 +24,7 @@ pub(in crate::records) enum Db {
 macro_rules! with_db {
     ($db:expr, $p:ident => $body:expr) => {
         match $db {
-            $crate::records::db::Db::Sqlite($p) => $body,
+            $crate::records::db::Db::Sqlite($p, ..) => $body,
             $crate::records::db::Db::Postgres($p) => $body,
         }
     };
@@ -48,26 +48,22 @@ impl Db {
                 // far larger than SQLite's 2 MB default cache: give imports room.
                 .pragma("cache_size", "-131072")
                 .pragma("temp_store", "memory")
-                // Fold the WAL back every 10,000 pages rather than 1,000: the issuance hot
-                // path rewrites the same few pages (index tails, the audit log's), and each
-                // checkpoint writes and syncs them once however often they changed.
-                .pragma("wal_autocheckpoint", "10000");
+                // No checkpoint inside a commit: the checkpointer folds the WAL back on its own
+                // connection (see Checkpointer), off the request path.
+                .pragma("wal_autocheckpoint", "0");
             // One connection: SQLite runs one writer at a time anyway, and the connection that
             // made every change keeps its page cache from one transaction to the next. With
             // several, a transaction after another connection's commit starts with an emptied
             // cache; the issuance pipeline measured 15–20 % more CPU per issuance with four.
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(opts)
+                .connect_with(opts.clone())
                 .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-            Ok(Db::Sqlite(pool))
+            let checkpointer = Checkpointer::start(&opts).await?;
+            Ok(Db::Sqlite(pool, std::sync::Arc::new(checkpointer)))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let opts = PgConnectOptions::from_str(url)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .connect_with(opts)
-                .await?;
+            let pool = super::primary::connect(super::primary::hosts(url)?).await?;
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
             Ok(Db::Postgres(pool))
         } else {
@@ -102,6 +98,57 @@ impl Db {
 
     /// Close every connection (SQLite checkpoints its WAL).
     pub(in crate::records) async fn close(&self) {
-        with_db!(self, p => p.close().await)
+        with_db!(self, p => p.close().await);
+        if let Db::Sqlite(_, c) = self {
+            c.stop().await;
+        }
+    }
+}
+
+/// How often the SQLite WAL is folded back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// SQLite's WAL checkpoints, moved off the request path: with automatic checkpoints a commit
+/// now and then paid for writing back and syncing every page the WAL held (the p99 of the
+/// issuance path). A dedicated connection runs a passive checkpoint every
+/// [`CHECKPOINT_EVERY`] instead, concurrently with the writer, and a full one at close.
+#[derive(Debug)]
+pub(in crate::records) struct Checkpointer {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    async fn start(opts: &SqliteConnectOptions) -> Result<Self> {
+        use sqlx::{ConnectOptions, Executor};
+        let mut conn = opts.connect().await?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        if let Err(e) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+                            tracing::warn!(error = %e, "SQLite checkpoint failed");
+                        }
+                    }
+                    _ = stopped.changed() => break,
+                }
+            }
+            let _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").await;
+            let _ = sqlx::Connection::close(conn).await;
+        });
+        Ok(Checkpointer {
+            stop,
+            task: tokio::sync::Mutex::new(Some(task)),
+        })
+    }
+
+    async fn stop(&self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.lock().await.take() {
+            let _ = t.await;
+        }
     }
 }

@@ -403,7 +403,7 @@ impl Records {
             let id = CertificateId::random();
             let rid = rid_for(id.as_str());
             let written = match &self.db {
-                Db::Sqlite(p) => {
+                Db::Sqlite(p, ..) => {
                     let link = self.next_link(&mut head, at.0, &entry).await?;
                     let r = sqlx::query(
                         "INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id) \

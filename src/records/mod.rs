@@ -29,6 +29,7 @@ mod import;
 mod keys;
 mod lookup;
 pub mod model;
+mod primary;
 pub mod seed;
 mod staff;
 mod totp;

@@ -275,7 +275,7 @@ async fn the_kiosk_serves_participating_municipalities_and_known_passports_only(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resident_who_moved_out_is_sent_to_the_new_municipality() {
     let stack = Stack::spawn().await;
-    let m = vaxcert::domain::MunicipalityCode::parse("131016").unwrap();
+    let m = MunicipalityCode::parse("131016").unwrap();
     stack
         .records
         .import_targets(

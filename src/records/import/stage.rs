@@ -107,7 +107,7 @@ impl Records {
             }};
         }
         match &self.db {
-            crate::records::db::Db::Sqlite(p) => {
+            crate::records::db::Db::Sqlite(p, ..) => {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 // No key on the stage: 宛名番号 are unique already (checked in Rust), and rows
                 // arrive sorted by 宛名番号, the order the merge wants.
@@ -257,7 +257,7 @@ impl Records {
             }};
         }
         match &self.db {
-            crate::records::db::Db::Sqlite(p) => {
+            crate::records::db::Db::Sqlite(p, ..) => {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_vaccination (atena TEXT, dose INTEGER, date TEXT, product TEXT, lot TEXT, venue TEXT, physician TEXT, vaccinated_in TEXT, coupon TEXT)")
                     .execute(&mut *tx).await?;
