@@ -5,14 +5,16 @@
 #   pg2         two records replicas on the same PostgreSQL, the gateway naming both.
 # For each: the saturated rate (unpaced), then p99 at half that rate (paced).
 #   cargo build --release
-#   ./vx postgres benches/scale_load.sh [sqlite pg1 pg2]      (DURATION=15 CONCURRENCY=32)
+#   ./vx postgres benches/scale_load.sh [sqlite pg1 pg2]      (DURATION=15 CONCURRENCY=32;
+#   VAXCERT_BIN=another build to compare)
 # Every process runs on the same 2 cores: the aim is no loss from the second replica, not a
-# speed-up. Dev keys (the virtual cards are the dev personas'); PDFs off, as in the README's
-# other load figures.
+# speed-up. Dev keys (the virtual cards are the dev personas'); PDFs off unless PDF=1.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=${CARGO_TARGET_DIR:-$ROOT/target}/release/vaxcert
+B=${VAXCERT_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/vaxcert}
 D=${DURATION:-15}; C=${CONCURRENCY:-32}
+# PDF=1: records renders and signs the PDF, and the tool insists on one in every answer.
+if [ "${PDF:-0}" = 1 ]; then NOPDF=""; WANTPDF="--pdf"; else NOPDF="--no-pdf"; WANTPDF=""; fi
 W=$(mktemp -d)
 stop() { pkill -f "$B records" 2>/dev/null || true; pkill -f "$B app serve" 2>/dev/null || true; sleep 1; }
 trap 'stop; rm -rf "$W"' EXIT
@@ -33,7 +35,7 @@ run() {
     i=0
     while [ $i -lt "$n" ]; do
         p=$(free)
-        $B records --dev --database-url "$url" serve --trust dev --no-pdf --listen 127.0.0.1:$p \
+        $B records --dev --database-url "$url" serve --trust dev $NOPDF --listen 127.0.0.1:$p \
             --counter-listen 127.0.0.1:0 --publication-dir "$W/pub$i" >"$W/records$i.log" 2>&1 &
         pids="$pids --server-pid $!"
         urls="${urls:+$urls,}https://127.0.0.1:$p"
@@ -44,12 +46,12 @@ run() {
     pids="$pids --server-pid $!"
     sleep 2
     echo "== $name: saturated"
-    out=$($B bench issue --target https://127.0.0.1:8080 --concurrency "$C" --duration "$D" $pids)
+    out=$($B bench issue --target https://127.0.0.1:8080 --concurrency "$C" --duration "$D" $WANTPDF $pids)
     echo "$out"
     rate=$(echo "$out" | sed -n 's/.*= \([0-9]*\)\/s.*/\1/p' | head -1)
-    half=$((rate / 2))
+    half=${HALF:-$((rate / 2))}
     echo "== $name: half load ($half/s)"
-    $B bench issue --target https://127.0.0.1:8080 --concurrency "$C" --duration "$D" --rate "$half" $pids
+    $B bench issue --target https://127.0.0.1:8080 --concurrency "$C" --duration "$D" --rate "$half" $WANTPDF $pids
 }
 for mode in ${*:-sqlite pg1 pg2}; do
     case $mode in
