@@ -38,22 +38,22 @@ fn check_digit(d: &[u8; 11]) -> u8 {
 /// `rows` target lines: the default persona first, then synthetic residents.
 fn csv(rows: usize) -> Vec<u8> {
     let mut s = String::with_capacity(rows * 90);
-    s.push_str("1,123456789018,0000000001,山田,太郎,ヤマダ,タロウ,19850401,1,\n");
+    s.push_str("1,123456789018,山田,太郎,ヤマダ,タロウ,19850401,1,0000000001,\n");
     for i in 1..rows {
         let mut d = [0u8; 11];
         d.copy_from_slice(format!("9{:010}", i).as_bytes());
         let c = check_digit(&d);
         s.push_str(&format!(
-            "{},{}{},{:010},試験,太郎{},シケン,タロウ,{}{:02}{:02},{},\n",
+            "{},{}{},試験,太郎{},シケン,タロウ,{}{:02}{:02},{},{:010},\n",
             i + 1,
             std::str::from_utf8(&d).unwrap(),
             c,
-            i + 1,
             i % 1000,
             1940 + i % 60,
             1 + i % 12,
             1 + i % 28,
-            1 + i % 2
+            1 + i % 2,
+            i + 1,
         ));
     }
     s.into_bytes()

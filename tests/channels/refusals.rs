@@ -279,7 +279,7 @@ async fn a_resident_who_moved_out_is_sent_to_the_new_municipality() {
     stack
         .records
         .import_targets(
-            "1002,234567890121,0000000002,鈴木,花子,スズキ,ハナコ,19920715,2,1\n".as_bytes(),
+            "1002,234567890121,鈴木,花子,スズキ,ハナコ,19920715,2,0000000002,1\n".as_bytes(),
             &m,
             "test",
             &|_| {},
@@ -484,4 +484,45 @@ fn the_center_refuses_a_kiosk_its_ca_revoked() {
     );
     let _ = center.kill();
     let _ = center.wait();
+}
+
+/// A gateway given several records replicas passes over one that is down, and while none
+/// answers it refuses at once with 503, `records-unavailable` and `Retry-After`, never hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_passes_over_a_dead_replica_and_says_503_when_none_answers() {
+    let stack = Stack::spawn().await;
+    let dead = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("https://{}", l.local_addr().unwrap())
+    };
+    let gateway = |records: String| async move {
+        let mut s = vaxcert::app::Settings::in_tls_dir(
+            "127.0.0.1:0".parse().unwrap(),
+            &records,
+            &vaxcert::dev::tls_dir(),
+        );
+        s.rate_per_sec = 10_000;
+        let app = vaxcert::app::Server::build(&s).await.unwrap();
+        let url = format!("https://{}", app.local_addr());
+        tokio::spawn(app.run_until(std::future::pending::<()>()));
+        url
+    };
+    let c = client(None);
+    let some = gateway(format!("{},{}", dead(), stack.records_url)).await;
+    for _ in 0..4 {
+        post(&c, &format!("{some}/v1/challenges"), &serde_json::json!({}))
+            .await
+            .ok();
+    }
+    let none = gateway(format!("{},{}", dead(), dead())).await;
+    let r = c
+        .post(format!("{none}/v1/challenges"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "records-unavailable", "{body}");
 }

@@ -174,7 +174,7 @@ async fn a_resident_who_moved_out_is_not_issued_at_the_counter() {
     let m = vaxcert::domain::MunicipalityCode::parse("131016").unwrap();
     c.records
         .import_targets(
-            "1002,234567890121,0000000002,鈴木,花子,スズキ,ハナコ,19920715,2,1\n".as_bytes(),
+            "1002,234567890121,鈴木,花子,スズキ,ハナコ,19920715,2,0000000002,1\n".as_bytes(),
             &m,
             "test",
             &|_| {},

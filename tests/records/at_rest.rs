@@ -42,7 +42,7 @@ async fn no_mynumber_in_clear_at_rest(b: Backend) {
     let (db, r) = with_municipalities(b).await;
     seed_chiyoda(&r).await;
     r.import_targets(
-        "7001,678901234562,0000000701,伊藤,さくら,イトウ,サクラ,20000229,2,\n".as_bytes(),
+        "7001,678901234562,伊藤,さくら,イトウ,サクラ,20000229,2,0000000701,\n".as_bytes(),
         &code(FUKUOKA),
         "test",
         &|_| {},

@@ -19,7 +19,7 @@ async fn good_import_and_reimport_updates(b: Backend) {
         .unwrap();
     assert_eq!((rep.rows, rep.inserted), (5, 5));
     // Re-import: 1001 moves out, everything else unchanged.
-    let changed = TARGETS.replace("19850401,1,\n", "19850401,1,1\n");
+    let changed = TARGETS.replace("0000000001,\n", "0000000001,1\n");
     let rep = r
         .import_targets(changed.as_bytes(), &code(CHIYODA), "test", &|_| {})
         .await
@@ -44,11 +44,11 @@ async fn one_bad_line_imports_nothing(b: Backend) {
     match &e {
         Error::Row { line, column, .. } => {
             assert_eq!(*line, 3);
-            assert_eq!((column.number, column.name), (8, "生年月日"));
+            assert_eq!((column.number, column.name), (7, "生年月日"));
         }
         other => panic!("{other:?}"),
     }
-    assert!(e.to_string().contains("line 3, column 8 (生年月日)"), "{e}");
+    assert!(e.to_string().contains("line 3, column 7 (生年月日)"), "{e}");
     // Line 2 was valid, yet nothing was imported.
     let id = identity(&r, "default", CHIYODA, Channel::App).await;
     let e = r
@@ -64,17 +64,17 @@ async fn one_bad_line_imports_nothing(b: Backend) {
         .await
         .unwrap_err();
     assert!(
-        e.to_string().starts_with("line 3, column 2 (個人番号)"),
+        e.to_string().starts_with("line 3, column 2 (マイナンバー)"),
         "{e}"
     );
     assert!(!e.to_string().contains("456789012345"));
 
     for (from, to, col) in [
-        (",ヤマダ,", ",やまだ,", 6),
-        (",1,\n1002", ",3,\n1002", 9),
-        ("0000000001", "000000001", 3),
-        (",19850401,1,\n", ",19850401,1,7\n", 10),
-        ("山田,太郎", "山 田,太郎", 4),
+        (",ヤマダ,", ",やまだ,", 5),
+        (",19850401,1,", ",19850401,3,", 8),
+        ("0000000001", "000000001", 9),
+        (",0000000001,\n", ",0000000001,7\n", 10),
+        ("山田,太郎", "山 田,太郎", 3),
     ] {
         let bad = TARGETS.replacen(from, to, 1);
         let e = r
@@ -170,7 +170,7 @@ async fn shift_jis_and_bom_files_import(b: Backend) {
         Error::Row { line, column, .. } => assert_eq!((line, column.number), (2, 2)),
         other => panic!("{other:?}"),
     }
-    let bom = "\u{FEFF}2001,678901234562,0000000101,伊藤,さくら,イトウ,サクラ,20000229,2,\n";
+    let bom = "\u{FEFF}2001,678901234562,伊藤,さくら,イトウ,サクラ,20000229,2,0000000101,\n";
     let rep = r
         .import_targets(bom.as_bytes(), &code(FUKUOKA), "test", &|_| {})
         .await
@@ -190,7 +190,7 @@ async fn a_moved_resident_is_imported_by_the_new_municipality(b: Backend) {
     let (_db, r) = with_municipalities(b).await;
     let (chiyoda, fukuoka) = (code(CHIYODA), code(FUKUOKA));
     let line = |atena: &str, status: &str| {
-        format!("{atena},123456789018,0000000001,山田,太郎,ヤマダ,タロウ,19850401,1,{status}\n")
+        format!("{atena},123456789018,山田,太郎,ヤマダ,タロウ,19850401,1,0000000001,{status}\n")
     };
     r.import_targets(line("1001", "").as_bytes(), &chiyoda, "test", &|_| {})
         .await
@@ -235,3 +235,46 @@ async fn a_moved_resident_is_imported_by_the_new_municipality(b: Backend) {
     assert_eq!(e.code(), "import-invalid", "{e}");
 }
 both!(a_moved_resident_is_imported_by_the_new_municipality);
+
+/// VRS's target file is recognised by its header names, whatever the bracket widths; a header in
+/// another order (vaxcert's earlier layout) is refused naming the expected order, and so is a
+/// file without a header whose first line does not fit it.
+async fn the_vrs_target_layout_is_recognised_by_its_header(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    let chiyoda = code(CHIYODA);
+    let ascii = TARGETS.replacen("（", "(", 4).replacen("）", ")", 4);
+    assert!(ascii.starts_with("個別宛名番号,マイナンバー,氏名(姓)"));
+    let rep = r
+        .import_targets(ascii.as_bytes(), &chiyoda, "test", &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(rep.rows, 4);
+
+    let expected = "個別宛名番号,マイナンバー,氏名（姓）,氏名（名）,氏名（セイ）,氏名（メイ）,生年月日,性別,券番号,転出/死亡フラグ";
+    let old = "宛名番号,個人番号,券番号,姓,名,セイ,メイ,生年月日,性別,転出死亡フラグ\n\
+               1001,123456789018,0000000001,山田,太郎,ヤマダ,タロウ,19850401,1,\n";
+    let e = r
+        .import_targets(old.as_bytes(), &chiyoda, "test", &|_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Line { line: 1, .. }), "{e:?}");
+    assert!(e.to_string().contains(expected), "{e}");
+    assert_eq!(e.code(), "import-invalid");
+
+    let headerless = old.lines().nth(1).unwrap();
+    let e = r
+        .import_targets(headerless.as_bytes(), &chiyoda, "test", &|_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Row { line: 1, .. }), "{e:?}");
+    assert!(e.to_string().contains(expected), "{e}");
+
+    // Nothing of the refused files changed the record imported first.
+    let id = identity(&r, "default", CHIYODA, Channel::App).await;
+    let e = r
+        .lookup_for_issuance(&id, &chiyoda, Channel::App)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NoDoses(_)), "{e:?}");
+}
+both!(the_vrs_target_layout_is_recognised_by_its_header);

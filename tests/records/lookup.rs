@@ -68,17 +68,20 @@ async fn every_lookup_outcome(b: Backend) {
 
     // Name mismatch, then birth-date mismatch, then moved out, then deceased.
     for (edit, expect) in [
-        ("山田,太郎,ヤマダ,タロウ,19850401,1,", "mismatch"),
-        ("山田,太朗,ヤマダ,タロウ,19850401,1,", "mismatch"),
-        ("山田,太郎,ヤマダ,タロウ,19850402,1,", "mismatch"),
-        ("山田,太郎,ヤマダ,タロウ,19850401,1,1", "moved"),
-        ("山田,太郎,ヤマダ,タロウ,19850401,1,2", "deceased"),
+        ("山田,太郎,ヤマダ,タロウ,19850401,1,0000000001,", "mismatch"),
+        ("山田,太朗,ヤマダ,タロウ,19850401,1,0000000001,", "mismatch"),
+        ("山田,太郎,ヤマダ,タロウ,19850402,1,0000000001,", "mismatch"),
+        ("山田,太郎,ヤマダ,タロウ,19850401,1,0000000001,1", "moved"),
+        (
+            "山田,太郎,ヤマダ,タロウ,19850401,1,0000000001,2",
+            "deceased",
+        ),
     ] {
         let csv = if expect == "mismatch" && edit.contains("太郎") && edit.contains("19850401") {
             // Same name on the card, another person's name on the record.
-            "1001,123456789018,0000000001,山田,花子,ヤマダ,ハナコ,19850401,2,\n".to_owned()
+            "1001,123456789018,山田,花子,ヤマダ,ハナコ,19850401,2,0000000001,\n".to_owned()
         } else {
-            format!("1001,123456789018,0000000001,{edit}\n")
+            format!("1001,123456789018,{edit}\n")
         };
         r.import_targets(csv.as_bytes(), &chiyoda, "test", &|_| {})
             .await
@@ -119,7 +122,7 @@ async fn every_lookup_outcome(b: Backend) {
     }
     // The kyusei persona's 旧姓 must not match a record under the 旧姓.
     r.import_targets(
-        "1002,456789012346,0000000002,高橋,美咲,タカハシ,ミサキ,19880310,2,\n".as_bytes(),
+        "1002,456789012346,高橋,美咲,タカハシ,ミサキ,19880310,2,0000000002,\n".as_bytes(),
         &chiyoda,
         "test",
         &|_| {},

@@ -110,7 +110,7 @@ async fn staff_of_a_never_reach_residents_of_b(b: Backend) {
     let (db, r) = with_municipalities(b).await;
     seed_chiyoda(&r).await;
     r.import_targets(
-        "7001,678901234562,0000000701,伊藤,さくら,イトウ,サクラ,20000229,2,\n".as_bytes(),
+        "7001,678901234562,伊藤,さくら,イトウ,サクラ,20000229,2,0000000701,\n".as_bytes(),
         &code(FUKUOKA),
         "test",
         &|_| {},
@@ -213,7 +213,7 @@ async fn sql_injection_strings_are_plain_data(b: Backend) {
     for (i, inj) in INJECTIONS.iter().enumerate() {
         let csv_inj = inj.replace('"', "\"\"");
         targets.push_str(&format!(
-            "{},{},000000000{i},\"{csv_inj}\",\"{csv_inj}\",ヤマダ,タロウ,19850401,1,\n",
+            "{},{},\"{csv_inj}\",\"{csv_inj}\",ヤマダ,タロウ,19850401,1,000000000{i},\n",
             500 + i,
             numbers[i]
         ));

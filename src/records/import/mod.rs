@@ -1,4 +1,5 @@
-//! CSV import of targets (VRS's 10 columns) and of vaccination records. Files are UTF-8 (with
+//! CSV import of targets (VRS's target file: 10 columns in its order, under its header names) and
+//! of vaccination records. Files are UTF-8 (with
 //! or without BOM) or Shift_JIS/CP932. Every row is validated before anything is written;
 //! errors name the line and the column; a file imports whole or not at all (one transaction);
 //! re-importing updates by 宛名番号 (targets) or by 宛名番号 + 接種回数 (vaccinations).
@@ -25,18 +26,18 @@ use crate::domain::MunicipalityCode;
 mod parse;
 mod stage;
 
-/// The 10 target columns, in order.
+/// The 10 target columns of VRS's target file, in its order and under its names.
 pub const TARGET_COLUMNS: [&str; 10] = [
-    "宛名番号",
-    "個人番号",
-    "券番号",
-    "姓",
-    "名",
-    "セイ",
-    "メイ",
+    "個別宛名番号",
+    "マイナンバー",
+    "氏名（姓）",
+    "氏名（名）",
+    "氏名（セイ）",
+    "氏名（メイ）",
     "生年月日",
     "性別",
-    "転出死亡フラグ",
+    "券番号",
+    "転出/死亡フラグ",
 ];
 
 /// The 9 vaccination columns, in order.

@@ -31,6 +31,72 @@ pub(super) fn col(names: &'static [&'static str], i: usize) -> Column {
     }
 }
 
+/// A header name with the spellings that vary between exports made the same: full-width or ASCII
+/// brackets and slash, surrounding spaces, and the short names vaxcert's own files used.
+fn header_key(name: &str) -> String {
+    let s: String = name
+        .trim_matches(|c: char| c.is_whitespace())
+        .chars()
+        .map(|c| match c {
+            '（' => '(',
+            '）' => ')',
+            '／' => '/',
+            c => c,
+        })
+        .collect();
+    match s.as_str() {
+        "宛名番号" => "個別宛名番号".into(),
+        "個人番号" => "マイナンバー".into(),
+        "姓" => "氏名(姓)".into(),
+        "名" => "氏名(名)".into(),
+        "セイ" => "氏名(セイ)".into(),
+        "メイ" => "氏名(メイ)".into(),
+        "転出死亡フラグ" | "転出・死亡フラグ" => "転出/死亡フラグ".into(),
+        _ => s,
+    }
+}
+
+/// A first line is a header when it cannot be data (a data line starts with a 宛名番号) and
+/// names at least one known column, so a header in the wrong order is refused, not read as data.
+fn looks_like_header(rec: &csv::StringRecord) -> bool {
+    let known = |f: &str| {
+        let k = header_key(f);
+        TARGET_COLUMNS
+            .iter()
+            .chain(VACCINATION_COLUMNS.iter())
+            .any(|c| header_key(c) == k)
+    };
+    rec.get(0).is_some_and(|f| AtenaNo::parse(f).is_err()) && rec.iter().any(known)
+}
+
+fn is_header(rec: &csv::StringRecord, columns: &[&str]) -> bool {
+    rec.len() == columns.len()
+        && rec
+            .iter()
+            .zip(columns)
+            .all(|(f, c)| header_key(f) == header_key(c))
+}
+
+/// A bad first line in a file without a header is most often a file in another column order:
+/// say which order is expected.
+fn with_order_hint(e: Error, columns: &[&str]) -> Error {
+    match e {
+        Error::Row {
+            line: 1,
+            column,
+            what,
+        } => Error::Row {
+            line: 1,
+            column,
+            what: format!(
+                "{what} (columns are expected in this order: {})",
+                columns.join(",")
+            ),
+        },
+        e => e,
+    }
+}
+
 /// Iterate the data records of a CSV text: `(line, fields)`, header skipped when present.
 /// `text` may be a piece of a file: `lines_before` is added to every line number, and only the
 /// first piece (`may_have_header`) can hold the header.
@@ -60,8 +126,17 @@ fn records<'a>(
                 }
                 Ok(true) => {
                     let line = rec.position().map(|p| p.line()).unwrap_or(0) + lines_before;
-                    if std::mem::take(&mut first) && rec.get(0) == Some(columns[0]) {
-                        continue;
+                    if std::mem::take(&mut first) && looks_like_header(&rec) {
+                        if is_header(&rec, columns) {
+                            continue;
+                        }
+                        return Some(Err(Error::Line {
+                            line,
+                            what: format!(
+                                "the header does not name the expected columns in their order: {}",
+                                columns.join(",")
+                            ),
+                        }));
                     }
                     if rec.len() == 1 && rec.get(0) == Some("") {
                         continue;
@@ -130,7 +205,11 @@ fn check_rows<T: Send>(
                 scope.spawn(move || {
                     let mut out = Vec::new();
                     for item in records(piece, columns, lines_before, k == 0) {
-                        match item.and_then(|(line, rec)| Ok((line, row(line, &rec)?))) {
+                        let checked = item.and_then(|(line, rec)| {
+                            let r = row(line, &rec).map_err(|e| with_order_hint(e, columns))?;
+                            Ok((line, r))
+                        });
+                        match checked {
                             Ok(r) => out.push(r),
                             Err(e) => return (out, Some(e)),
                         }
@@ -245,22 +324,22 @@ impl Records {
             // The MyNumber is never echoed in an error.
             let my_number = MyNumber::parse(f(1).as_bytes())
                 .map_err(|_| err(1, "is not a valid 12-digit 個人番号 (check digit)".into()))?;
-            let ken = KenNo::parse(f(2)).map_err(|_| err(2, "must be 10 digits".into()))?;
-            let family_kanji = kanji_name(f(3)).map_err(|w| err(3, w))?;
-            let given_kanji = kanji_name(f(4)).map_err(|w| err(4, w))?;
-            let family_kana = kana_name(f(5)).map_err(|w| err(5, w))?;
-            let given_kana = kana_name(f(6)).map_err(|w| err(6, w))?;
-            let birth = if f(7).len() == 8 {
-                BirthDate::parse(f(7)).ok()
+            let family_kanji = kanji_name(f(2)).map_err(|w| err(2, w))?;
+            let given_kanji = kanji_name(f(3)).map_err(|w| err(3, w))?;
+            let family_kana = kana_name(f(4)).map_err(|w| err(4, w))?;
+            let given_kana = kana_name(f(5)).map_err(|w| err(5, w))?;
+            let birth = if f(6).len() == 8 {
+                BirthDate::parse(f(6)).ok()
             } else {
                 None
             }
-            .ok_or_else(|| err(7, "must be a real date as YYYYMMDD".into()))?;
-            let sex = match f(8) {
+            .ok_or_else(|| err(6, "must be a real date as YYYYMMDD".into()))?;
+            let sex = match f(7) {
                 "1" => Sex::Male,
                 "2" => Sex::Female,
-                _ => return Err(err(8, "must be 1 (male) or 2 (female)".into())),
+                _ => return Err(err(7, "must be 1 (male) or 2 (female)".into())),
             };
+            let ken = KenNo::parse(f(8)).map_err(|_| err(8, "must be 10 digits".into()))?;
             let status = ResidentStatus::from_flag(f(9))
                 .map_err(|_| err(9, "must be empty, 1 (moved out) or 2 (deceased)".into()))?;
             let hash = self.keys.mynumber_hash(&my_number);
