@@ -350,6 +350,7 @@ async fn own_issuer(records: &Client) -> Result<crate::verify::trust::ShcIssuer,
     Ok(ShcIssuer {
         iss,
         name: "this-issuer".into(),
+        display_name: None,
         keys,
         crls,
     })

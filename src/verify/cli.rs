@@ -286,22 +286,30 @@ pub fn human(r: &Report) -> String {
     if let Some(p) = &r.person {
         let _ = writeln!(
             s,
-            "  person:   {}{}{unverified}",
+            "  person:   {}{}{}{unverified}",
             p.name,
             p.birth_date
                 .as_deref()
                 .map(|b| format!(", born {b}"))
+                .unwrap_or_default(),
+            p.document_number
+                .as_deref()
+                .map(|n| format!(", passport {n}"))
                 .unwrap_or_default()
         );
     }
     for (n, d) in r.doses.iter().enumerate() {
+        let product = match (d.product_name.as_deref(), d.product.as_deref()) {
+            (Some(name), Some(code)) if name != code => format!("{name} ({code})"),
+            (Some(name), _) => name.to_string(),
+            (None, code) => code.unwrap_or_default().to_string(),
+        };
         let _ = writeln!(
             s,
-            "  {} {}:  {} {}{}",
+            "  {} {}:  {} {product}{}",
             d.kind,
             d.dose_number.unwrap_or(n as u64 + 1),
             d.date,
-            d.product.as_deref().unwrap_or(""),
             d.lot
                 .as_deref()
                 .map(|l| format!(" lot {l}"))

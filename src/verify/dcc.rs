@@ -232,7 +232,7 @@ fn check(text: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Resul
         None => return Err(Error::SignatureInvalid),
     };
     if let Some(i) = d.issuer.as_mut() {
-        i.trusted_as = Some(signer.name.clone());
+        i.trusted_as = Some(signer.label().to_owned());
     }
 
     // Key usage.
@@ -297,6 +297,7 @@ fn read_hcert(h: &Cbor, d: &mut Decoded) -> Result<char, Error> {
             None => family,
         },
         birth_date: Some(dob),
+        document_number: None,
     });
     let groups: Vec<(char, &Cbor)> = ['v', 't', 'r']
         .into_iter()
@@ -319,6 +320,7 @@ fn read_hcert(h: &Cbor, d: &mut Decoded) -> Result<char, Error> {
         'v' => Dose {
             date: need("dt")?,
             product: text(e, "mp"),
+            product_name: None,
             lot: None,
             dose_number: map_text(e, "dn").and_then(int).map(|n| n as u64),
             kind: "vaccination".into(),
@@ -326,6 +328,7 @@ fn read_hcert(h: &Cbor, d: &mut Decoded) -> Result<char, Error> {
         't' => Dose {
             date: need("sc")?,
             product: Some(need("tt")?),
+            product_name: None,
             lot: None,
             dose_number: None,
             kind: "test".into(),
@@ -333,6 +336,7 @@ fn read_hcert(h: &Cbor, d: &mut Decoded) -> Result<char, Error> {
         _ => Dose {
             date: need("fr")?,
             product: None,
+            product_name: None,
             lot: None,
             dose_number: None,
             kind: "recovery".into(),

@@ -53,7 +53,8 @@ pub enum Format {
 pub struct Issuer {
     /// `iss`, the BSC subject, or the DCC issuing country.
     pub id: String,
-    /// The trust-store entry that vouched for it, if any.
+    /// The trust-store entry that vouched for it, if any: its display name (e.g. デジタル庁)
+    /// when the store gives one, else its folder name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted_as: Option<String>,
 }
@@ -66,6 +67,10 @@ pub struct Person {
     /// Birth date as in the certificate (`YYYY-MM-DD`, or partial).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<String>,
+    /// The travel document (passport) number, where the format carries one (VDS-NC `pid.i`):
+    /// an overseas checker compares it with the passport shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document_number: Option<String>,
 }
 
 /// One vaccination (or, for EU DCC, a test or recovery entry).
@@ -76,6 +81,10 @@ pub struct Dose {
     /// Product code (CVX, ICD-11, EU product id) as given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
+    /// The product's name, from the certificate or from the catalogue by its code, so a checker
+    /// reads "Spikevax" rather than "CVX 207".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_name: Option<String>,
     /// Lot number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lot: Option<String>,

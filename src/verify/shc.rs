@@ -143,7 +143,7 @@ fn check(jws: &str, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
         .verify(&jws.as_bytes()[..signed_len], &sig)
         .map_err(|_| Error::SignatureInvalid)?;
     if let Some(i) = d.issuer.as_mut() {
-        i.trusted_as = Some(issuer.name.clone());
+        i.trusted_as = Some(issuer.label().to_owned());
     }
 
     // nbf may be fractional (Japan's cards).
@@ -236,11 +236,18 @@ fn read_bundle(bundle: &Bundle, d: &mut Decoded) {
                 d.person = Some(Person {
                     name: name.trim().to_string(),
                     birth_date: r.birth_date.clone(),
+                    document_number: None,
                 });
             }
             Some("Immunization") => {
                 let coding = r.vaccine_code.as_ref().and_then(|c| c.coding.first());
+                let cvx = coding
+                    .filter(|c| c.system.as_deref() == Some("http://hl7.org/fhir/sid/cvx"))
+                    .and_then(|c| c.code.as_deref());
                 d.doses.push(Dose {
+                    product_name: cvx
+                        .and_then(crate::catalogue::by_cvx)
+                        .map(|p| p.name_en.to_string()),
                     date: r.occurrence.clone().unwrap_or_default(),
                     product: coding.and_then(|c| {
                         let code = c.code.as_deref()?;

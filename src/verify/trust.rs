@@ -9,6 +9,7 @@
 //! shc/<name>/crl/<kid>.json its revocation lists (optional)
 //! icao/<name>/*.der|*.pem   CSCA certificates (and link certificates)
 //! dcc/<name>/*.der|*.pem    EU DCC document signer certificates
+//! <kind>/<name>/name        the issuer's name for checkers, one line (optional; e.g. デジタル庁)
 //! ```
 
 use std::collections::BTreeMap;
@@ -68,6 +69,8 @@ pub struct ShcIssuer {
     pub iss: String,
     /// A short name for display (the folder name).
     pub name: String,
+    /// The issuer's name for a checker (the folder's `name` file), shown beside its URL.
+    pub display_name: Option<String>,
     /// Its keys.
     pub keys: Vec<ShcKey>,
     /// CRLs by `kid`.
@@ -81,6 +84,43 @@ pub struct Anchor {
     pub cert: Cert,
     /// The folder it was loaded from.
     pub name: String,
+    /// The issuer's name for a checker (the folder's `name` file).
+    pub display_name: Option<String>,
+}
+
+impl ShcIssuer {
+    /// What a checker is shown: the display name, else the folder name.
+    pub fn label(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+impl Anchor {
+    /// What a checker is shown: the display name, else the folder name.
+    pub fn label(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// The display names of the compiled-in anchors, by folder (`certs/trust/*/<folder>/name`).
+fn builtin_display_name(folder: &str) -> Option<String> {
+    let name = match folder {
+        "jp-digital-agency" => include_str!("../../certs/trust/shc/jp-digital-agency/name"),
+        "jp-mofa" => include_str!("../../certs/trust/icao/jp-mofa/name"),
+        "au-dfat" => include_str!("../../certs/trust/icao/au-dfat/name"),
+        "at-test" => include_str!("../../certs/trust/dcc/at-test/name"),
+        "de-test" => include_str!("../../certs/trust/dcc/de-test/name"),
+        "se-test" => include_str!("../../certs/trust/dcc/se-test/name"),
+        _ => return None,
+    };
+    Some(name.trim().to_owned())
+}
+
+/// A trust folder's `name` file, when it has one.
+fn folder_display_name(dir: &Path) -> Option<String> {
+    let s = std::fs::read_to_string(dir.join("name")).ok()?;
+    let line = s.lines().next()?.trim();
+    (!line.is_empty() && line.chars().count() <= 200).then(|| line.to_owned())
 }
 
 /// Everything a verifier trusts. Built explicitly; never implicitly includes the dev issuer.
@@ -297,6 +337,7 @@ impl TrustStore {
             t.add_shc_issuer(ShcIssuer {
                 iss: iss.trim().to_owned(),
                 name: (*name).to_owned(),
+                display_name: builtin_display_name(name),
                 keys: parse_jwks(jwks, &origin)?,
                 crls: BTreeMap::new(),
             });
@@ -306,11 +347,12 @@ impl TrustStore {
                 let cert = Cert::from_pem_or_der(bytes).map_err(|e| {
                     malformed(Path::new("builtin:").join(name).as_path(), e.to_string())
                 })?;
-                if dsc {
-                    t.add_dsc(cert, name);
-                } else {
-                    t.add_csca(cert, name);
-                }
+                let a = Anchor {
+                    cert,
+                    name: (*name).to_owned(),
+                    display_name: builtin_display_name(name),
+                };
+                if dsc { t.dscs.push(a) } else { t.cscas.push(a) }
             }
         }
         Ok(t)
@@ -361,6 +403,7 @@ impl TrustStore {
                     let a = Anchor {
                         cert,
                         name: name.clone(),
+                        display_name: folder_display_name(&d),
                     };
                     if dsc { t.dscs.push(a) } else { t.cscas.push(a) }
                 }
@@ -389,6 +432,7 @@ impl TrustStore {
         self.add_shc_issuer(ShcIssuer {
             iss: iss.to_string(),
             name: name.to_string(),
+            display_name: folder_display_name(dir),
             keys,
             crls,
         });
@@ -427,6 +471,7 @@ impl TrustStore {
         self.cscas.push(Anchor {
             cert,
             name: name.into(),
+            display_name: None,
         });
     }
 
@@ -435,6 +480,7 @@ impl TrustStore {
         self.dscs.push(Anchor {
             cert,
             name: name.into(),
+            display_name: None,
         });
     }
 
@@ -504,7 +550,7 @@ impl TrustStore {
         let mut v = Vec::new();
         for i in self.shc.values() {
             v.push(serde_json::json!({
-                "kind": "shc", "name": i.name, "iss": i.iss,
+                "kind": "shc", "name": i.name, "display_name": i.display_name, "iss": i.iss,
                 "kids": i.keys.iter().map(|k| k.kid.clone()).collect::<Vec<_>>(),
                 "crls": i.crls.keys().cloned().collect::<Vec<_>>(),
             }));
@@ -513,7 +559,8 @@ impl TrustStore {
             for a in list {
                 let (nb, na) = a.cert.validity();
                 v.push(serde_json::json!({
-                    "kind": kind, "name": a.name, "subject": a.cert.subject_text(),
+                    "kind": kind, "name": a.name, "display_name": a.display_name,
+                    "subject": a.cert.subject_text(),
                     "not_before": nb, "not_after": na,
                     "dcc_kid": if kind == "dsc" { Some(b64_std(&dcc_kid(a.cert.der()))) } else { None },
                 }));

@@ -91,7 +91,7 @@ fn check(v: &Value, trust: &TrustStore, at: UnixTime, d: &mut Decoded) -> Result
         .find(|a| trust.check_signed_by(&bsc, &a.cert).is_ok())
         .ok_or(Error::ChainInvalid)?;
     if let Some(i) = d.issuer.as_mut() {
-        i.trusted_as = Some(anchor.name.clone());
+        i.trusted_as = Some(anchor.label().to_owned());
     }
     // Validity of the very CSCA that verified, not of any namesake.
     if !bsc.valid_at(at.0) || !anchor.cert.valid_at(at.0) {
@@ -200,6 +200,7 @@ fn read_msg(msg: &Value, doc_type: &str, d: &mut Decoded) {
         d.person = Some(Person {
             name: n.split_whitespace().collect::<Vec<_>>().join(" "),
             birth_date: pid["dob"].as_str().map(str::to_string),
+            document_number: pid["i"].as_str().map(str::to_string),
         });
     }
     if doc_type == "NT" {
@@ -207,6 +208,7 @@ fn read_msg(msg: &Value, doc_type: &str, d: &mut Decoded) {
         d.doses.push(Dose {
             date: dat["sc"].as_str().unwrap_or_default().to_string(),
             product: msg["tr"]["tc"].as_str().map(str::to_string),
+            product_name: None,
             lot: None,
             dose_number: None,
             kind: "test".into(),
@@ -214,10 +216,12 @@ fn read_msg(msg: &Value, doc_type: &str, d: &mut Decoded) {
         return;
     }
     for ve in msg["ve"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let product = ve["nam"]
+        let product = ve["des"]
             .as_str()
-            .or(ve["des"].as_str())
+            .or(ve["nam"].as_str())
             .map(str::to_string);
+        // ICD-11 `des` names a vaccine type shared by several products; `nam` names the product.
+        let product_name = ve["nam"].as_str().map(str::to_string);
         for vd in ve["vd"].as_array().map(Vec::as_slice).unwrap_or_default() {
             let seq = match &vd["seq"] {
                 Value::Number(n) => n.as_u64(),
@@ -227,6 +231,7 @@ fn read_msg(msg: &Value, doc_type: &str, d: &mut Decoded) {
             d.doses.push(Dose {
                 date: vd["dvc"].as_str().unwrap_or_default().to_string(),
                 product: product.clone(),
+                product_name: product_name.clone(),
                 lot: vd["lot"].as_str().map(str::to_string),
                 dose_number: seq,
                 kind: "vaccination".into(),

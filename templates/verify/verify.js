@@ -27,12 +27,20 @@
     $("details").hidden = !trusted;
     $("name").textContent = trusted && report.person ? report.person.name : "";
     $("dob").textContent = trusted && report.person ? (report.person.birth_date || "") : "";
-    $("issuer").textContent = report.issuer ? report.issuer.id : "";
+    const passport = trusted && report.person ? (report.person.document_number || "") : "";
+    $("passport").textContent = passport;
+    $("passport").hidden = $("passport-label").hidden = !passport;
+    // The trust store's name for the issuer (e.g. the Digital Agency) beside what it signed as.
+    const issuer = report.issuer;
+    $("issuer").textContent = !issuer ? ""
+      : issuer.trusted_as ? issuer.trusted_as + " (" + issuer.id + ")" : issuer.id;
     const ol = $("doses");
     ol.textContent = "";
     for (const d of (trusted ? report.doses : [])) {
       const li = document.createElement("li");
-      li.textContent = [d.date, d.product || "", d.lot ? "lot " + d.lot : ""].join(" ").trim();
+      const product = d.product_name && d.product && d.product_name !== d.product
+        ? d.product_name + " (" + d.product + ")" : (d.product_name || d.product || "");
+      li.textContent = [d.date, product, d.lot ? "lot " + d.lot : ""].join(" ").trim();
       ol.appendChild(li);
     }
     say("結果を表示しています", "Result shown");

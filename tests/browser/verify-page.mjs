@@ -32,6 +32,7 @@ try {
     verdictText: document.querySelector("#verdict").textContent,
     name: document.querySelector("#name").textContent,
     dob: document.querySelector("#dob").textContent,
+    issuer: document.querySelector("#issuer").textContent,
     doses: [...document.querySelectorAll("#doses li")].map((li) => li.textContent),
     decoder: document.body.dataset.decoder,
     barcodeDetector: "BarcodeDetector" in window,

@@ -19,6 +19,7 @@ struct CameraCard {
     expected_name: &'static str,
     expected_birth_date: &'static str,
     expected_doses: usize,
+    expected_first_dose: &'static str,
 }
 
 /// A real vector rendered as a QR: SHC example 00, signed with the SMART spec example key,
@@ -36,6 +37,7 @@ fn spec_example_card() -> CameraCard {
         expected_name: "Anyperson John B.",
         expected_birth_date: "1951-01-20",
         expected_doses: 3,
+        expected_first_dose: "2021-01-01 SPIKEVAX (CVX 207) lot 0000001",
     }
 }
 
@@ -69,6 +71,7 @@ fn dev_issuer_card() -> CameraCard {
         expected_name: "山田 太郎",
         expected_birth_date: "1985-04-01",
         expected_doses: 3,
+        expected_first_dose: "2021-06-01 COMIRNATY (CVX 208) lot FA5765",
     }
 }
 
@@ -163,6 +166,12 @@ fn the_page_reads_a_qr_from_the_camera_and_says_valid() {
         v["doses"].as_array().unwrap().len(),
         card.expected_doses,
         "{v}"
+    );
+    // Names, not codes: the catalogue's product name, the trust store's issuer name.
+    assert_eq!(v["doses"][0], card.expected_first_dose, "{v}");
+    assert!(
+        v["issuer"].as_str().unwrap().starts_with("vaxcert-dev ("),
+        "the trust entry's name beside the iss: {v}"
     );
     assert_eq!(
         v["decoder"], "jsQR",

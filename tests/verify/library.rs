@@ -175,3 +175,81 @@ fn a_vdsnc_must_name_its_cscas_country_and_carry_no_unknown_critical_extension()
         (Verdict::Invalid, "critical-extension-unknown")
     );
 }
+
+/// What a checker reads: the product's name rather than its code, the issuer's name from the
+/// trust store, and on an overseas certificate the passport number; the CLI prints them.
+#[test]
+fn a_checker_reads_names_not_codes() {
+    let trust = TrustStore::load(&root().join("certs/trust")).unwrap();
+    let jp = vector("KDE-khealthcertificate/autotests/data/icao/jpn-triple-vaccine.txt");
+    let r = &verify_text(
+        &std::fs::read_to_string(&jp).unwrap(),
+        &trust,
+        UnixTime(1_795_305_600),
+    )[0];
+    assert_eq!(r.verdict, Verdict::Valid, "{r:?}");
+    let trusted = r.issuer.as_ref().and_then(|i| i.trusted_as.as_deref());
+    assert_eq!(trusted, Some("外務省 Ministry of Foreign Affairs of Japan"));
+    let p = r.person.as_ref().unwrap();
+    assert_eq!(
+        (p.name.as_str(), p.document_number.as_deref()),
+        ("MIYAKE SHOTA", Some("TK0000000"))
+    );
+    assert_eq!(r.doses.len(), 3);
+    assert!(
+        r.doses
+            .iter()
+            .all(|d| d.product_name.as_deref() == Some("COMIRNATY")),
+        "{:?}",
+        r.doses
+    );
+
+    // An SHC names products by CVX code: the catalogue gives the name.
+    let dir = std::env::temp_dir().join(format!("names-{}", std::process::id()));
+    let out = crate::helpers::vaxcert()
+        .args([
+            "issue",
+            "--persona",
+            "certs/dev/personas/default.toml",
+            "--kind",
+            "domestic",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shc = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "shc"))
+        .unwrap();
+    let out = crate::helpers::vaxcert()
+        .args(["verify", "--trust-dev"])
+        .arg(&shc)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("VALID"), "{text}");
+    assert!(text.contains("COMIRNATY (CVX 208)"), "{text}");
+    assert!(text.contains("SPIKEVAX (CVX 207)"), "{text}");
+    let out = crate::helpers::vaxcert()
+        .arg("verify")
+        .arg(&jp)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("(trust store: 外務省 Ministry of Foreign Affairs of Japan)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("MIYAKE SHOTA, born 1991-02-18, passport TK0000000"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
