@@ -3,13 +3,13 @@
 
 use super::certificate::{Issued, Request};
 use crate::domain::Kind;
-use crate::formats::mrz::mask_passport;
 use crate::formats::pdf::{CertificateDocument, Error, PdfRenderer, PdfSigner};
 use crate::formats::qr::Matrix;
 
 /// Render and sign the PDF for `request`, whose SHC (and for the overseas kind VDS-NC) were
-/// signed into `issued` and encoded as `shc_qr` and `vdsnc_qr`. The passport number is
-/// printed masked, the romanised name only on the overseas kind.
+/// signed into `issued` and encoded as `shc_qr` and `vdsnc_qr`. The romanised name, the passport
+/// number in full and the nationality are printed on the overseas kind only (screens mask the
+/// number; the paper is what the resident shows at a border).
 ///
 /// # Errors
 /// [`Error`] from rendering (content that does not fit its kind) or signing.
@@ -23,16 +23,15 @@ pub fn signed_pdf(
     municipality: &str,
 ) -> Result<Vec<u8>, Error> {
     let overseas = request.kind == Kind::Overseas;
-    let masked = request.passport.as_ref().map(|p| mask_passport(&p.number));
+    let passport = request.passport.as_ref().filter(|_| overseas);
     let doc = CertificateDocument {
         kind: request.kind,
         name_kanji: &request.name,
-        name_roman: request
-            .passport
-            .as_ref()
-            .map(|p| p.name.as_str())
-            .filter(|_| overseas),
-        passport_number_masked: masked.as_deref().filter(|_| overseas),
+        name_roman: passport.map(|p| p.name.as_str()),
+        passport_number: passport.map(|p| p.number.as_str()),
+        nationality: passport
+            .map(|p| p.nationality.as_str())
+            .filter(|n| !n.is_empty()),
         birth_date: request.birth_date,
         doses: &request.doses,
         certificate_id: request.id.as_str(),

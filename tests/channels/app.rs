@@ -212,6 +212,11 @@ async fn app_issues_an_overseas_certificate_from_the_passport_mrz() {
         .decode(cert["pdf_base64"].as_str().unwrap())
         .unwrap();
     assert!(pdfsig(&pdf, stack.dir.path()).contains("Signature is Valid"));
+    // The paper carries what the FAQ lists for the overseas kind: the number in full.
+    let text = crate::artefacts::pdf_text(&pdf, stack.dir.path());
+    for want in ["YAMADA TARO", "TK1234567", "JPN (Japan)"] {
+        assert!(text.contains(want), "{want} on the PDF:\n{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,20 @@ pub(crate) fn pdfsig(pdf: &[u8], dir: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
+/// The PDF's text as `pdftotext -layout` extracts it (poppler, an independent reader).
+pub(crate) fn pdf_text(pdf: &[u8], dir: &Path) -> String {
+    let p = dir.join("text-source.pdf");
+    std::fs::write(&p, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(&p)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed: run ./vx setup");
+    assert!(out.status.success(), "pdftotext failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The texts of every QR code on the PDF's first page, rendered at 300 dpi, as read by `rqrr`
 /// and by `zbarimg` (two independent decoders; `rqrr` alone now and then misses a symbol that
 /// zbar and phone scanners read).

@@ -127,7 +127,8 @@ impl Sample {
             kind: self.kind,
             name_kanji: NAME_KANJI,
             name_roman: overseas.then_some(NAME_ROMAN),
-            passport_number_masked: overseas.then_some("TK*****00"),
+            passport_number: overseas.then_some("TK1234500"),
+            nationality: overseas.then_some("JPN"),
             birth_date: BirthDate::parse("19850401").unwrap(),
             doses: &self.doses,
             certificate_id: CERTIFICATE_ID,
@@ -215,16 +216,39 @@ pub fn render_png(pdf: &Path, dpi: u32) -> PathBuf {
 }
 
 /// Every QR code rqrr finds on page 1 at `dpi`: its text and its four corners in pixels.
+///
+/// rqrr groups finder patterns across the whole picture, and with two large codes side by side
+/// it sometimes pairs one code's finders with the other's and builds a grid that does not
+/// decode (zbar reads the same page). A camera frames one code at a time: when the whole page
+/// gives such a grid, each half of the page is read on its own, and every grid found there must
+/// decode.
 pub fn qr_grids(pdf: &Path, dpi: u32) -> Vec<(String, [(i32, i32); 4])> {
     let img = image::open(render_png(pdf, dpi)).unwrap().to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare(img);
-    prepared
-        .detect_grids()
+    let grids = |img: image::GrayImage, dx: i32| -> Vec<(Option<String>, [(i32, i32); 4])> {
+        rqrr::PreparedImage::prepare(img)
+            .detect_grids()
+            .into_iter()
+            .map(|g| {
+                let b = g.bounds.map(|p| (p.x + dx, p.y));
+                (g.decode().ok().map(|d| d.1), b)
+            })
+            .collect()
+    };
+    let whole = grids(img.clone(), 0);
+    let found = if whole.iter().all(|(text, _)| text.is_some()) {
+        whole
+    } else {
+        let half = img.width() / 2;
+        let left = image::imageops::crop_imm(&img, 0, 0, half, img.height()).to_image();
+        let right =
+            image::imageops::crop_imm(&img, half, 0, img.width() - half, img.height()).to_image();
+        let mut both = grids(left, 0);
+        both.extend(grids(right, half as i32));
+        both
+    };
+    found
         .into_iter()
-        .map(|g| {
-            let b = g.bounds.map(|p| (p.x, p.y));
-            (g.decode().expect("a QR grid that does not decode").1, b)
-        })
+        .map(|(text, b)| (text.expect("a QR grid that does not decode"), b))
         .collect()
 }
 

@@ -31,7 +31,7 @@ fn a_domestic_certificate_carries_no_passport_data_or_vdsnc() {
     );
     let s = Sample::domestic();
     let mut doc = s.doc();
-    doc.passport_number_masked = Some("TK*****00");
+    doc.passport_number = Some("TK1234500");
     assert_eq!(
         renderer().render(&doc).unwrap_err().code(),
         "pdf-content-invalid"

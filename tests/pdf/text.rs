@@ -79,7 +79,9 @@ fn overseas_text_adds_roman_name_passport_and_vdsnc_label() {
     for want in [
         NAME_KANJI,
         NAME_ROMAN,
-        "TK*****00",
+        "TK1234500",
+        "JPN (Japan)",
+        "国籍・地域",
         "海外用",
         "海外用 ICAO VDS-NC",
         CERTIFICATE_ID,

@@ -169,6 +169,7 @@ pub(super) struct Text {
     pub(super) name: Bilingual,
     pub(super) name_roman: Bilingual,
     pub(super) passport: Bilingual,
+    pub(super) nationality: Bilingual,
     pub(super) birth_date: Bilingual,
     pub(super) section_doses: Bilingual,
     pub(super) dose_seq: Bilingual,

@@ -38,8 +38,12 @@ pub struct CertificateDocument<'a> {
     pub name_kanji: &'a str,
     /// Overseas only: the romanised name as in the passport, e.g. "YAMADA TARO".
     pub name_roman: Option<&'a str>,
-    /// Overseas only, optional: the masked passport number, e.g. "TK*****00".
-    pub passport_number_masked: Option<&'a str>,
+    /// Overseas only, optional: the passport number in full, e.g. "TK1234500" (the Digital
+    /// Agency's FAQ Q6-4 lists it on the overseas kind; only screens mask it).
+    pub passport_number: Option<&'a str>,
+    /// Overseas only, optional: the nationality as in the passport (ISO 3166-1 alpha-3, or the
+    /// MRZ's codes for other travel documents), printed with the country's English name.
+    pub nationality: Option<&'a str>,
     /// The holder's birth date.
     pub birth_date: BirthDate,
     /// Doses in the order they are printed.

@@ -122,6 +122,7 @@ impl PdfRenderer {
             &t.name,
             &t.name_roman,
             &t.passport,
+            &t.nationality,
             &t.birth_date,
             &t.section_doses,
             &t.dose_seq,
@@ -234,23 +235,54 @@ impl PdfRenderer {
         // The vaccinated person.
         let p = &l.person;
         c.section_heading(left, p.heading_y, &l.text.section_person, col)?;
-        let mut rows: Vec<(&Bilingual, String, f32)> =
-            vec![(&l.text.name, doc.name_kanji.to_owned(), p.name_size)];
+        // Each row: a label and its value; the passport row holds the nationality in its
+        // right half, so the overseas kind keeps the room its dose table had.
+        type Cell<'t> = (&'t Bilingual, String);
+        let mut rows: Vec<(Cell<'_>, f32, Option<Cell<'_>>)> =
+            vec![((&l.text.name, doc.name_kanji.to_owned()), p.name_size, None)];
         if let Some(roman) = doc.name_roman {
-            rows.push((&l.text.name_roman, roman.to_owned(), p.value_size));
+            rows.push(((&l.text.name_roman, roman.to_owned()), p.value_size, None));
         }
-        if let Some(passport) = doc.passport_number_masked {
-            rows.push((&l.text.passport, passport.to_owned(), p.value_size));
+        let nationality = doc
+            .nationality
+            .map(|code| (&l.text.nationality, nationality(code)));
+        match doc.passport_number {
+            Some(number) => rows.push((
+                (&l.text.passport, number.to_owned()),
+                p.value_size,
+                nationality,
+            )),
+            None => rows.extend(nationality.map(|n| (n, p.value_size, None))),
         }
-        rows.push((&l.text.birth_date, doc.birth_date.iso(), p.value_size));
+        rows.push((
+            (&l.text.birth_date, doc.birth_date.iso()),
+            p.value_size,
+            None,
+        ));
         let mut top = p.first_row_top;
         c.hline(left, left + width, top, 0.6, col.accent);
-        for (label, value, size) in &rows {
-            c.text(left + 1.0, top + 4.4, p.label_ja_size, col.text, &label.ja)?;
-            c.text(left + 1.0, top + 7.9, p.label_en_size, col.muted, &label.en)?;
-            let vx = left + p.label_width;
+        let half = width * 0.5;
+        for ((label, value), size, right) in &rows {
             let base = top + p.row_height * 0.5 + size * 0.36 / PT_PER_MM;
-            c.text_fit(vx, base, *size, width - p.label_width, col.text, value)?;
+            let mut cell = |x: f32, w: f32, label: &Bilingual, value: &str| {
+                c.text(x + 1.0, top + 4.4, p.label_ja_size, col.text, &label.ja)?;
+                c.text(x + 1.0, top + 7.9, p.label_en_size, col.muted, &label.en)?;
+                c.text_fit(
+                    x + p.label_width,
+                    base,
+                    *size,
+                    w - p.label_width,
+                    col.text,
+                    value,
+                )
+            };
+            match right {
+                None => cell(left, width, label, value)?,
+                Some((label2, value2)) => {
+                    cell(left, half, label, value)?;
+                    cell(left + half, half, label2, value2)?;
+                }
+            }
             top += p.row_height;
             c.hline(left, left + width, top, 0.3, col.rule);
         }
@@ -521,6 +553,15 @@ fn issue_midnight_jst(date: &str) -> Option<printpdf::OffsetDateTime> {
     printpdf::OffsetDateTime::from_unix_timestamp(crate::date::midnight_jst(date)).ok()
 }
 
+/// A nationality code as printed: `JPN (Japan)`; the code alone when it names no country (an
+/// MRZ code such as `XXA`, stateless).
+fn nationality(code: &str) -> String {
+    match isocountry::CountryCode::for_alpha3_caseless(code) {
+        Ok(c) => format!("{code} ({})", c.name()),
+        Err(_) => code.to_owned(),
+    }
+}
+
 /// The rules a document must follow before it is drawn.
 fn check_content(doc: &CertificateDocument<'_>) -> Result<(), Error> {
     if doc.doses.is_empty() {
@@ -530,7 +571,8 @@ fn check_content(doc: &CertificateDocument<'_>) -> Result<(), Error> {
         Kind::Domestic => {
             if doc.vdsnc_qr.is_some()
                 || doc.name_roman.is_some()
-                || doc.passport_number_masked.is_some()
+                || doc.passport_number.is_some()
+                || doc.nationality.is_some()
             {
                 return Err(Error::Content(
                     "a domestic certificate carries no passport data and no VDS-NC",
