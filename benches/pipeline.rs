@@ -124,6 +124,7 @@ fn pipeline(c: &mut Criterion) {
                                 },
                                 passport_mrz: None,
                                 device_id: Some("bench".into()),
+                                terms_version: Some(vaxcert::protocol::TERMS_VERSION.to_owned()),
                             },
                         }
                     })

@@ -6,7 +6,7 @@
 const IDLE_MS = 60000;
 const POLL_MS = 700;
 
-const flow = { municipality: null, kind: null, pin: '', reading: false };
+const flow = { municipality: null, kind: null, pin: '', reading: false, terms: null };
 let screen = 'start';
 let idleTimer = null;
 let pollTimer = null;
@@ -53,7 +53,7 @@ async function api(method, path, body) {
 }
 
 function wipe() {
-  flow.municipality = null; flow.kind = null; flow.pin = ''; flow.reading = false;
+  flow.municipality = null; flow.kind = null; flow.pin = ''; flow.reading = false; flow.terms = null;
   renderPin();
   $('#pin-message').textContent = '';
   $('#insert-message').textContent = '';
@@ -172,7 +172,7 @@ async function readCard() {
   $('#busy-title').replaceChildren('読み取っています ', span('Reading your card'));
   show('busy');
   try {
-    const r = await api('POST', '/api/read', { municipality: flow.municipality, kind: flow.kind, pin });
+    const r = await api('POST', '/api/read', { municipality: flow.municipality, kind: flow.kind, pin, terms_version: flow.terms });
     flow.reading = false;
     renderPreview(r.certificate);
     show('confirm');
@@ -263,7 +263,12 @@ async function printCertificate() {
 
 document.addEventListener('DOMContentLoaded', () => {
   $('#start').addEventListener('click', () => { show('terms'); touched(); });
-  $('#agree').addEventListener('click', () => { show('municipality'); loadMunicipalities(); });
+  // The version of the terms shown is what the resident accepted; the agent sends it with the
+  // card read and reads no card without it.
+  $('#agree').addEventListener('click', () => {
+    flow.terms = $('#screen-terms').dataset.termsVersion;
+    show('municipality'); loadMunicipalities();
+  });
   document.querySelectorAll('[data-action="restart"]').forEach((b) => b.addEventListener('click', restart));
   document.querySelectorAll('#keypad button').forEach((b) => b.addEventListener('click', () => key(b.dataset.key)));
   document.querySelectorAll('[data-kind]').forEach((b) => b.addEventListener('click', () => { flow.kind = b.dataset.kind; readCard(); }));

@@ -179,6 +179,14 @@ pub struct RecordsConfig {
     /// Do not render PDFs.
     #[serde(default)]
     pub no_pdf: bool,
+    /// The terms-of-use versions a resident may have accepted in the app or at a kiosk (the
+    /// version vaxcert ships unless given).
+    #[serde(default = "default_terms_versions")]
+    pub terms_versions: Vec<String>,
+}
+
+fn default_terms_versions() -> Vec<String> {
+    vec![crate::protocol::TERMS_VERSION.to_owned()]
 }
 
 fn default_trust() -> String {

@@ -381,7 +381,10 @@ async fn kiosk_issue(kiosk: &str, pin: &str) -> Result<String> {
     }
     let read = http
         .post(format!("{kiosk}/api/read"))
-        .json(&json!({ "municipality": "131016", "kind": "domestic", "pin": pin }))
+        .json(&json!({
+            "municipality": "131016", "kind": "domestic", "pin": pin,
+            "terms_version": crate::protocol::TERMS_VERSION,
+        }))
         .send()
         .await?;
     let preview = answer(read).await?;

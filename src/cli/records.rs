@@ -103,6 +103,10 @@ pub struct ServeArgs {
     /// Do not render PDFs (the SHC and VDS-NC are still signed).
     #[arg(long)]
     pub no_pdf: bool,
+    /// A terms-of-use version residents may have accepted (repeatable; default: the version
+    /// vaxcert ships).
+    #[arg(long = "terms-version", default_values_t = [crate::protocol::TERMS_VERSION.to_owned()])]
+    pub terms_versions: Vec<String>,
     /// The counter UI's own internal listener (HTTPS with records' server certificate; staff
     /// log in with ID, password and TOTP).
     #[arg(long, default_value = "127.0.0.1:8445")]
@@ -215,6 +219,7 @@ struct Plan {
     publication_dir: PathBuf,
     ttl: i64,
     pdf: bool,
+    terms_versions: Vec<String>,
     listen: SocketAddr,
     counter_listen: SocketAddr,
     counter_plain_http: bool,
@@ -290,6 +295,7 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
         publication_dir: c.publication_dir.clone(),
         ttl: c.ttl,
         pdf: !c.no_pdf,
+        terms_versions: c.terms_versions.clone(),
         listen: c.listen,
         counter_listen: c.counter_listen,
         counter_plain_http: c.counter_plain_http,
@@ -365,6 +371,7 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
         publication_dir: args.publication_dir,
         ttl: args.ttl,
         pdf: !args.no_pdf,
+        terms_versions: args.terms_versions,
         listen: args.listen,
         counter_listen: args.counter_listen,
         counter_plain_http: args.counter_plain_http,
@@ -409,7 +416,9 @@ async fn run_plan(records: Records, plan: Plan) -> Result<()> {
         },
     )
     .map_err(|e| coded(e.code(), e))?;
-    let service = service.with_token_key(plan.token_key);
+    let service = service
+        .with_token_key(plan.token_key)
+        .with_accepted_terms(plan.terms_versions);
     let settings = ServeSettings::in_tls_dir(plan.listen, &plan.tls_dir);
     let service = Arc::new(service);
     let counter_tls = ServerTls {

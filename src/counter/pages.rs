@@ -599,8 +599,11 @@ fn view_ctx(v: &ResidentView) -> minijinja::Value {
     let issuances: Vec<_> = v
         .issuances
         .iter()
-        .map(|(id, at, channel, kind, revoked)| {
-            context! { id => id, at => at, channel => channel, kind => kind, revoked => revoked.is_some() }
+        .map(|i| {
+            context! {
+                id => i.certificate_id, at => i.issued_at, channel => i.channel, kind => i.kind,
+                revoked => i.revoked_at.is_some(), terms => i.terms_version,
+            }
         })
         .collect();
     context! {

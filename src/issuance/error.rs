@@ -16,6 +16,9 @@ pub enum Error {
     /// The passport MRZ is not a valid TD3 MRZ.
     #[error(transparent)]
     Mrz(#[from] crate::formats::mrz::MrzError),
+    /// The request names no terms version, or one this deployment does not accept.
+    #[error("the terms of use must be accepted (terms_version) before the card is read")]
+    TermsNotAccepted,
     /// The overseas kind needs passport data and none was given.
     #[error("an overseas certificate needs the passport MRZ")]
     PassportRequired,
@@ -71,6 +74,7 @@ impl Error {
             Error::Records(e) => e.code(),
             Error::Mrz(e) => e.code(),
             Error::PassportRequired => "passport-required",
+            Error::TermsNotAccepted => "terms-not-accepted",
             Error::PassportMismatch => "passport-mismatch",
             Error::PassportExpired => "passport-expired",
             Error::OverseasNeedsPassportHistory => "overseas-needs-passport-history",
@@ -95,6 +99,7 @@ impl Error {
             Error::Records(e) => e.to_problem(trace_id),
             Error::Mrz(_) => p(400, "旅券の MRZ が正しくありません。"),
             Error::PassportRequired => p(400, "海外用には旅券の MRZ が必要です。"),
+            Error::TermsNotAccepted => p(400, "利用規約への同意（terms_version）が必要です。"),
             Error::PassportMismatch => p(422, "旅券の生年月日または性別が住民記録と一致しません。"),
             Error::PassportExpired => p(422, "旅券の有効期限が切れています。"),
             Error::OverseasNeedsPassportHistory => p(

@@ -84,6 +84,7 @@ pub struct IssuanceService {
     challenges: Challenges,
     trust: TrustSet,
     token_key: TokenKey,
+    accepted_terms: Vec<String>,
     clock: Arc<dyn Clock>,
     settings: IssuanceSettings,
 }
@@ -163,6 +164,7 @@ impl IssuanceService {
             challenges,
             trust,
             token_key: TokenKey::random(),
+            accepted_terms: vec![crate::protocol::TERMS_VERSION.to_owned()],
             clock,
             settings,
         })
@@ -172,6 +174,14 @@ impl IssuanceService {
     /// records replica can open every other's tokens.
     pub fn with_token_key(mut self, key: TokenKey) -> Self {
         self.token_key = key;
+        self
+    }
+
+    /// The terms-of-use versions a resident may have accepted (default: the one vaxcert
+    /// ships, [`crate::protocol::TERMS_VERSION`]); an app or kiosk preview naming another is
+    /// refused.
+    pub fn with_accepted_terms(mut self, versions: Vec<String>) -> Self {
+        self.accepted_terms = versions;
         self
     }
 
@@ -227,6 +237,16 @@ impl IssuanceService {
     pub async fn preview(&self, req: &InternalPreviewRequest) -> Result<PreviewResponse> {
         let now = self.clock.now();
         let r = &req.request;
+        // Consent comes first: nothing of the card is looked at without it.
+        let terms = match req.channel {
+            Channel::App | Channel::Kiosk => Some(
+                r.terms_version
+                    .clone()
+                    .filter(|v| self.accepted_terms.contains(v))
+                    .ok_or(Error::TermsNotAccepted)?,
+            ),
+            Channel::Counter => None,
+        };
         let passport_in = match (&r.passport_mrz, req.channel) {
             (Some(mrz), Channel::App) => Some(Td3Mrz::parse(mrz)?),
             _ => None,
@@ -276,6 +296,7 @@ impl IssuanceService {
             card_key: *identity.card_key_digest(),
             challenge: r.evidence.challenge.id(),
             evidence: evidence_digest(&r.evidence),
+            terms,
             content: Content::of(&rec.municipality, &rec.resident, &rec.doses),
         };
         let preview = CertificatePreview {
@@ -414,6 +435,7 @@ impl IssuanceService {
             token_id: body.id,
             challenge: body.challenge,
             evidence: body.evidence,
+            terms_version: body.terms,
         };
         self.record_and_sign(req, body.content, Some(redemption))
             .await

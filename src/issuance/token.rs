@@ -107,6 +107,9 @@ pub(super) struct TokenBody {
     pub(super) card_key: [u8; 32],
     pub(super) challenge: crate::card::challenge::ChallengeId,
     pub(super) evidence: [u8; 32],
+    /// The terms version the resident accepted (app and kiosk; the counter has none).
+    #[serde(default)]
+    pub(super) terms: Option<String>,
     pub(super) content: Content,
 }
 

@@ -66,6 +66,9 @@ pub enum Error {
     /// Printing failed.
     #[error("printing failed: {0}")]
     Print(String),
+    /// A card read asked for before the resident accepted the terms of use.
+    #[error("the terms of use were not accepted")]
+    TermsNotAccepted,
     /// Confirm without a current preview (already issued, reset, or never previewed).
     #[error("no preview to confirm")]
     NoPreview,
@@ -89,6 +92,7 @@ impl Error {
             Error::Card(e) => e.code(),
             Error::Print(_) => "print-failed",
             Error::NoPreview => "no-preview",
+            Error::TermsNotAccepted => "terms-not-accepted",
             Error::BadRequest(_) => "bad-request",
             Error::Serve(_) => "kiosk-serve",
         }
@@ -110,6 +114,12 @@ impl Error {
                 self.code(),
                 "The printer failed. Please ask the store staff.",
                 "印刷できませんでした。店員にお知らせください。",
+            ),
+            Error::TermsNotAccepted => Problem::new(
+                400,
+                self.code(),
+                "Please accept the terms of use first.",
+                "ご利用にあたっての内容に同意してください。",
             ),
             Error::NoPreview => Problem::new(
                 409,
@@ -364,6 +374,9 @@ struct ReadRequest {
     municipality: MunicipalityCode,
     kind: Kind,
     pin: String,
+    /// The terms version shown on the consent screen and accepted there.
+    #[serde(default)]
+    terms_version: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -379,6 +392,12 @@ async fn read(
     agent.clear();
     let pin = Pin::parse(&req.pin);
     req.pin.zeroize();
+    // No consent, no card read: the card is not touched without a terms version.
+    let terms_version = req
+        .terms_version
+        .take()
+        .filter(|v| !v.is_empty() && v.len() <= 32)
+        .ok_or(Error::TermsNotAccepted)?;
     let pin = pin?;
     let challenge = agent.center.challenge().await?.challenge;
     let binding = Binding {
@@ -408,6 +427,7 @@ async fn read(
             evidence,
             passport_mrz: None,
             device_id: None,
+            terms_version: Some(terms_version),
         })
         .await?;
     if let Ok(mut p) = agent.pending.lock() {
@@ -474,6 +494,15 @@ async fn reset(State(agent): State<Arc<Agent>>) -> StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_consent_screen_shows_the_terms_version_records_accepts() {
+        let attr = format!("data-terms-version=\"{}\"", crate::protocol::TERMS_VERSION);
+        assert!(
+            INDEX_HTML.contains(&attr),
+            "kiosk/index.html must carry {attr}"
+        );
+    }
 
     #[test]
     fn mask_keeps_two_each_side() {

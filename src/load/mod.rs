@@ -194,6 +194,7 @@ async fn one(
         evidence,
         passport_mrz: None,
         device_id: Some(device.to_owned()),
+        terms_version: Some(crate::protocol::TERMS_VERSION.to_owned()),
     })
     .map_err(|e| e.to_string())?;
     let p = post(c, &format!("{target}/v1/previews"), &body).await?;

@@ -21,6 +21,11 @@ use crate::card::challenge::Challenge;
 use crate::clock::UnixTime;
 use crate::domain::{Channel, Kind, MunicipalityCode};
 
+/// The version of the terms of use vaxcert ships (the kiosk's consent screen shows them, the
+/// app's must show the same text). Records accepts this version unless configured otherwise
+/// (`terms_versions`); a new wording gets a new version.
+pub const TERMS_VERSION: &str = "2026-12-01";
+
 /// A municipality a resident may pick.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MunicipalityEntry {
@@ -56,6 +61,10 @@ pub struct PreviewRequest {
     /// App only: the app instance's identifier (the terminal id the card signature binds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    /// The version of the terms of use the resident accepted before the card was read
+    /// ([`TERMS_VERSION`]); without an accepted one records refuses with `terms-not-accepted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms_version: Option<String>,
 }
 
 /// What a gateway forwards to records: the resident's request plus what the gateway vouches for.

@@ -105,6 +105,8 @@ pub struct Redemption {
     pub challenge: crate::card::challenge::ChallengeId,
     /// SHA-256 over the evidence as it crossed the wire.
     pub evidence: [u8; 32],
+    /// The terms-of-use version the resident accepted at preview, kept with the issuance.
+    pub terms_version: Option<String>,
 }
 
 /// What [`Records::record_redemption`] found.
@@ -391,6 +393,7 @@ impl Records {
         let token_id = redemption.map(|r| r.token_id.to_vec());
         let challenge = redemption.map(|r| r.challenge.to_vec());
         let evidence = redemption.map(|r| r.evidence.to_vec());
+        let terms = redemption.and_then(|r| r.terms_version.clone());
         let entry = AuditEntry::system(actor, municipality, "issuance", Some(atena.as_str()), "ok");
         // One statement records the issuance if the resident is still a resident and the
         // token is unredeemed and bound, reserves its ID (the insert trigger), and appends the
@@ -406,8 +409,8 @@ impl Records {
                 Db::Sqlite(p, ..) => {
                     let link = self.next_link(&mut head, at.0, &entry).await?;
                     let r = sqlx::query(
-                        "INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id) \
-                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
+                        "INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id, terms_version) \
+                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15, $18 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
                            AND ($15 IS NULL OR NOT EXISTS (SELECT 1 FROM issuance WHERE municipality = $1 AND token_id = $15)) \
                            AND ($16 IS NULL OR EXISTS (SELECT 1 FROM used_challenge WHERE id = $16 AND evidence = $17)); \
                          INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
@@ -417,7 +420,7 @@ impl Records {
                         .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
                         .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
                         .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
-                        .bind(&token_id).bind(&challenge).bind(&evidence)
+                        .bind(&token_id).bind(&challenge).bind(&evidence).bind(&terms)
                         // sqlite3_changes() counts neither the trigger's row nor a skipped one.
                         .execute(p).await.map(|r| (r.rows_affected() >= 1, r.rows_affected() == 2));
                     match r {
@@ -446,8 +449,8 @@ impl Records {
                     let mut tx = p.begin().await?;
                     let link = self.pg_link(&mut tx, at.0, &entry).await?;
                     let r = sqlx::query(
-                        "WITH i AS (INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id) \
-                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
+                        "WITH i AS (INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id, terms_version) \
+                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15, $18 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
                            AND ($15::bytea IS NULL OR NOT EXISTS (SELECT 1 FROM issuance WHERE municipality = $1 AND token_id = $15)) \
                            AND ($16::bytea IS NULL OR EXISTS (SELECT 1 FROM used_challenge WHERE id = $16 AND evidence = $17)) \
                            RETURNING 1), \
@@ -458,7 +461,7 @@ impl Records {
                         .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
                         .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
                         .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
-                        .bind(&token_id).bind(&challenge).bind(&evidence)
+                        .bind(&token_id).bind(&challenge).bind(&evidence).bind(&terms)
                         .fetch_one(&mut *tx).await.map(|r| r.get::<i64, _>(0) == 1 && r.get::<i64, _>(1) == 1);
                     match r {
                         Ok(true) => {

@@ -48,7 +48,7 @@ pub use lookup::{
     RevokedIssuance,
 };
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};
-pub use staff::{NewStaff, ResidentView, SearchQuery, StaffSession, plausible_login};
+pub use staff::{IssuanceLine, NewStaff, ResidentView, SearchQuery, StaffSession, plausible_login};
 
 use crate::card::challenge::{ChallengeId, UsedChallenges};
 use crate::clock::{Clock, UnixTime};

@@ -124,8 +124,25 @@ pub struct ResidentView {
     pub my_number: Option<MaskedMyNumber>,
     /// Doses.
     pub doses: Vec<Dose>,
-    /// Issuances: (certificate ID, issued at, channel, kind, revoked at).
-    pub issuances: Vec<(String, i64, String, String, Option<i64>)>,
+    /// The resident's issuances, oldest first.
+    pub issuances: Vec<IssuanceLine>,
+}
+
+/// One issuance as the counter's record view lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuanceLine {
+    /// Certificate ID.
+    pub certificate_id: String,
+    /// When, Unix seconds.
+    pub issued_at: i64,
+    /// `app`, `kiosk` or `counter`.
+    pub channel: String,
+    /// `domestic` or `overseas`.
+    pub kind: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// The terms-of-use version the resident accepted (app and kiosk).
+    pub terms_version: Option<String>,
 }
 
 fn display<S: serde::Serializer>(v: &Option<MaskedMyNumber>, s: S) -> Result<S::Ok, S::Error> {
@@ -475,9 +492,12 @@ impl Records {
             .transpose()?;
         let doses = self.doses(&s.municipality, atena).await?;
         let issuances = with_db!(&self.db, p => sqlx::query(
-            "SELECT certificate_id, issued_at, channel, kind, revoked_at FROM issuance WHERE municipality = $1 AND atena = $2 ORDER BY issued_at")
+            "SELECT certificate_id, issued_at, channel, kind, revoked_at, terms_version FROM issuance WHERE municipality = $1 AND atena = $2 ORDER BY issued_at")
             .bind(s.municipality.as_str()).bind(atena.as_str()).fetch_all(p).await
-            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect()))?;
+            .map(|rows| rows.iter().map(|r| IssuanceLine {
+                certificate_id: r.get(0), issued_at: r.get(1), channel: r.get(2), kind: r.get(3),
+                revoked_at: r.get(4), terms_version: r.get(5),
+            }).collect()))?;
         self.audit(&AuditEntry::system(
             &s.actor(),
             &s.municipality,

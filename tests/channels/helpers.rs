@@ -246,6 +246,7 @@ pub(crate) fn preview_body(
         evidence,
         passport_mrz: mrz.map(str::to_owned),
         device_id: device.map(str::to_owned),
+        terms_version: Some(vaxcert::protocol::TERMS_VERSION.to_owned()),
     })
     .unwrap()
 }

@@ -307,7 +307,10 @@ fn app_center_kiosk_and_counter_issue_and_only_records_persists() {
             let r = post(
                 &local,
                 &format!("{}/api/read", agent.url.trim_end_matches('/')),
-                &serde_json::json!({"municipality": "131016", "kind": "domestic", "pin": "1234"}),
+                &serde_json::json!({
+                    "municipality": "131016", "kind": "domestic", "pin": "1234",
+                    "terms_version": vaxcert::protocol::TERMS_VERSION,
+                }),
             )
             .await
             .ok();

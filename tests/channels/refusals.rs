@@ -526,3 +526,52 @@ async fn a_gateway_passes_over_a_dead_replica_and_says_503_when_none_answers() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["code"], "records-unavailable", "{body}");
 }
+
+/// Consent first: an app preview without an accepted terms version is refused before the card
+/// evidence is looked at (its challenge is still unused afterwards), and the version accepted
+/// is kept with the issuance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_preview_without_the_terms_accepted_and_the_version_is_kept() {
+    let stack = Stack::spawn().await;
+    let c = client(None);
+    let b = binding(Channel::App, DEVICE, "131016", Kind::Domestic);
+    let ch = app_challenge(&stack).await;
+    let ev = evidence_for("default", &ch, &b);
+    let url = format!("{}/v1/previews", stack.app_url);
+    let mut body = preview_body("131016", Kind::Domestic, ev, None, Some(DEVICE));
+    for terms in [None, Some("1999-01-01"), Some("")] {
+        match terms {
+            None => {
+                body.as_object_mut().unwrap().remove("terms_version");
+            }
+            Some(t) => body["terms_version"] = t.into(),
+        }
+        let r = post(&c, &url, &body).await;
+        assert_eq!(r.status, 400, "{terms:?}: {}", r.body);
+        r.assert_problem("terms-not-accepted");
+    }
+    body["terms_version"] = vaxcert::protocol::TERMS_VERSION.into();
+    let p = post(&c, &url, &body).await.ok();
+    let cert = post(
+        &c,
+        &format!("{}/v1/certificates", stack.app_url),
+        &serde_json::json!({ "preview_token": p["preview_token"] }),
+    )
+    .await
+    .ok();
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute('select terms_version from issuance where certificate_id = ?', (sys.argv[2],)).fetchone()[0])",
+        ])
+        .arg(&stack.db_path)
+        .arg(cert["certificate_id"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        vaxcert::protocol::TERMS_VERSION,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -100,6 +100,44 @@ fn a_malformed_pin_never_leaves_the_agent() {
     assert!(!agent.output().contains("12a4"), "the PIN was logged");
 }
 
+/// Consent comes before the card: a read without the terms version the consent screen shows
+/// is refused before the agent touches the card or calls the center (there is none here).
+#[test]
+fn no_card_is_read_without_the_terms_accepted() {
+    let print = tmpdir();
+    let (_agent, url) = kiosk(NO_CENTER, print.path(), "Virtual PCD 00 00");
+    for body in [
+        r#"{"municipality":"131016","kind":"domestic","pin":"1234"}"#,
+        r#"{"municipality":"131016","kind":"domestic","pin":"1234","terms_version":""}"#,
+    ] {
+        let r = curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "--data",
+            body,
+            &format!("{url}/api/read"),
+        ]);
+        assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+        assert!(r.contains("terms-not-accepted"), "{r}");
+    }
+    // With the version, the agent goes on to the card and the center (unreachable here).
+    let r = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data",
+        &format!(
+            r#"{{"municipality":"131016","kind":"domestic","pin":"1234","terms_version":"{}"}}"#,
+            vaxcert::protocol::TERMS_VERSION
+        ),
+        &format!("{url}/api/read"),
+    ]);
+    assert!(!r.contains("terms-not-accepted"), "{r}");
+}
+
 #[test]
 fn card_presence_follows_the_reader() {
     let print = tmpdir();

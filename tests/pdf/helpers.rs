@@ -224,7 +224,8 @@ pub fn render_png(pdf: &Path, dpi: u32) -> PathBuf {
 /// decode.
 pub fn qr_grids(pdf: &Path, dpi: u32) -> Vec<(String, [(i32, i32); 4])> {
     let img = image::open(render_png(pdf, dpi)).unwrap().to_luma8();
-    let grids = |img: image::GrayImage, dx: i32| -> Vec<(Option<String>, [(i32, i32); 4])> {
+    type Found = Vec<(Option<String>, [(i32, i32); 4])>;
+    let grids = |img: image::GrayImage, dx: i32| -> Found {
         rqrr::PreparedImage::prepare(img)
             .detect_grids()
             .into_iter()

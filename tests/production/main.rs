@@ -816,6 +816,7 @@ fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_denylist() {
             evidence: cards.evidence(&challenge, &binding),
             passport_mrz: None,
             device_id: Some("phone-1".into()),
+            terms_version: Some(vaxcert::protocol::TERMS_VERSION.to_owned()),
         };
         let p = post("/v1/previews", serde_json::to_value(&preview).unwrap()).await;
         let c = post(
@@ -853,6 +854,7 @@ fn the_app_and_the_kiosk_path_issue_with_keys_in_the_token_and_no_denylist() {
             evidence: cards.evidence(&ch.challenge, &binding),
             passport_mrz: None,
             device_id: None,
+            terms_version: Some(vaxcert::protocol::TERMS_VERSION.to_owned()),
         };
         let p = kiosk.preview(&preview).await.unwrap();
         let c = kiosk.certificate(&p.preview_token).await.unwrap();
@@ -1096,6 +1098,7 @@ fn metrics_and_json_logs_follow_one_issuance_and_hold_nothing_personal() {
             evidence: cards.evidence(&challenge, &binding),
             passport_mrz: None,
             device_id: Some("phone-1".into()),
+            terms_version: Some(vaxcert::protocol::TERMS_VERSION.to_owned()),
         };
         let (_, p) = post(
             "/v1/previews",
