@@ -4,6 +4,7 @@
 mod agent;
 #[path = "../common/artefacts.rs"]
 mod artefacts;
+mod cups;
 mod demo;
 mod e2e;
 mod edges;
