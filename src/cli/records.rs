@@ -14,7 +14,7 @@ use crate::card::challenge::{ChallengeKey, Challenges};
 use crate::clock::SystemClock;
 use crate::config::RecordsConfig;
 use crate::counter;
-use crate::domain::CertificateId;
+use crate::domain::{CertificateId, MunicipalityCode};
 use crate::exit::Coded;
 use crate::http::tls::{ClientAuth, ServerTls};
 use crate::issuance::api::{ServeSettings, Server};
@@ -55,6 +55,29 @@ pub enum RecordsCommand {
         /// The 12-character certificate ID.
         certificate_id: String,
         /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+        /// Where jwks.json and crl/ are published (as given to `records serve`).
+        #[arg(long, default_value = "vaxcert-publication")]
+        publication_dir: PathBuf,
+    },
+    /// List the certificates in force issued from data since changed (a dose corrected or
+    /// deleted, the resident marked 転出 or 死亡).
+    StaleCertificates {
+        /// The municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+        /// One JSON array instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke, in one step, every certificate `stale-certificates` lists: each audited with the
+    /// reason, each rid added to its CRL.
+    RevokeStale {
+        /// The municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+        /// Why (recorded in the audit log with what changed).
         #[arg(long)]
         reason: String,
         /// Where jwks.json and crl/ are published (as given to `records serve`).
@@ -186,9 +209,72 @@ async fn run_async(args: RecordsArgs) -> Result<()> {
             reason,
             publication_dir,
         } => revoke(&records, &certificate_id, &reason, &publication_dir).await,
+        RecordsCommand::StaleCertificates { municipality, json } => {
+            stale(&records, &municipality, json).await
+        }
+        RecordsCommand::RevokeStale {
+            municipality,
+            reason,
+            publication_dir,
+        } => revoke_stale(&records, &municipality, &reason, &publication_dir).await,
     };
     records.close().await.map_err(|e| coded(e.code(), e))?;
     r
+}
+
+async fn stale(records: &Records, municipality: &MunicipalityCode, json: bool) -> Result<()> {
+    let list = crate::issuance::review::stale_certificates(records, municipality)
+        .await
+        .map_err(|e| coded(e.code(), e))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    for s in &list {
+        println!(
+            "{} {} {} {} {} {}",
+            s.certificate_id,
+            s.atena,
+            crate::date::iso(crate::date::jst(s.issued_at)),
+            s.channel,
+            s.kind,
+            s.why.as_str()
+        );
+    }
+    println!(
+        "{} certificate(s) in {municipality} issued from data since changed",
+        list.len()
+    );
+    Ok(())
+}
+
+async fn revoke_stale(
+    records: &Records,
+    municipality: &MunicipalityCode,
+    reason: &str,
+    publication_dir: &Path,
+) -> Result<()> {
+    let done = crate::issuance::review::revoke_stale(
+        records,
+        municipality,
+        reason,
+        "cli",
+        publication_dir,
+    )
+    .await
+    .map_err(|e| coded(e.code(), e))?;
+    for (s, r) in &done {
+        println!(
+            "certificate {} ({}) revoked; rid {} added to CRL {} (version {})",
+            s.certificate_id,
+            s.why.as_str(),
+            r.rid,
+            r.kid,
+            r.crl_version
+        );
+    }
+    println!("{} certificate(s) revoked in {municipality}", done.len());
+    Ok(())
 }
 
 async fn revoke(

@@ -596,13 +596,24 @@ fn view_ctx(v: &ResidentView) -> minijinja::Value {
             venue: d.venue.clone(),
         })
         .collect();
+    // Certificates in force issued from data since changed are flagged for the admin.
+    let now = Some((
+        crate::issuance::review::digest_of(&v.resident, &v.doses),
+        v.resident.status,
+    ));
     let issuances: Vec<_> = v
         .issuances
         .iter()
         .map(|i| {
+            let stale = i
+                .revoked_at
+                .is_none()
+                .then(|| crate::issuance::review::why(i.content_digest, now))
+                .flatten()
+                .map(|w| w.as_str());
             context! {
                 id => i.certificate_id, at => i.issued_at, channel => i.channel, kind => i.kind,
-                revoked => i.revoked_at.is_some(), terms => i.terms_version,
+                revoked => i.revoked_at.is_some(), terms => i.terms_version, stale => stale,
             }
         })
         .collect();

@@ -30,6 +30,7 @@ pub mod certificate;
 pub mod document;
 mod error;
 mod keys;
+pub mod review;
 pub mod revoke;
 mod token;
 
@@ -297,7 +298,7 @@ impl IssuanceService {
             challenge: r.evidence.challenge.id(),
             evidence: evidence_digest(&r.evidence),
             terms,
-            content: Content::of(&rec.municipality, &rec.resident, &rec.doses),
+            content: Content::of(&rec.municipality.name, &rec.resident, &rec.doses),
         };
         let preview = CertificatePreview {
             kind: r.kind,
@@ -465,8 +466,12 @@ impl IssuanceService {
         if doses.is_empty() {
             return Err(crate::records::Error::NoDoses(req.municipality.clone()).into());
         }
-        self.record_and_sign(req, Content::of(&municipality, &resident, &doses), None)
-            .await
+        self.record_and_sign(
+            req,
+            Content::of(&municipality.name, &resident, &doses),
+            None,
+        )
+        .await
     }
 
     /// Record the issuance (audited, and only while the resident still is one), then sign
@@ -511,6 +516,7 @@ impl IssuanceService {
             key_id: self.issuer.kid().to_owned(),
             rid: String::new(),
             card_key_digest: req.card_key_digest,
+            content_digest: Some(content.digest()),
         };
         let rid_for = |id: &str| crate::formats::shc::rid_for(id);
         let (recorded, again) = match &redemption {

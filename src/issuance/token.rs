@@ -125,8 +125,16 @@ pub(super) struct Content {
 }
 
 impl Content {
+    /// SHA-256 over what a certificate says of the person and the doses (not the
+    /// municipality's display name): equal digests, equal certificates.
+    pub(super) fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let said = serde_json::json!([self.name, self.birth_date.iso(), self.doses]);
+        Sha256::digest(said.to_string().as_bytes()).into()
+    }
+
     pub(super) fn of(
-        municipality: &crate::records::Municipality,
+        municipality_name: &str,
         resident: &crate::records::Resident,
         doses: &[crate::records::Dose],
     ) -> Self {
@@ -142,7 +150,7 @@ impl Content {
                     lot: d.lot.clone(),
                 })
                 .collect(),
-            municipality_name: municipality.name.clone(),
+            municipality_name: municipality_name.to_owned(),
         }
     }
 }

@@ -33,6 +33,21 @@ pub enum StorageCommand {
         #[arg(long)]
         municipality: MunicipalityCode,
     },
+    /// Delete one dose of a resident, with a reason (audited). Imports never delete doses.
+    DeleteDose {
+        /// The municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+        /// 個別宛名番号 of the resident.
+        #[arg(long)]
+        atena: String,
+        /// 接種回数 of the dose to delete.
+        #[arg(long)]
+        dose: u32,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
     /// Staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
@@ -144,6 +159,19 @@ pub async fn run(records: &Records, command: StorageCommand) -> Result<()> {
                 "imported {} vaccinations into {municipality}: {} new, {} updated",
                 r.rows, r.inserted, r.updated
             );
+        }
+        StorageCommand::DeleteDose {
+            municipality,
+            atena,
+            dose,
+            reason,
+        } => {
+            let atena = super::AtenaNo::parse(&atena).map_err(coded)?;
+            records
+                .delete_dose(&municipality, &atena, dose, &reason, "cli")
+                .await
+                .map_err(coded)?;
+            println!("dose {dose} of {atena} in {municipality} deleted (audited)");
         }
         StorageCommand::Staff(StaffCommand::Add {
             municipality,

@@ -93,6 +93,26 @@ pub struct NewIssuance {
     pub rid: String,
     /// SHA-256 of the card's DF51 (counter issuances made without a card have none).
     pub card_key_digest: Option<[u8; 32]>,
+    /// SHA-256 of what the certificate says (name, birth date, doses), so a later change to
+    /// the record shows which certificates it made out of date.
+    pub content_digest: Option<[u8; 32]>,
+}
+
+/// A certificate in force, as [`Records::certificates_in_force`] lists it for review.
+#[derive(Debug, Clone)]
+pub struct InForce {
+    /// Certificate ID.
+    pub certificate_id: String,
+    /// The resident it was issued to.
+    pub atena: AtenaNo,
+    /// When.
+    pub issued_at: UnixTime,
+    /// `app`, `kiosk` or `counter`.
+    pub channel: String,
+    /// `domestic` or `overseas`.
+    pub kind: String,
+    /// What it said, as recorded at issuance (none before migration 0006).
+    pub content_digest: Option<[u8; 32]>,
 }
 
 /// What binds an issuance to the preview token that asked for it (DESIGN §7): the token's
@@ -394,6 +414,7 @@ impl Records {
         let challenge = redemption.map(|r| r.challenge.to_vec());
         let evidence = redemption.map(|r| r.evidence.to_vec());
         let terms = redemption.and_then(|r| r.terms_version.clone());
+        let content = issuance.content_digest.map(|d| d.to_vec());
         let entry = AuditEntry::system(actor, municipality, "issuance", Some(atena.as_str()), "ok");
         // One statement records the issuance if the resident is still a resident and the
         // token is unredeemed and bound, reserves its ID (the insert trigger), and appends the
@@ -409,8 +430,8 @@ impl Records {
                 Db::Sqlite(p, ..) => {
                     let link = self.next_link(&mut head, at.0, &entry).await?;
                     let r = sqlx::query(
-                        "INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id, terms_version) \
-                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15, $18 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
+                        "INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id, terms_version, content_digest) \
+                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15, $18, $19 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
                            AND ($15 IS NULL OR NOT EXISTS (SELECT 1 FROM issuance WHERE municipality = $1 AND token_id = $15)) \
                            AND ($16 IS NULL OR EXISTS (SELECT 1 FROM used_challenge WHERE id = $16 AND evidence = $17)); \
                          INSERT INTO audit_log (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) \
@@ -420,7 +441,7 @@ impl Records {
                         .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
                         .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
                         .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
-                        .bind(&token_id).bind(&challenge).bind(&evidence).bind(&terms)
+                        .bind(&token_id).bind(&challenge).bind(&evidence).bind(&terms).bind(&content)
                         // sqlite3_changes() counts neither the trigger's row nor a skipped one.
                         .execute(p).await.map(|r| (r.rows_affected() >= 1, r.rows_affected() == 2));
                     match r {
@@ -449,8 +470,8 @@ impl Records {
                     let mut tx = p.begin().await?;
                     let link = self.pg_link(&mut tx, at.0, &entry).await?;
                     let r = sqlx::query(
-                        "WITH i AS (INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id, terms_version) \
-                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15, $18 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
+                        "WITH i AS (INSERT INTO issuance (municipality, certificate_id, atena, issued_at, channel, kind, passport, key_id, rid, card_key_hash, revoked_at, token_id, terms_version, content_digest) \
+                           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $15, $18, $19 FROM resident WHERE municipality = $1 AND atena = $3 AND status = 0 \
                            AND ($15::bytea IS NULL OR NOT EXISTS (SELECT 1 FROM issuance WHERE municipality = $1 AND token_id = $15)) \
                            AND ($16::bytea IS NULL OR EXISTS (SELECT 1 FROM used_challenge WHERE id = $16 AND evidence = $17)) \
                            RETURNING 1), \
@@ -461,7 +482,7 @@ impl Records {
                         .bind(issuance.channel.as_str()).bind(issuance.kind.as_str()).bind(&passport)
                         .bind(&issuance.key_id).bind(&rid).bind(&card_key_hash)
                         .bind(link.seq).bind(actor).bind(&link.prev_hash).bind(&link.hash)
-                        .bind(&token_id).bind(&challenge).bind(&evidence).bind(&terms)
+                        .bind(&token_id).bind(&challenge).bind(&evidence).bind(&terms).bind(&content)
                         .fetch_one(&mut *tx).await.map(|r| r.get::<i64, _>(0) == 1 && r.get::<i64, _>(1) == 1);
                     match r {
                         Ok(true) => {
@@ -594,6 +615,75 @@ impl Records {
             "issuance-void",
             None,
             reason,
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// Every certificate of `municipality` not revoked, oldest first, for review against the
+    /// records they were issued from (the issuance module compares the content).
+    ///
+    /// # Errors
+    /// Database errors; [`Error::Corrupt`] for a stored value that does not parse.
+    pub async fn certificates_in_force(
+        &self,
+        municipality: &MunicipalityCode,
+    ) -> Result<Vec<InForce>> {
+        type Row = (String, String, i64, String, String, Option<Vec<u8>>);
+        let rows: Vec<Row> = with_db!(&self.db, p => sqlx::query(
+            "SELECT certificate_id, atena, issued_at, channel, kind, content_digest FROM issuance \
+             WHERE municipality = $1 AND revoked_at IS NULL ORDER BY issued_at, atena, certificate_id")
+            .bind(municipality.as_str()).fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))).collect()))?;
+        rows.into_iter()
+            .map(|(certificate_id, atena, at, channel, kind, digest)| {
+                Ok(InForce {
+                    certificate_id,
+                    atena: AtenaNo::parse(&atena).map_err(|_| Error::Corrupt("atena"))?,
+                    issued_at: UnixTime(at),
+                    channel,
+                    kind,
+                    content_digest: digest.and_then(|d| <[u8; 32]>::try_from(d).ok()),
+                })
+            })
+            .collect()
+    }
+
+    /// Delete one dose of a resident: its own explicit, audited action with a reason (an
+    /// import never deletes doses).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty or overlong reason or a dose the resident does not
+    /// have, database errors.
+    pub async fn delete_dose(
+        &self,
+        municipality: &MunicipalityCode,
+        atena: &AtenaNo,
+        dose: u32,
+        reason: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.len() > 200 || reason.chars().any(char::is_control) {
+            return Err(Error::Invalid {
+                what: "deletion reason",
+            });
+        }
+        let n = with_db!(&self.db, p => sqlx::query(
+            "DELETE FROM vaccination WHERE municipality = $1 AND atena = $2 AND dose = $3")
+            .bind(municipality.as_str()).bind(atena.as_str()).bind(i64::from(dose)).execute(p).await
+            .map(|r| r.rows_affected()))?;
+        if n == 0 {
+            return Err(Error::Invalid {
+                what: "dose (the resident has no such dose)",
+            });
+        }
+        self.audit(&AuditEntry::system(
+            actor,
+            municipality,
+            "dose-deletion",
+            Some(atena.as_str()),
+            &format!("dose {dose}: {reason}"),
         ))
         .await?;
         Ok(())

@@ -44,7 +44,7 @@ pub use error::{Column, Error, Result};
 pub use import::{ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};
 pub use keys::RecordKeys;
 pub use lookup::{
-    Dose, IssuanceRecord, IssuedCertificate, NewIssuance, Recorded, Redemption, Resident,
+    Dose, InForce, IssuanceRecord, IssuedCertificate, NewIssuance, Recorded, Redemption, Resident,
     RevokedIssuance,
 };
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};

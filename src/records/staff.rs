@@ -143,6 +143,9 @@ pub struct IssuanceLine {
     pub revoked_at: Option<i64>,
     /// The terms-of-use version the resident accepted (app and kiosk).
     pub terms_version: Option<String>,
+    /// What the certificate said, as a digest (compared with the record as it is now).
+    #[serde(skip)]
+    pub content_digest: Option<[u8; 32]>,
 }
 
 fn display<S: serde::Serializer>(v: &Option<MaskedMyNumber>, s: S) -> Result<S::Ok, S::Error> {
@@ -492,11 +495,12 @@ impl Records {
             .transpose()?;
         let doses = self.doses(&s.municipality, atena).await?;
         let issuances = with_db!(&self.db, p => sqlx::query(
-            "SELECT certificate_id, issued_at, channel, kind, revoked_at, terms_version FROM issuance WHERE municipality = $1 AND atena = $2 ORDER BY issued_at")
+            "SELECT certificate_id, issued_at, channel, kind, revoked_at, terms_version, content_digest FROM issuance WHERE municipality = $1 AND atena = $2 ORDER BY issued_at")
             .bind(s.municipality.as_str()).bind(atena.as_str()).fetch_all(p).await
             .map(|rows| rows.iter().map(|r| IssuanceLine {
                 certificate_id: r.get(0), issued_at: r.get(1), channel: r.get(2), kind: r.get(3),
                 revoked_at: r.get(4), terms_version: r.get(5),
+                content_digest: r.get::<Option<Vec<u8>>, _>(6).and_then(|d| <[u8; 32]>::try_from(d).ok()),
             }).collect()))?;
         self.audit(&AuditEntry::system(
             &s.actor(),

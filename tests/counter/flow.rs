@@ -166,6 +166,22 @@ async fn issue_and_print_an_overseas_certificate() {
     let p = other.get(&format!("/certificates/{id}/pdf")).await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
     assert!(p.body.contains("certificate-not-in-session"));
+
+    // A dose deleted after issuance: the resident's page flags the certificate.
+    let page = other.get("/residents/1001").await;
+    assert!(!page.body.contains("data-stale"), "{}", page.body);
+    let m = vaxcert::domain::MunicipalityCode::parse("131016").unwrap();
+    let atena = vaxcert::records::AtenaNo::parse("1001").unwrap();
+    c.records
+        .delete_dose(&m, &atena, 3, "entered twice", "test")
+        .await
+        .unwrap();
+    let page = other.get("/residents/1001").await;
+    assert!(
+        page.body.contains("data-stale=\"record-changed\"") && page.body.contains(&id),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

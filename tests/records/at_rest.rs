@@ -63,6 +63,7 @@ async fn no_mynumber_in_clear_at_rest(b: Backend) {
         key_id: "dev".into(),
         rid: "rid".into(),
         card_key_digest: Some(*id.card_key_digest()),
+        content_digest: None,
     };
     r.record_issuance(
         &code(CHIYODA),

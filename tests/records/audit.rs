@@ -182,6 +182,7 @@ async fn two_replicas_append_one_chain() {
                     key_id: "k".into(),
                     rid: "r".into(),
                     card_key_digest: None,
+                    content_digest: None,
                 };
                 r.record_issuance(
                     &code(CHIYODA),

@@ -145,6 +145,7 @@ fn domestic() -> NewIssuance {
         key_id: "dev-kid".into(),
         rid: "rid".into(),
         card_key_digest: None,
+        content_digest: None,
     }
 }
 
@@ -166,6 +167,7 @@ async fn issuance_history_keeps_passport_data_and_unique_ids(b: Backend) {
         key_id: "dev-kid".into(),
         rid: "rid-1".into(),
         card_key_digest: Some(*id.card_key_digest()),
+        content_digest: None,
     };
     let atena = AtenaNo::parse("1001").unwrap();
     let mut ids = std::collections::HashSet::new();

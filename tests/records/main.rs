@@ -9,4 +9,5 @@ mod audit;
 mod cli;
 mod import;
 mod lookup;
+mod review;
 mod staff;
