@@ -126,7 +126,9 @@ fn records<'a>(
                 }
                 Ok(true) => {
                     let line = rec.position().map(|p| p.line()).unwrap_or(0) + lines_before;
-                    if std::mem::take(&mut first) && looks_like_header(&rec) {
+                    if std::mem::take(&mut first)
+                        && (is_header(&rec, columns) || looks_like_header(&rec))
+                    {
                         if is_header(&rec, columns) {
                             continue;
                         }
