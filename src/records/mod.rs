@@ -253,7 +253,7 @@ impl Records {
     /// Claim a challenge as used (DESIGN §3 step 5), remembering the digest of the evidence
     /// it came with (the preview token is bound to it) and keeping the entry until `keep_until`.
     /// `Ok(false)` if it was used before. Expired entries are purged by one replica at a time,
-    /// at most every [`PURGE_EVERY_SECS`] across all of them.
+    /// at most every 30 s across all of them.
     ///
     /// # Errors
     /// Database errors.
