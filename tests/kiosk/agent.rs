@@ -1,7 +1,7 @@
 //! The agent on its own: loopback only, no-store everywhere, card presence through real pcscd,
 //! and clear answers when the center is unreachable.
 
-use crate::helpers::{SimCard, curl, kiosk, slot, tmpdir, vaxcert};
+use crate::helpers::{SimCard, curl, kiosk, post_json, slot, tmpdir, vaxcert};
 
 /// Nothing listens here: the center is unreachable for these tests.
 const NO_CENTER: &str = "https://127.0.0.1:9";
@@ -83,19 +83,19 @@ fn confirm_without_a_preview_is_refused() {
     assert_eq!(std::fs::read_dir(print.path()).unwrap().count(), 0);
 }
 
+/// `POST /api/read` with `body`, as the touch screen sends it.
+fn post_read(url: &str, body: &str) -> String {
+    post_json(&format!("{url}/api/read"), body)
+}
+
 #[test]
 fn a_malformed_pin_never_leaves_the_agent() {
     let print = tmpdir();
     let (agent, url) = kiosk(NO_CENTER, print.path(), "Virtual PCD 00 00");
-    let r = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "--data",
+    let r = post_read(
+        &url,
         r#"{"municipality":"131016","kind":"domestic","pin":"12a4"}"#,
-        &format!("{url}/api/read"),
-    ]);
+    );
     assert!(r.starts_with("HTTP/1.1 4"), "{r}");
     assert!(!agent.output().contains("12a4"), "the PIN was logged");
 }
@@ -110,31 +110,18 @@ fn no_card_is_read_without_the_terms_accepted() {
         r#"{"municipality":"131016","kind":"domestic","pin":"1234"}"#,
         r#"{"municipality":"131016","kind":"domestic","pin":"1234","terms_version":""}"#,
     ] {
-        let r = curl(&[
-            "-X",
-            "POST",
-            "-H",
-            "content-type: application/json",
-            "--data",
-            body,
-            &format!("{url}/api/read"),
-        ]);
+        let r = post_read(&url, body);
         assert!(r.starts_with("HTTP/1.1 400"), "{r}");
         assert!(r.contains("terms-not-accepted"), "{r}");
     }
     // With the version, the agent goes on to the card and the center (unreachable here).
-    let r = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "--data",
+    let r = post_read(
+        &url,
         &format!(
             r#"{{"municipality":"131016","kind":"domestic","pin":"1234","terms_version":"{}"}}"#,
             vaxcert::protocol::TERMS_VERSION
         ),
-        &format!("{url}/api/read"),
-    ]);
+    );
     assert!(!r.contains("terms-not-accepted"), "{r}");
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::artefacts::{pdf_qr_texts, verify_shc};
 use crate::e2e::{center, records};
-use crate::helpers::{Proc, SimCard, curl, slot, tmpdir, url_in, vaxcert};
+use crate::helpers::{Proc, SimCard, curl, post_json as post, slot, tmpdir, url_in, vaxcert};
 
 const QUEUE: &str = "vaxcert-test";
 const OUT: &str = "/var/spool/vaxcert-test-pdf";
@@ -145,18 +145,6 @@ fn files_in(dir: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn post(url: &str, body: &str) -> String {
-    curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "--data",
-        body,
-        url,
-    ])
 }
 
 #[test]

@@ -117,6 +117,19 @@ pub(crate) fn curl(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `curl` POST of a JSON `body` to `url`: status line, headers and body.
+pub(crate) fn post_json(url: &str, body: &str) -> String {
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "--data",
+        body,
+        url,
+    ])
+}
+
 fn require_pcscd() {
     assert!(
         Path::new("/run/pcscd/pcscd.comm").exists(),

@@ -45,27 +45,8 @@ fn spec_example_card() -> CameraCard {
 /// `--trust-dev` (its trust folder is empty).
 fn dev_issuer_card() -> CameraCard {
     let out = TempDir::new("issued");
-    let status = Command::new(env!("CARGO_BIN_EXE_vaxcert"))
-        .current_dir(root())
-        .args([
-            "issue",
-            "--persona",
-            "certs/dev/personas/default.toml",
-            "--kind",
-            "domestic",
-            "--out",
-        ])
-        .arg(out.path())
-        .status()
-        .unwrap();
-    assert!(status.success(), "vaxcert issue");
-    let shc = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "shc"))
-        .unwrap();
     CameraCard {
-        qr_text: std::fs::read_to_string(shc).unwrap().trim().to_string(),
+        qr_text: crate::helpers::dev_domestic_shc(out.path()),
         trust: Trust::named("none", Path::new("")),
         serve_flags: vec!["--trust-dev"],
         expected_name: "山田 太郎",

@@ -145,6 +145,34 @@ impl Trust {
     }
 }
 
+/// The default persona's domestic SHC from our dev issuer (`vaxcert issue` into `dir`): its
+/// `.shc` file's text.
+pub fn dev_domestic_shc(dir: &Path) -> String {
+    let out = vaxcert()
+        .args([
+            "issue",
+            "--persona",
+            "certs/dev/personas/default.toml",
+            "--kind",
+            "domestic",
+            "--out",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vaxcert issue: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shc = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "shc"))
+        .expect("an .shc file");
+    std::fs::read_to_string(shc).unwrap().trim().to_string()
+}
+
 pub fn base64_std(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()

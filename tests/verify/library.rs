@@ -205,29 +205,8 @@ fn a_checker_reads_names_not_codes() {
     );
 
     // An SHC names products by CVX code: the catalogue gives the name.
-    let dir = std::env::temp_dir().join(format!("names-{}", std::process::id()));
-    let out = crate::helpers::vaxcert()
-        .args([
-            "issue",
-            "--persona",
-            "certs/dev/personas/default.toml",
-            "--kind",
-            "domestic",
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let shc = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "shc"))
-        .unwrap();
+    let dir = crate::helpers::TempDir::new("names");
+    let shc = crate::helpers::dev_domestic_shc(dir.path());
     let out = crate::helpers::vaxcert()
         .args(["verify", "--trust-dev"])
         .arg(&shc)
@@ -251,5 +230,4 @@ fn a_checker_reads_names_not_codes() {
         text.contains("MIYAKE SHOTA, born 1991-02-18, passport TK0000000"),
         "{text}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
