@@ -59,6 +59,10 @@ fn env() -> &'static Environment<'static> {
                 "error.html",
                 include_str!("../../templates/counter/error.html"),
             ),
+            (
+                "review.html",
+                include_str!("../../templates/counter/review.html"),
+            ),
         ] {
             // The templates are compiled into the binary and covered by the tests.
             env.add_template(name, src)
@@ -123,6 +127,7 @@ fn staff_ctx(s: &Session) -> minijinja::Value {
         municipality => s.staff.municipality().as_str(),
         role => s.staff.role().as_str(),
         may_issue => s.staff.may_issue(),
+        admin => s.staff.role() == crate::records::Role::Admin,
     }
 }
 
@@ -231,7 +236,119 @@ macro_rules! csrf_forms {
         }
     )*};
 }
-csrf_forms!(CsrfForm, SearchForm, PassportForm, KindForm);
+csrf_forms!(CsrfForm, SearchForm, PassportForm, KindForm, ReasonForm);
+
+/// A revocation's form: the reason, recorded in the audit log.
+#[derive(Deserialize)]
+pub(super) struct ReasonForm {
+    csrf: String,
+    reason: String,
+}
+
+/// Admins only: revoking is the municipality's decision, not a clerk's.
+#[expect(
+    clippy::result_large_err,
+    reason = "the refusal is the page itself, built once per request"
+)]
+fn admin_only(s: &Session) -> Result<(), Response> {
+    if s.staff.role() == crate::records::Role::Admin {
+        Ok(())
+    } else {
+        Err(error_page(
+            &Error::Records(crate::records::Error::Forbidden),
+            Some(s),
+        ))
+    }
+}
+
+/// `POST /certificates/{id}/revoke`: an admin revokes one of the municipality's certificates,
+/// with a reason (audited; its rid goes into the CRL), and returns to the resident's page.
+pub(super) async fn revoke(
+    S(state): S<State>,
+    Path(id): Path<String>,
+    StaffForm {
+        staff: Staff { s, .. },
+        form: f,
+    }: StaffForm<ReasonForm>,
+) -> Response {
+    if let Err(r) = admin_only(&s) {
+        return r;
+    }
+    // Another municipality's certificate, or none: "not found" alike.
+    let Ok(cid) = crate::domain::CertificateId::parse(&id) else {
+        return error_page(&Error::Input("証明書ID / certificate ID"), Some(&s));
+    };
+    let owner = match state.records.certificate_owner(&cid).await {
+        Ok(Some((m, atena))) if &m == s.staff.municipality() => atena,
+        Ok(_) => {
+            return error_page(
+                &Error::Records(crate::records::Error::UnknownCertificate(id)),
+                Some(&s),
+            );
+        }
+        Err(e) => return error_page(&Error::Records(e), Some(&s)),
+    };
+    let r = crate::issuance::revoke::revoke(
+        &state.records,
+        &cid,
+        &f.reason,
+        &actor(&s.staff),
+        state.service.publication_dir(),
+    )
+    .await;
+    match r {
+        Ok(_) => Redirect::to(&format!("/residents/{owner}")).into_response(),
+        Err(e) => error_page(&Error::Issuance(e), Some(&s)),
+    }
+}
+
+/// `GET /review`: an admin's list of the municipality's certificates in force issued from
+/// data since changed, with the one-step revocation.
+pub(super) async fn review(S(state): S<State>, Staff { s, .. }: Staff) -> Response {
+    if let Err(r) = admin_only(&s) {
+        return r;
+    }
+    review_page(&state, &s, None).await
+}
+
+async fn review_page(state: &State, s: &Session, revoked: Option<usize>) -> Response {
+    match crate::issuance::review::stale_certificates(&state.records, s.staff.municipality()).await
+    {
+        Ok(list) => render(
+            StatusCode::OK,
+            "review.html",
+            context! {
+                staff => staff_ctx(s), csrf => s.csrf.clone(), stale => list, revoked => revoked,
+            },
+        ),
+        Err(e) => error_page(&Error::Issuance(e), Some(s)),
+    }
+}
+
+/// `POST /review/revoke`: revoke every listed certificate in one step, with the reason.
+pub(super) async fn revoke_stale(
+    S(state): S<State>,
+    StaffForm {
+        staff: Staff { s, .. },
+        form: f,
+    }: StaffForm<ReasonForm>,
+) -> Response {
+    if let Err(r) = admin_only(&s) {
+        return r;
+    }
+    match crate::issuance::review::revoke_stale(
+        &state.records,
+        s.staff.municipality(),
+        &f.reason,
+        &actor(&s.staff),
+        state.service.publication_dir(),
+    )
+    .await
+    {
+        Ok(done) => review_page(&state, &s, Some(done.len())).await,
+        Err(e) => error_page(&Error::Issuance(e), Some(&s)),
+    }
+}
 
 fn actor(s: &StaffSession) -> String {
     format!("staff:{}/{}", s.municipality(), s.login())

@@ -649,6 +649,28 @@ impl Records {
             .collect()
     }
 
+    /// Which municipality and resident a certificate was issued to, so a municipality's staff
+    /// act on their own certificates only.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn certificate_owner(
+        &self,
+        id: &CertificateId,
+    ) -> Result<Option<(MunicipalityCode, AtenaNo)>> {
+        let row: Option<(String, String)> = with_db!(&self.db, p => sqlx::query(
+            "SELECT municipality, atena FROM issuance WHERE certificate_id = $1")
+            .bind(id.as_str()).fetch_optional(p).await
+            .map(|r| r.map(|r| (r.get(0), r.get(1)))))?;
+        row.map(|(m, a)| {
+            Ok((
+                MunicipalityCode::parse(&m).map_err(|_| Error::Corrupt("municipality"))?,
+                AtenaNo::parse(&a).map_err(|_| Error::Corrupt("atena"))?,
+            ))
+        })
+        .transpose()
+    }
+
     /// Delete one dose of a resident: its own explicit, audited action with a reason (an
     /// import never deletes doses).
     ///

@@ -209,3 +209,132 @@ async fn a_resident_who_moved_out_is_not_issued_at_the_counter() {
         p.body
     );
 }
+
+/// Revocation at the counter is the admin's: one certificate with a reason, and every
+/// certificate issued from data since changed in one step (each audited, each rid in the CRL).
+/// A clerk sees neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_revokes_one_certificate_and_the_stale_ones_in_one_step() {
+    let c = Counter::start().await;
+    let mut clerk = c.browser();
+    clerk.login(&c, &c.chiyoda).await;
+    let mut issue = async |atena: &str| {
+        clerk.get(&format!("/residents/{atena}")).await;
+        let p = clerk
+            .post(
+                &format!("/residents/{atena}/issue"),
+                &[("kind", "domestic")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        p.location
+            .unwrap()
+            .strip_prefix("/certificates/")
+            .unwrap()
+            .to_owned()
+    };
+    let first = issue("1001").await;
+    let second = issue("1001").await;
+    let third = issue("1002").await;
+
+    // A clerk may neither review nor revoke, and sees no revoke form.
+    let page = clerk.get("/residents/1001").await;
+    assert!(!page.body.contains("/revoke"), "{}", page.body);
+    let p = clerk.get("/review").await;
+    assert!(p.body.contains("data-code=\"forbidden\""), "{}", p.body);
+    let p = clerk
+        .post(&format!("/certificates/{first}/revoke"), &[("reason", "x")])
+        .await;
+    assert!(p.body.contains("data-code=\"forbidden\""), "{}", p.body);
+
+    c.clock.advance(30);
+    let mut admin = c.browser();
+    admin.login(&c, &c.chiyoda_admin).await;
+    let page = admin.get("/residents/1001").await;
+    assert!(
+        page.body.contains(&format!("id=\"revoke-{first}\"")),
+        "{}",
+        page.body
+    );
+    let p = admin
+        .post(
+            &format!("/certificates/{first}/revoke"),
+            &[("reason", "issued in error")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location.as_deref(), Some("/residents/1001"));
+    let page = admin.get("/residents/1001").await;
+    assert!(!page.body.contains(&format!("id=\"revoke-{first}\"")));
+    // Another municipality's certificate ID is not found, and nothing is revoked.
+    let p = admin
+        .post("/certificates/AAAAAAAAAAAA/revoke", &[("reason", "x")])
+        .await;
+    assert!(
+        p.body.contains("data-code=\"certificate-unknown\""),
+        "{}",
+        p.body
+    );
+
+    // The record changes: a dose of 1001 deleted, 1002 moved out.
+    let page = admin.get("/review").await;
+    assert!(page.body.contains("id=\"none-stale\""), "{}", page.body);
+    let m = vaxcert::domain::MunicipalityCode::parse("131016").unwrap();
+    c.records
+        .delete_dose(
+            &m,
+            &vaxcert::records::AtenaNo::parse("1001").unwrap(),
+            3,
+            "entered twice",
+            "test",
+        )
+        .await
+        .unwrap();
+    c.records
+        .import_targets(
+            "1002,234567890121,鈴木,花子,スズキ,ハナコ,19920715,2,0000000002,1\n".as_bytes(),
+            &m,
+            "test",
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    let page = admin.get("/review").await;
+    for (id, why) in [(&second, "record-changed"), (&third, "moved-out")] {
+        assert!(
+            page.body.contains(&format!(
+                "data-certificate=\"{id}\"><td><code>{id}</code></td><td><a href=\"/residents/"
+            )),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains(&format!("data-why=\"{why}\"")));
+    }
+    assert!(!page.body.contains(&format!("data-certificate=\"{first}\"")));
+    let p = admin
+        .post("/review/revoke", &[("reason", "records corrected")])
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("data-revoked=\"2\""), "{}", p.body);
+    assert!(p.body.contains("id=\"none-stale\""), "{}", p.body);
+
+    let tail = c.records.audit_tail(1000).await.unwrap();
+    let reasons: Vec<&str> = tail
+        .iter()
+        .filter(|e| e.action == "revocation-reason" && e.actor == "staff:131016/admin-a")
+        .map(|e| e.outcome.as_str())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons.contains(&"issued in error"));
+    assert!(reasons.contains(&"records corrected (moved-out)"));
+    let jwks: Value = serde_json::from_str(
+        &std::fs::read_to_string(c.dir.join("publication/jwks.json")).unwrap(),
+    )
+    .unwrap();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+    let crl: Value = serde_json::from_str(
+        &std::fs::read_to_string(c.dir.join(format!("publication/crl/{kid}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(crl["rids"].as_array().unwrap().len(), 3, "{crl}");
+}

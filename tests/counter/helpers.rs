@@ -40,6 +40,8 @@ pub struct Counter {
     pub records: Arc<Records>,
     pub chiyoda: Staff,
     pub fukuoka: Staff,
+    /// 千代田区's admin (reviews and revokes).
+    pub chiyoda_admin: Staff,
 }
 
 use crate::totp::base32_decode;
@@ -107,11 +109,11 @@ impl Counter {
         .await
         .unwrap();
         seed::demo(&records, &mut std::io::sink()).await.unwrap();
-        let staff = |m: &'static str, login: &'static str| {
+        let staff_as = |m: &'static str, login: &'static str, role: Role| {
             let records = &records;
             async move {
                 let new = records
-                    .add_staff(&MunicipalityCode::parse(m).unwrap(), login, Role::Clerk)
+                    .add_staff(&MunicipalityCode::parse(m).unwrap(), login, role)
                     .await
                     .unwrap();
                 Staff {
@@ -122,8 +124,9 @@ impl Counter {
                 }
             }
         };
-        let chiyoda = staff(CHIYODA, "clerk-a").await;
-        let fukuoka = staff(FUKUOKA, "clerk-b").await;
+        let chiyoda = staff_as(CHIYODA, "clerk-a", Role::Clerk).await;
+        let fukuoka = staff_as(FUKUOKA, "clerk-b", Role::Clerk).await;
+        let chiyoda_admin = staff_as(CHIYODA, "admin-a", Role::Admin).await;
         let records = Arc::new(records);
         let service = vaxcert::dev::issuance_service(
             records.clone(),
@@ -147,6 +150,7 @@ impl Counter {
             records,
             chiyoda,
             fukuoka,
+            chiyoda_admin,
         }
     }
 
