@@ -131,6 +131,7 @@ pub fn router(state: State) -> Router {
         .route("/certificates/{id}", get(pages::issued))
         .route("/certificates/{id}/pdf", get(pages::issued_pdf))
         .route("/certificates/{id}/revoke", post(pages::revoke))
+        .route("/certificates/{id}/reprint", post(pages::reprint))
         .route("/review", get(pages::review))
         .route("/review/revoke", post(pages::revoke_stale))
         .route("/assets/counter.css", get(pages::css))

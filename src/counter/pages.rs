@@ -302,6 +302,36 @@ pub(super) async fn revoke(
     }
 }
 
+/// `POST /certificates/{id}/reprint`: print one of the municipality's certificates again
+/// (same ID, audited `reprint`), while its record still says what it said.
+pub(super) async fn reprint(
+    S(state): S<State>,
+    Path(id): Path<String>,
+    StaffForm {
+        staff: Staff { id: sid, s },
+        ..
+    }: StaffForm<CsrfForm>,
+) -> Response {
+    if !s.staff.may_issue() {
+        return error_page(&Error::Records(crate::records::Error::Forbidden), Some(&s));
+    }
+    let Ok(cid) = crate::domain::CertificateId::parse(&id) else {
+        return error_page(&Error::Input("証明書ID / certificate ID"), Some(&s));
+    };
+    match state
+        .service
+        .reprint(s.staff.municipality(), &cid, &actor(&s.staff))
+        .await
+    {
+        Ok(a) => {
+            let to = format!("/certificates/{}", a.certificate_id);
+            state.sessions.set_issued(&sid, a.certificate_id, a.pdf);
+            Redirect::to(&to).into_response()
+        }
+        Err(e) => error_page(&Error::Issuance(e), Some(&s)),
+    }
+}
+
 /// `GET /review`: an admin's list of the municipality's certificates in force issued from
 /// data since changed, with the one-step revocation.
 pub(super) async fn review(S(state): S<State>, Staff { s, .. }: Staff) -> Response {

@@ -19,6 +19,12 @@ pub enum Error {
     /// The request names no terms version, or one this deployment does not accept.
     #[error("the terms of use must be accepted (terms_version) before the card is read")]
     TermsNotAccepted,
+    /// A reprint of a revoked certificate.
+    #[error("the certificate has been revoked; it cannot be printed again")]
+    ReprintRevoked,
+    /// A reprint of a certificate whose record has changed since it was issued.
+    #[error("the record has changed since this certificate was issued: revoke it and issue anew")]
+    ReprintRecordChanged,
     /// The overseas kind needs passport data and none was given.
     #[error("an overseas certificate needs the passport MRZ")]
     PassportRequired,
@@ -75,6 +81,8 @@ impl Error {
             Error::Mrz(e) => e.code(),
             Error::PassportRequired => "passport-required",
             Error::TermsNotAccepted => "terms-not-accepted",
+            Error::ReprintRevoked => "certificate-revoked",
+            Error::ReprintRecordChanged => "record-changed",
             Error::PassportMismatch => "passport-mismatch",
             Error::PassportExpired => "passport-expired",
             Error::OverseasNeedsPassportHistory => "overseas-needs-passport-history",
@@ -100,6 +108,11 @@ impl Error {
             Error::Mrz(_) => p(400, "旅券の MRZ が正しくありません。"),
             Error::PassportRequired => p(400, "海外用には旅券の MRZ が必要です。"),
             Error::TermsNotAccepted => p(400, "利用規約への同意（terms_version）が必要です。"),
+            Error::ReprintRevoked => p(409, "この証明書は失効しているため再印刷できません。"),
+            Error::ReprintRecordChanged => p(
+                409,
+                "交付後に記録が変更されました。失効させてから新たに交付してください。",
+            ),
             Error::PassportMismatch => p(422, "旅券の生年月日または性別が住民記録と一致しません。"),
             Error::PassportExpired => p(422, "旅券の有効期限が切れています。"),
             Error::OverseasNeedsPassportHistory => p(

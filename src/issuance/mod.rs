@@ -474,6 +474,66 @@ impl IssuanceService {
         .await
     }
 
+    /// Print an existing certificate again: the same ID and issue date, signed again from the
+    /// record, and only while the record still says what the certificate said (otherwise it
+    /// must be revoked and issued anew). Audited as `reprint`.
+    ///
+    /// # Errors
+    /// [`crate::records::Error::UnknownCertificate`] (also for another municipality's),
+    /// [`Error::ReprintRevoked`], [`Error::ReprintRecordChanged`], signing and database errors.
+    pub async fn reprint(
+        &self,
+        municipality: &MunicipalityCode,
+        id: &crate::domain::CertificateId,
+        actor: &str,
+    ) -> Result<IssuedArtefacts> {
+        let unknown = || crate::records::Error::UnknownCertificate(id.to_string());
+        let row = self
+            .records
+            .issued(municipality, id)
+            .await?
+            .ok_or_else(unknown)?;
+        if row.revoked {
+            return Err(Error::ReprintRevoked);
+        }
+        let m = self.records.municipality(municipality).await?;
+        let (resident, doses, _) = self
+            .records
+            .record_by_atena(municipality, &row.atena)
+            .await?
+            .ok_or_else(unknown)?;
+        let content = Content::of(&m.name, &resident, &doses);
+        if resident.status != ResidentStatus::Resident
+            || row.content_digest != Some(content.digest())
+        {
+            return Err(Error::ReprintRecordChanged);
+        }
+        let request = certificate::Request {
+            id: id.clone(),
+            kind: row.kind,
+            name: content.name,
+            birth_date: content.birth_date,
+            doses: content.doses,
+            passport: row.passport.as_ref().map(|p| certificate::Passport {
+                name: p.romanised_name.clone(),
+                number: p.passport_number.clone(),
+                nationality: p.nationality.clone(),
+            }),
+            issued_at: row.issued_at,
+        };
+        let signed = self.sign(request, content.municipality_name).await?;
+        self.records
+            .audit(&AuditEntry::system(
+                actor,
+                municipality,
+                "reprint",
+                Some(row.atena.as_str()),
+                id.as_str(),
+            ))
+            .await?;
+        Ok(signed)
+    }
+
     /// Record the issuance (audited, and only while the resident still is one), then sign
     /// what `content` says: recorded first, signed second.
     async fn record_and_sign(

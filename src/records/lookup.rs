@@ -98,6 +98,23 @@ pub struct NewIssuance {
     pub content_digest: Option<[u8; 32]>,
 }
 
+/// One recorded issuance, as a reprint needs it.
+#[derive(Debug, Clone)]
+pub struct IssuedRow {
+    /// The resident it was issued to.
+    pub atena: AtenaNo,
+    /// Which certificate.
+    pub kind: Kind,
+    /// Passport data recorded with it (overseas).
+    pub passport: Option<PassportData>,
+    /// When it was issued.
+    pub issued_at: UnixTime,
+    /// Whether it has been revoked.
+    pub revoked: bool,
+    /// What it said, as a digest (none before migration 0006).
+    pub content_digest: Option<[u8; 32]>,
+}
+
 /// A certificate in force, as [`Records::certificates_in_force`] lists it for review.
 #[derive(Debug, Clone)]
 pub struct InForce {
@@ -647,6 +664,47 @@ impl Records {
                 })
             })
             .collect()
+    }
+
+    /// One of `municipality`'s issuances by certificate ID (another municipality's is none).
+    ///
+    /// # Errors
+    /// Database errors; [`Error::Corrupt`] for a stored value that does not parse.
+    pub async fn issued(
+        &self,
+        municipality: &MunicipalityCode,
+        id: &CertificateId,
+    ) -> Result<Option<IssuedRow>> {
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<Vec<u8>>,
+        );
+        let row: Option<Row> = with_db!(&self.db, p => sqlx::query(
+            "SELECT atena, kind, passport, issued_at, revoked_at, content_digest FROM issuance \
+             WHERE municipality = $1 AND certificate_id = $2")
+            .bind(municipality.as_str()).bind(id.as_str()).fetch_optional(p).await
+            .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))))?;
+        row.map(|(atena, kind, passport, at, revoked, digest)| {
+            Ok(IssuedRow {
+                atena: AtenaNo::parse(&atena).map_err(|_| Error::Corrupt("atena"))?,
+                kind: match kind.as_str() {
+                    "domestic" => Kind::Domestic,
+                    "overseas" => Kind::Overseas,
+                    _ => return Err(Error::Corrupt("kind")),
+                },
+                passport: passport
+                    .map(|j| serde_json::from_str(&j).map_err(|_| bad("stored passport data")))
+                    .transpose()?,
+                issued_at: UnixTime(at),
+                revoked: revoked.is_some(),
+                content_digest: digest.and_then(|d| <[u8; 32]>::try_from(d).ok()),
+            })
+        })
+        .transpose()
     }
 
     /// Which municipality and resident a certificate was issued to, so a municipality's staff

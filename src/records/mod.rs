@@ -44,8 +44,8 @@ pub use error::{Column, Error, Result};
 pub use import::{ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};
 pub use keys::RecordKeys;
 pub use lookup::{
-    Dose, InForce, IssuanceRecord, IssuedCertificate, NewIssuance, Recorded, Redemption, Resident,
-    RevokedIssuance,
+    Dose, InForce, IssuanceRecord, IssuedCertificate, IssuedRow, NewIssuance, Recorded, Redemption,
+    Resident, RevokedIssuance,
 };
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};
 pub use staff::{IssuanceLine, NewStaff, ResidentView, SearchQuery, StaffSession, plausible_login};

@@ -338,3 +338,85 @@ async fn an_admin_revokes_one_certificate_and_the_stale_ones_in_one_step() {
     .unwrap();
     assert_eq!(crl["rids"].as_array().unwrap().len(), 3, "{crl}");
 }
+
+/// A reprint keeps the certificate's ID (audited), and only while its record still says what
+/// it said; a revoked certificate is not printed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_prints_again_with_the_same_id_until_its_record_changes() {
+    let c = Counter::start().await;
+    let mut b = c.browser();
+    b.login(&c, &c.chiyoda).await;
+    let issue = async |b: &mut crate::helpers::Browser, atena: &str| {
+        b.get(&format!("/residents/{atena}")).await;
+        let p = b
+            .post(
+                &format!("/residents/{atena}/issue"),
+                &[("kind", "domestic")],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        p.location
+            .unwrap()
+            .strip_prefix("/certificates/")
+            .unwrap()
+            .to_owned()
+    };
+    let id = issue(&mut b, "1001").await;
+    let page = b.get("/residents/1001").await;
+    assert!(
+        page.body.contains(&format!("id=\"reprint-{id}\"")),
+        "{}",
+        page.body
+    );
+    let p = b.post(&format!("/certificates/{id}/reprint"), &[]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location, Some(format!("/certificates/{id}")));
+    let pdf = b.get(&format!("/certificates/{id}/pdf")).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert!(pdfsig(&pdf.bytes, &c.dir).contains("Signature is Valid"));
+    let tail = c.records.audit_tail(100).await.unwrap();
+    assert!(
+        tail.iter()
+            .any(|e| e.action == "reprint" && e.outcome == id && e.actor == "staff:131016/clerk-a"),
+        "{tail:?}"
+    );
+
+    // The record changes: no reprint, a clear refusal.
+    let m = vaxcert::domain::MunicipalityCode::parse("131016").unwrap();
+    c.records
+        .delete_dose(
+            &m,
+            &vaxcert::records::AtenaNo::parse("1001").unwrap(),
+            3,
+            "entered twice",
+            "test",
+        )
+        .await
+        .unwrap();
+    let page = b.get("/residents/1001").await;
+    assert!(!page.body.contains(&format!("id=\"reprint-{id}\"")));
+    let p = b.post(&format!("/certificates/{id}/reprint"), &[]).await;
+    assert!(
+        p.body.contains("data-code=\"record-changed\""),
+        "{}",
+        p.body
+    );
+
+    // Revoked: refused too.
+    let other = issue(&mut b, "1002").await;
+    c.records
+        .revoke_by_id(
+            &vaxcert::domain::CertificateId::parse(&other).unwrap(),
+            "test",
+            "test",
+        )
+        .await
+        .unwrap();
+    b.get("/residents/1002").await;
+    let p = b.post(&format!("/certificates/{other}/reprint"), &[]).await;
+    assert!(
+        p.body.contains("data-code=\"certificate-revoked\""),
+        "{}",
+        p.body
+    );
+}
