@@ -1,8 +1,9 @@
 // Drives the counter UI in headless Chromium: log in with TOTP (computed here from the seeded
 // secret), search by 宛名番号, open the record, paste an MRZ, preview the overseas certificate,
-// issue it and save the PDF the print page shows.
+// issue it and save the PDF the print page shows; reprint it from the record (same ID); then
+// log in as the municipality's admin, revoke it with a reason and open the review page.
 // Env: COUNTER_URL, MUNICIPALITY, LOGIN, PASSWORD, TOTP_SECRET_HEX, MRZ, SHOTS (screenshot dir),
-// OUT_PDF (where the printed PDF is written).
+// OUT_PDF (where the printed PDF is written), ADMIN_LOGIN, ADMIN_PASSWORD, ADMIN_TOTP_SECRET_HEX.
 import { createHmac } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
@@ -63,7 +64,39 @@ try {
   if (!pdf.ok()) throw new Error(`PDF: HTTP ${pdf.status()}`);
   if (pdf.headers()['content-type'] !== 'application/pdf') throw new Error('not a PDF');
   writeFileSync(env('OUT_PDF'), await pdf.body());
-  console.log(JSON.stringify({ ok: true, previewRoman, previewPassport, certificateId }));
+
+  // Reprint from the record: the same certificate ID comes back.
+  await page.goto(`${url}/residents/1001`);
+  await Promise.all([
+    page.waitForURL(`${url}/certificates/${certificateId}`),
+    page.click(`#reprint-${certificateId} button`),
+  ]);
+  const reprinted = (await page.textContent('#certificate-id')).trim();
+  await page.screenshot({ path: `${shots}/6-reprinted.png`, fullPage: true });
+
+  // The admin revokes it with a reason, then opens the review page.
+  await Promise.all([page.waitForURL(`${url}/login`), page.click('form[action="/logout"] button')]);
+  await page.fill('input[name=municipality]', env('MUNICIPALITY'));
+  await page.fill('input[name=login]', env('ADMIN_LOGIN'));
+  await page.fill('input[name=password]', env('ADMIN_PASSWORD'));
+  await page.fill('input[name=totp]', totp(env('ADMIN_TOTP_SECRET_HEX')));
+  await Promise.all([page.waitForURL(`${url}/search`), page.click('form[action="/login"] button')]);
+  await page.goto(`${url}/residents/1001`);
+  await page.fill(`#revoke-${certificateId} input[name=reason]`, '発行誤り / issued in error');
+  await Promise.all([
+    page.waitForURL(`${url}/residents/1001`),
+    page.click(`#revoke-${certificateId} button`),
+  ]);
+  await page.screenshot({ path: `${shots}/7-revoked.png`, fullPage: true });
+  const revokeFormLeft = await page.$(`#revoke-${certificateId}`);
+  await page.click('#nav-review');
+  await page.waitForSelector('#none-stale, #stale');
+  const reviewEmpty = (await page.$('#none-stale')) !== null;
+  await page.screenshot({ path: `${shots}/8-review.png`, fullPage: true });
+  console.log(JSON.stringify({
+    ok: true, previewRoman, previewPassport, certificateId, reprinted,
+    revoked: revokeFormLeft === null, reviewEmpty,
+  }));
 } finally {
   await browser.close();
 }

@@ -33,6 +33,7 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("counter-shots");
     std::fs::create_dir_all(&shots).unwrap();
     let s = &c.chiyoda;
+    let a = &c.chiyoda_admin;
     let out = tokio::task::spawn_blocking({
         let out_pdf = c.dir.join("printed.pdf");
         let (dir, shots, s_pw, s_hex) = (
@@ -41,6 +42,7 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
             s.password.clone(),
             hex::encode(&s.secret),
         );
+        let (a_pw, a_hex) = (a.password.clone(), hex::encode(&a.secret));
         move || {
             Command::new("node")
                 .arg("counter.mjs")
@@ -53,6 +55,9 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
                 .env("MRZ", mrz("YAMADA", "TARO", "TK1234567", "850401", 'M'))
                 .env("SHOTS", shots)
                 .env("OUT_PDF", out_pdf)
+                .env("ADMIN_LOGIN", "admin-a")
+                .env("ADMIN_PASSWORD", a_pw)
+                .env("ADMIN_TOTP_SECRET_HEX", a_hex)
                 .output()
                 .expect("node is missing: apt-get install -y nodejs npm")
         }
@@ -70,6 +75,11 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
         stdout.contains("\"previewPassport\":\"TK*****67\""),
         "{stdout}"
     );
+    let result: serde_json::Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    assert_eq!(result["reprinted"], result["certificateId"], "{result}");
+    assert_eq!(result["revoked"], true, "{result}");
+    assert_eq!(result["reviewEmpty"], true, "{result}");
     let pdf = std::fs::read(c.dir.join("printed.pdf")).unwrap();
     assert!(pdfsig(&pdf, &c.dir).contains("Signature is Valid"));
     let texts = pdf_qr_texts(&pdf, &c.dir);
@@ -90,6 +100,7 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
         "view",
         "counter-preview",
         "counter-print",
+        "reprint",
     ] {
         assert!(
             tail.iter()
@@ -97,4 +108,7 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
             "no {action} audit entry"
         );
     }
+    assert!(tail.iter().any(|e| e.action == "revocation-reason"
+        && e.actor == "staff:131016/admin-a"
+        && e.outcome == "発行誤り / issued in error"));
 }
