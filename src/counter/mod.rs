@@ -133,6 +133,8 @@ pub fn router(state: State) -> Router {
         .route("/certificates/{id}/revoke", post(pages::revoke))
         .route("/certificates/{id}/reprint", post(pages::reprint))
         .route("/review", get(pages::review))
+        .route("/audit", get(pages::audit_log))
+        .route("/audit.csv", get(pages::audit_csv))
         .route("/review/revoke", post(pages::revoke_stale))
         .route("/assets/counter.css", get(pages::css))
         .route("/assets/print.js", get(pages::print_js))

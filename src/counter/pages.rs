@@ -63,6 +63,10 @@ fn env() -> &'static Environment<'static> {
                 "review.html",
                 include_str!("../../templates/counter/review.html"),
             ),
+            (
+                "audit.html",
+                include_str!("../../templates/counter/audit.html"),
+            ),
         ] {
             // The templates are compiled into the binary and covered by the tests.
             env.add_template(name, src)
@@ -128,6 +132,7 @@ fn staff_ctx(s: &Session) -> minijinja::Value {
         role => s.staff.role().as_str(),
         may_issue => s.staff.may_issue(),
         admin => s.staff.role() == crate::records::Role::Admin,
+        may_audit => may_audit(&s.staff),
     }
 }
 
@@ -330,6 +335,159 @@ pub(super) async fn reprint(
         }
         Err(e) => error_page(&Error::Issuance(e), Some(&s)),
     }
+}
+
+/// Auditors and admins read the municipality's audit log; clerks do not.
+fn may_audit(s: &StaffSession) -> bool {
+    matches!(
+        s.role(),
+        crate::records::Role::Auditor | crate::records::Role::Admin
+    )
+}
+
+/// The auditor's filters, from the query string; empty fields match everything.
+#[derive(Deserialize, Default)]
+pub(super) struct AuditFilter {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    subject: String,
+}
+
+/// The most entries the page shows or the CSV holds.
+const AUDIT_ROWS: i64 = 5_000;
+
+impl AuditFilter {
+    fn query(&self) -> Result<crate::records::AuditQuery, Error> {
+        let field = |v: &str, what: &'static str| -> Result<Option<String>, Error> {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            if v.len() > 64
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_:".contains(&b))
+            {
+                return Err(Error::Input(what));
+            }
+            Ok(Some(v.to_owned()))
+        };
+        Ok(crate::records::AuditQuery {
+            action: field(&self.action, "操作 / action")?,
+            subject: field(&self.subject, "対象 / subject")?,
+        })
+    }
+}
+
+/// `GET /audit`: the municipality's audit log, searched, with `audit verify`'s result.
+pub(super) async fn audit_log(
+    S(state): S<State>,
+    Staff { s, .. }: Staff,
+    Query(f): Query<AuditFilter>,
+) -> Response {
+    if !may_audit(&s.staff) {
+        return error_page(&Error::Records(crate::records::Error::Forbidden), Some(&s));
+    }
+    let q = match f.query() {
+        Ok(q) => q,
+        Err(e) => return error_page(&e, Some(&s)),
+    };
+    let entries = match state
+        .records
+        .search_audit(s.staff.municipality(), &q, AUDIT_ROWS)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => return error_page(&Error::Records(e), Some(&s)),
+    };
+    let verified = match state.records.verify_audit().await {
+        Ok(r) => context! { ok => true, entries => r.entries, checkpoints => r.checkpoints },
+        Err(e) => context! { ok => false, code => e.code(), message => e.to_string() },
+    };
+    audit(&state, &s.staff, "audit-search", None).await;
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            context! {
+                seq => e.seq, at => crate::date::iso(crate::date::jst(e.at)), actor => e.actor,
+                action => e.action, subject => e.subject, outcome => e.outcome,
+            }
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        "audit.html",
+        context! {
+            staff => staff_ctx(&s), csrf => s.csrf.clone(), entries => rows,
+            action => f.action.trim(), subject => f.subject.trim(), verified => verified,
+            limit => AUDIT_ROWS,
+            // The filters passed validation: letters, digits, - _ : only.
+            csv_href => format!(
+                "/audit.csv?action={}&subject={}",
+                q.action.as_deref().unwrap_or(""),
+                q.subject.as_deref().unwrap_or("")
+            ),
+        },
+    )
+}
+
+/// `GET /audit.csv`: the same search as CSV (audited as `audit-export`). No MyNumber is ever
+/// in the log, so none can be in the file.
+pub(super) async fn audit_csv(
+    S(state): S<State>,
+    Staff { s, .. }: Staff,
+    Query(f): Query<AuditFilter>,
+) -> Response {
+    if !may_audit(&s.staff) {
+        return error_page(&Error::Records(crate::records::Error::Forbidden), Some(&s));
+    }
+    let q = match f.query() {
+        Ok(q) => q,
+        Err(e) => return error_page(&e, Some(&s)),
+    };
+    let entries = match state
+        .records
+        .search_audit(s.staff.municipality(), &q, AUDIT_ROWS)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => return error_page(&Error::Records(e), Some(&s)),
+    };
+    let write = || -> Result<Vec<u8>, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "seq", "at_unix", "date_jst", "actor", "action", "subject", "outcome",
+        ])?;
+        for e in &entries {
+            w.write_record([
+                e.seq.to_string().as_str(),
+                &e.at.to_string(),
+                &crate::date::iso(crate::date::jst(e.at)),
+                &e.actor,
+                &e.action,
+                e.subject.as_deref().unwrap_or(""),
+                &e.outcome,
+            ])?;
+        }
+        w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    };
+    let body = match write() {
+        Ok(b) => b,
+        Err(_) => return error_page(&Error::Input("CSV"), Some(&s)),
+    };
+    audit(&state, &s.staff, "audit-export", None).await;
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /review`: an admin's list of the municipality's certificates in force issued from

@@ -45,6 +45,32 @@ impl AuditEntry {
     }
 }
 
+/// One chained entry as an auditor reads it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoggedEntry {
+    /// Position in the chain.
+    pub seq: i64,
+    /// When, Unix seconds.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// The 宛名番号 (or certificate) concerned, if one.
+    pub subject: Option<String>,
+    /// `ok`, an error code or a reason.
+    pub outcome: String,
+}
+
+/// What an auditor searches for; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Exactly this action.
+    pub action: Option<String>,
+    /// Exactly this subject.
+    pub subject: Option<String>,
+}
+
 /// What `vaxcert records audit verify` found on an intact log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditReport {
@@ -366,6 +392,29 @@ impl Records {
             last_checkpoint: last_cp,
             unsealed: last - last_cp,
         })
+    }
+
+    /// The newest `limit` entries about `municipality` that match `q`, newest first: what the
+    /// counter's auditor page shows and exports. Entries never hold a MyNumber.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn search_audit(
+        &self,
+        municipality: &MunicipalityCode,
+        q: &AuditQuery,
+        limit: i64,
+    ) -> Result<Vec<LoggedEntry>> {
+        Ok(with_db!(&self.db, p => sqlx::query(
+            "SELECT seq, at, actor, action, subject, outcome FROM audit_log WHERE municipality = $1 \
+             AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR subject = $3) \
+             ORDER BY seq DESC LIMIT $4")
+            .bind(municipality.as_str()).bind(&q.action).bind(&q.subject).bind(limit)
+            .fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| LoggedEntry {
+                seq: r.get(0), at: r.get(1), actor: r.get(2), action: r.get(3),
+                subject: r.get(4), outcome: r.get(5),
+            }).collect()))?)
     }
 
     /// The newest entries, for tests and the auditor's screen.

@@ -799,7 +799,7 @@ impl Records {
             actor,
             &municipality,
             "revocation-reason",
-            None,
+            Some(id.as_str()),
             reason,
         ))
         .await?;

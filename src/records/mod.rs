@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use sqlx::Row;
 
-pub use audit::{AuditEntry, AuditReport};
+pub use audit::{AuditEntry, AuditQuery, AuditReport, LoggedEntry};
 pub use config::{KeyPaths, RecordsSettings};
 pub use error::{Column, Error, Result};
 pub use import::{ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};

@@ -1,7 +1,8 @@
 // Drives the counter UI in headless Chromium: log in with TOTP (computed here from the seeded
 // secret), search by 宛名番号, open the record, paste an MRZ, preview the overseas certificate,
 // issue it and save the PDF the print page shows; reprint it from the record (same ID); then
-// log in as the municipality's admin, revoke it with a reason and open the review page.
+// log in as the municipality's admin, revoke it with a reason, open the review page and the
+// audit log (verified chain, CSV export).
 // Env: COUNTER_URL, MUNICIPALITY, LOGIN, PASSWORD, TOTP_SECRET_HEX, MRZ, SHOTS (screenshot dir),
 // OUT_PDF (where the printed PDF is written), ADMIN_LOGIN, ADMIN_PASSWORD, ADMIN_TOTP_SECRET_HEX.
 import { createHmac } from 'node:crypto';
@@ -93,9 +94,17 @@ try {
   await page.waitForSelector('#none-stale, #stale');
   const reviewEmpty = (await page.$('#none-stale')) !== null;
   await page.screenshot({ path: `${shots}/8-review.png`, fullPage: true });
+
+  // The audit log: the chain verifies, the revocation is there, the CSV downloads.
+  await Promise.all([page.waitForURL(`${url}/audit`), page.click('#nav-audit')]);
+  const auditOk = await page.getAttribute('#audit-verify', 'data-ok');
+  const revocationLogged = (await page.$('#audit-entries tr[data-action="revocation-reason"]')) !== null;
+  await page.screenshot({ path: `${shots}/9-audit.png`, fullPage: true });
+  const csv = await page.request.get(`${url}${await page.getAttribute('#audit-csv', 'href')}`);
+  const csvHeader = (await csv.text()).split('\n')[0];
   console.log(JSON.stringify({
     ok: true, previewRoman, previewPassport, certificateId, reprinted,
-    revoked: revokeFormLeft === null, reviewEmpty,
+    revoked: revokeFormLeft === null, reviewEmpty, auditOk, revocationLogged, csvHeader,
   }));
 } finally {
   await browser.close();

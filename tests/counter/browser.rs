@@ -80,6 +80,12 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
     assert_eq!(result["reprinted"], result["certificateId"], "{result}");
     assert_eq!(result["revoked"], true, "{result}");
     assert_eq!(result["reviewEmpty"], true, "{result}");
+    assert_eq!(result["auditOk"], "true", "{result}");
+    assert_eq!(result["revocationLogged"], true, "{result}");
+    assert_eq!(
+        result["csvHeader"], "seq,at_unix,date_jst,actor,action,subject,outcome",
+        "{result}"
+    );
     let pdf = std::fs::read(c.dir.join("printed.pdf")).unwrap();
     assert!(pdfsig(&pdf, &c.dir).contains("Signature is Valid"));
     let texts = pdf_qr_texts(&pdf, &c.dir);

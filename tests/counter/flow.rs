@@ -420,3 +420,75 @@ async fn a_certificate_prints_again_with_the_same_id_until_its_record_changes() 
         p.body
     );
 }
+
+/// The auditor's page: its own municipality's entries only, searched by action or subject,
+/// exported as CSV (audited, never a MyNumber), with `audit verify`'s result. Clerks are
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_searches_and_exports_the_municipalitys_audit_log() {
+    let c = Counter::start().await;
+    let mut clerk = c.browser();
+    clerk.login(&c, &c.chiyoda).await;
+    clerk.get("/residents/1001").await;
+    let mut other = c.browser();
+    other.login(&c, &c.fukuoka).await;
+    let p = clerk.get("/audit").await;
+    assert!(p.body.contains("data-code=\"forbidden\""), "{}", p.body);
+    let p = clerk.get("/audit.csv").await;
+    assert!(p.body.contains("data-code=\"forbidden\""), "{}", p.body);
+
+    let mut auditor = c.browser();
+    auditor.login(&c, &c.chiyoda_auditor).await;
+    let page = auditor.get("/audit").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("id=\"audit-verify\" data-ok=\"true\""),
+        "{}",
+        page.body
+    );
+    // Actors are HTML-escaped (`/` as `&#x2f;`): look for the logins.
+    assert!(page.body.contains("clerk-a</td>"), "{}", page.body);
+    assert!(
+        !page.body.contains("clerk-b</td>"),
+        "another municipality's entry"
+    );
+    let page = auditor.get("/audit?action=view&subject=1001").await;
+    let rows = page.body.matches("<tr data-action=").count();
+    assert_eq!(rows, page.body.matches("<tr data-action=\"view\"").count());
+    assert!(rows >= 1, "{}", page.body);
+    let p = auditor.get("/audit?action=%3Cscript%3E").await;
+    assert!(p.body.contains("data-code=\"invalid-input\""), "{}", p.body);
+
+    let csv = auditor.get("/audit.csv?action=login").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.content_type.as_deref(), Some("text/csv; charset=utf-8"));
+    let text = String::from_utf8(csv.bytes.to_vec()).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("seq,at_unix,date_jst,actor,action,subject,outcome")
+    );
+    let rest: Vec<&str> = lines.collect();
+    assert!(rest.iter().all(|l| l.contains(",login,")), "{text}");
+    assert!(
+        rest.iter().any(|l| l.contains("staff:131016/clerk-a")),
+        "{text}"
+    );
+    assert!(!text.contains("401307/"), "{text}");
+    assert!(
+        !text
+            .chars()
+            .collect::<Vec<_>>()
+            .windows(12)
+            .any(|w| w.iter().all(char::is_ascii_digit)),
+        "no 12-digit number (MyNumber) in the export"
+    );
+    let tail = c.records.audit_tail(100).await.unwrap();
+    for action in ["audit-search", "audit-export"] {
+        assert!(
+            tail.iter()
+                .any(|e| e.action == action && e.actor == "staff:131016/auditor-a"),
+            "no {action} entry"
+        );
+    }
+}

@@ -42,6 +42,8 @@ pub struct Counter {
     pub fukuoka: Staff,
     /// 千代田区's admin (reviews and revokes).
     pub chiyoda_admin: Staff,
+    /// 千代田区's auditor (reads the audit log).
+    pub chiyoda_auditor: Staff,
 }
 
 use crate::totp::base32_decode;
@@ -127,6 +129,7 @@ impl Counter {
         let chiyoda = staff_as(CHIYODA, "clerk-a", Role::Clerk).await;
         let fukuoka = staff_as(FUKUOKA, "clerk-b", Role::Clerk).await;
         let chiyoda_admin = staff_as(CHIYODA, "admin-a", Role::Admin).await;
+        let chiyoda_auditor = staff_as(CHIYODA, "auditor-a", Role::Auditor).await;
         let records = Arc::new(records);
         let service = vaxcert::dev::issuance_service(
             records.clone(),
@@ -151,6 +154,7 @@ impl Counter {
             chiyoda,
             fukuoka,
             chiyoda_admin,
+            chiyoda_auditor,
         }
     }
 
