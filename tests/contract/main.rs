@@ -194,5 +194,7 @@ fn both_public_apis_keep_their_openapi_contract_under_schemathesis() {
     for report in [&app_report, &center_report] {
         assert!(report.contains("passed"), "{report}");
     }
+    // What schemathesis tried, for the run's log (`--no-capture` shows it).
+    println!("--- app gateway\n{app_report}\n--- center\n{center_report}");
     drop((app, center, records));
 }
