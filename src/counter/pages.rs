@@ -380,26 +380,37 @@ impl AuditFilter {
     }
 }
 
+/// The auditor's search, shared by the page and the CSV: the role check, the filters, the
+/// municipality's matching entries.
+async fn search_audit(
+    state: &State,
+    s: &Session,
+    f: &AuditFilter,
+) -> Result<(crate::records::AuditQuery, Vec<crate::records::LoggedEntry>), Response> {
+    if !may_audit(&s.staff) {
+        return Err(error_page(
+            &Error::Records(crate::records::Error::Forbidden),
+            Some(s),
+        ));
+    }
+    let q = f.query().map_err(|e| error_page(&e, Some(s)))?;
+    let entries = state
+        .records
+        .search_audit(s.staff.municipality(), &q, AUDIT_ROWS)
+        .await
+        .map_err(|e| error_page(&Error::Records(e), Some(s)))?;
+    Ok((q, entries))
+}
+
 /// `GET /audit`: the municipality's audit log, searched, with `audit verify`'s result.
 pub(super) async fn audit_log(
     S(state): S<State>,
     Staff { s, .. }: Staff,
     Query(f): Query<AuditFilter>,
 ) -> Response {
-    if !may_audit(&s.staff) {
-        return error_page(&Error::Records(crate::records::Error::Forbidden), Some(&s));
-    }
-    let q = match f.query() {
-        Ok(q) => q,
-        Err(e) => return error_page(&e, Some(&s)),
-    };
-    let entries = match state
-        .records
-        .search_audit(s.staff.municipality(), &q, AUDIT_ROWS)
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => return error_page(&Error::Records(e), Some(&s)),
+    let (q, entries) = match search_audit(&state, &s, &f).await {
+        Ok(found) => found,
+        Err(r) => return r,
     };
     let verified = match state.records.verify_audit().await {
         Ok(r) => context! { ok => true, entries => r.entries, checkpoints => r.checkpoints },
@@ -439,20 +450,9 @@ pub(super) async fn audit_csv(
     Staff { s, .. }: Staff,
     Query(f): Query<AuditFilter>,
 ) -> Response {
-    if !may_audit(&s.staff) {
-        return error_page(&Error::Records(crate::records::Error::Forbidden), Some(&s));
-    }
-    let q = match f.query() {
-        Ok(q) => q,
-        Err(e) => return error_page(&e, Some(&s)),
-    };
-    let entries = match state
-        .records
-        .search_audit(s.staff.municipality(), &q, AUDIT_ROWS)
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => return error_page(&Error::Records(e), Some(&s)),
+    let (_, entries) = match search_audit(&state, &s, &f).await {
+        Ok(found) => found,
+        Err(r) => return r,
     };
     let write = || -> Result<Vec<u8>, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());

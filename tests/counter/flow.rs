@@ -218,24 +218,9 @@ async fn an_admin_revokes_one_certificate_and_the_stale_ones_in_one_step() {
     let c = Counter::start().await;
     let mut clerk = c.browser();
     clerk.login(&c, &c.chiyoda).await;
-    let mut issue = async |atena: &str| {
-        clerk.get(&format!("/residents/{atena}")).await;
-        let p = clerk
-            .post(
-                &format!("/residents/{atena}/issue"),
-                &[("kind", "domestic")],
-            )
-            .await;
-        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
-        p.location
-            .unwrap()
-            .strip_prefix("/certificates/")
-            .unwrap()
-            .to_owned()
-    };
-    let first = issue("1001").await;
-    let second = issue("1001").await;
-    let third = issue("1002").await;
+    let first = issue_domestic(&mut clerk, "1001").await;
+    let second = issue_domestic(&mut clerk, "1001").await;
+    let third = issue_domestic(&mut clerk, "1002").await;
 
     // A clerk may neither review nor revoke, and sees no revoke form.
     let page = clerk.get("/residents/1001").await;
@@ -346,22 +331,7 @@ async fn a_certificate_prints_again_with_the_same_id_until_its_record_changes() 
     let c = Counter::start().await;
     let mut b = c.browser();
     b.login(&c, &c.chiyoda).await;
-    let issue = async |b: &mut crate::helpers::Browser, atena: &str| {
-        b.get(&format!("/residents/{atena}")).await;
-        let p = b
-            .post(
-                &format!("/residents/{atena}/issue"),
-                &[("kind", "domestic")],
-            )
-            .await;
-        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
-        p.location
-            .unwrap()
-            .strip_prefix("/certificates/")
-            .unwrap()
-            .to_owned()
-    };
-    let id = issue(&mut b, "1001").await;
+    let id = issue_domestic(&mut b, "1001").await;
     let page = b.get("/residents/1001").await;
     assert!(
         page.body.contains(&format!("id=\"reprint-{id}\"")),
@@ -403,7 +373,7 @@ async fn a_certificate_prints_again_with_the_same_id_until_its_record_changes() 
     );
 
     // Revoked: refused too.
-    let other = issue(&mut b, "1002").await;
+    let other = issue_domestic(&mut b, "1002").await;
     c.records
         .revoke_by_id(
             &vaxcert::domain::CertificateId::parse(&other).unwrap(),
@@ -491,4 +461,21 @@ async fn an_auditor_searches_and_exports_the_municipalitys_audit_log() {
             "no {action} entry"
         );
     }
+}
+
+/// Issue a domestic certificate at the counter for `atena`; its certificate ID.
+async fn issue_domestic(b: &mut crate::helpers::Browser, atena: &str) -> String {
+    b.get(&format!("/residents/{atena}")).await;
+    let p = b
+        .post(
+            &format!("/residents/{atena}/issue"),
+            &[("kind", "domestic")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    p.location
+        .unwrap()
+        .strip_prefix("/certificates/")
+        .unwrap()
+        .to_owned()
 }
