@@ -69,6 +69,10 @@ impl Error {
                 "totp-replay" => "この確認コードは使用済みです。次のコードを待ってください。",
                 "resident-not-found" => "該当する住民記録がありません。",
                 "forbidden" => "この操作の権限がありません。",
+                "staff-not-found" => "該当する職員のログインがありません。",
+                "staff-exists" => "このログインIDは既に使われています。",
+                "own-login" => "自分のログインは変更できません。別の管理者に依頼してください。",
+                "invalid" => "入力内容に誤りがあります。",
                 _ => "記録システムでエラーが発生しました。",
             },
             Error::Issuance(e) => match e.code() {

@@ -7,7 +7,8 @@
 //! ```text
 //! router(State)   axum routes; every page and form goes through `session::Sessions`
 //!   ├ session     in-memory sessions: random IDs, CSRF tokens, 15-minute idle timeout
-//!   └ pages       handlers + minijinja templates from `templates/counter/`
+//!   ├ pages       handlers + minijinja templates from `templates/counter/`
+//!   └ staff       the admin's staff pages (add, disable, role, TOTP reset, unlock, review)
 //! ```
 //!
 //! Cookies are HttpOnly and SameSite=Strict, and Secure when [`Settings::secure_cookies`]
@@ -22,6 +23,7 @@
 mod error;
 mod pages;
 mod session;
+mod staff;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -136,6 +138,9 @@ pub fn router(state: State) -> Router {
         .route("/audit", get(pages::audit_log))
         .route("/audit.csv", get(pages::audit_csv))
         .route("/review/revoke", post(pages::revoke_stale))
+        .route("/staff", get(staff::list).post(staff::add))
+        .route("/staff/review", post(staff::confirm_review))
+        .route("/staff/{login}/{action}", post(staff::act))
         .route("/assets/counter.css", get(pages::css))
         .route("/assets/print.js", get(pages::print_js))
         .layer(axum::middleware::map_response(pages::security_headers))

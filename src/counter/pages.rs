@@ -67,6 +67,10 @@ fn env() -> &'static Environment<'static> {
                 "audit.html",
                 include_str!("../../templates/counter/audit.html"),
             ),
+            (
+                "staff.html",
+                include_str!("../../templates/counter/staff.html"),
+            ),
         ] {
             // The templates are compiled into the binary and covered by the tests.
             env.add_template(name, src)
@@ -76,7 +80,7 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
-fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
+pub(super) fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
     match env().get_template(name).and_then(|t| t.render(ctx)) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -97,6 +101,8 @@ fn status_of(e: &Error) -> StatusCode {
             "forbidden" => StatusCode::FORBIDDEN,
             "login-failed" | "totp-replay" => StatusCode::UNAUTHORIZED,
             "login-throttled" => StatusCode::TOO_MANY_REQUESTS,
+            "staff-not-found" => StatusCode::NOT_FOUND,
+            "staff-exists" | "own-login" => StatusCode::CONFLICT,
             "resident-moved-out" | "resident-deceased" | "no-vaccinations" | "invalid" => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -117,7 +123,7 @@ fn error_ctx(e: &Error) -> minijinja::Value {
     context! { code => e.code(), ja => e.message_ja(), en => e.to_string() }
 }
 
-fn error_page(e: &Error, sess: Option<&Session>) -> Response {
+pub(super) fn error_page(e: &Error, sess: Option<&Session>) -> Response {
     render(
         status_of(e),
         "error.html",
@@ -125,7 +131,7 @@ fn error_page(e: &Error, sess: Option<&Session>) -> Response {
     )
 }
 
-fn staff_ctx(s: &Session) -> minijinja::Value {
+pub(super) fn staff_ctx(s: &Session) -> minijinja::Value {
     context! {
         login => s.staff.login(),
         municipality => s.staff.municipality().as_str(),
@@ -147,7 +153,12 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn set_cookie(state: &State, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+pub(super) fn set_cookie(
+    state: &State,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+) -> HeaderValue {
     let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
     if state.settings.secure_cookies {
         c.push_str("; Secure");
@@ -187,16 +198,38 @@ fn current(state: &State, headers: &HeaderMap) -> Result<(String, Session), Resp
 /// A request from a logged-in staff member: the live session (its ID and contents), or else
 /// the answer is a redirect to the login page.
 pub(super) struct Staff {
-    id: String,
-    s: Session,
+    pub(super) id: String,
+    pub(super) s: Session,
 }
 
 impl FromRequestParts<State> for Staff {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Response> {
-        let (id, s) = current(state, &parts.headers)?;
-        Ok(Staff { id, s })
+        let (id, mut s) = current(state, &parts.headers)?;
+        // An admin's change reaches open sessions here: a disabled login's session ends, a
+        // changed role applies from this request on.
+        match state.records.recheck(&s.staff).await {
+            Ok(Some(now)) => {
+                if now.role() != s.staff.role() {
+                    state.sessions.set_staff(&id, now.clone());
+                    s.staff = now;
+                }
+                Ok(Staff { id, s })
+            }
+            Ok(None) => {
+                state.sessions.close(&id);
+                Err((
+                    [(
+                        header::SET_COOKIE,
+                        set_cookie(state, SESSION_COOKIE, "", Some(0)),
+                    )],
+                    Redirect::to("/login?disabled=1"),
+                )
+                    .into_response())
+            }
+            Err(e) => Err(error_page(&Error::Records(e), None)),
+        }
     }
 }
 
@@ -209,8 +242,8 @@ pub(super) trait CsrfToken {
 /// A form posted by a logged-in staff member, its CSRF token already checked against the
 /// session: every state-changing counter handler starts from this.
 pub(super) struct StaffForm<T> {
-    staff: Staff,
-    form: T,
+    pub(super) staff: Staff,
+    pub(super) form: T,
 }
 
 impl<T> FromRequest<State> for StaffForm<T>
@@ -242,6 +275,7 @@ macro_rules! csrf_forms {
     )*};
 }
 csrf_forms!(CsrfForm, SearchForm, PassportForm, KindForm, ReasonForm);
+csrf_forms!(super::staff::AddForm, super::staff::ActionForm);
 
 /// A revocation's form: the reason, recorded in the audit log.
 #[derive(Deserialize)]
@@ -255,7 +289,7 @@ pub(super) struct ReasonForm {
     clippy::result_large_err,
     reason = "the refusal is the page itself, built once per request"
 )]
-fn admin_only(s: &Session) -> Result<(), Response> {
+pub(super) fn admin_only(s: &Session) -> Result<(), Response> {
     if s.staff.role() == crate::records::Role::Admin {
         Ok(())
     } else {
@@ -538,7 +572,7 @@ pub(super) async fn revoke_stale(
     }
 }
 
-fn actor(s: &StaffSession) -> String {
+pub(super) fn actor(s: &StaffSession) -> String {
     format!("staff:{}/{}", s.municipality(), s.login())
 }
 
@@ -601,14 +635,29 @@ pub(super) async fn root(_: Staff) -> Response {
 pub(super) struct LoginQuery {
     #[serde(default)]
     expired: Option<String>,
+    #[serde(default)]
+    disabled: Option<String>,
 }
 
 fn login_page(state: &State, status: StatusCode, error: Option<&Error>, expired: bool) -> Response {
+    login_page_with(state, status, error, expired, false)
+}
+
+fn login_page_with(
+    state: &State,
+    status: StatusCode,
+    error: Option<&Error>,
+    expired: bool,
+    disabled: bool,
+) -> Response {
     let token = session::token();
     let mut r = render(
         status,
         "login.html",
-        context! { csrf => token.clone(), error => error.map(error_ctx), expired => expired },
+        context! {
+            csrf => token.clone(), error => error.map(error_ctx), expired => expired,
+            disabled => disabled,
+        },
     );
     r.headers_mut().append(
         header::SET_COOKIE,
@@ -619,7 +668,13 @@ fn login_page(state: &State, status: StatusCode, error: Option<&Error>, expired:
 
 /// `GET /login`.
 pub(super) async fn login_form(S(state): S<State>, Query(q): Query<LoginQuery>) -> Response {
-    login_page(&state, StatusCode::OK, None, q.expired.is_some())
+    login_page_with(
+        &state,
+        StatusCode::OK,
+        None,
+        q.expired.is_some(),
+        q.disabled.is_some(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -705,7 +760,7 @@ pub(super) async fn login(
 
 #[derive(Deserialize)]
 pub(super) struct CsrfForm {
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// `POST /logout`.

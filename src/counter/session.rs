@@ -95,6 +95,13 @@ impl Sessions {
         }
     }
 
+    /// The session's staff member as the database says it is now (a changed role).
+    pub(super) fn set_staff(&self, id: &str, staff: StaffSession) {
+        if let Some(s) = self.map().get_mut(id) {
+            s.staff = staff;
+        }
+    }
+
     /// Keep the certificate just issued for the print page (replacing any earlier).
     pub(super) fn set_issued(&self, id: &str, certificate_id: String, pdf: Vec<u8>) {
         if let Some(s) = self.map().get_mut(id) {

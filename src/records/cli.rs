@@ -89,6 +89,55 @@ pub enum StaffCommand {
         /// Login name.
         login: String,
     },
+    /// Every login of a municipality: role, disabled, created, last login, slowed down until.
+    List {
+        /// The municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+    },
+    /// Disable a login (no more logins; open counter sessions end at their next request).
+    Disable {
+        /// Its municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+        /// Login name.
+        login: String,
+    },
+    /// Enable a disabled login again.
+    Enable {
+        /// Its municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+        /// Login name.
+        login: String,
+    },
+    /// Change a login's role.
+    Role {
+        /// Its municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+        /// The new role.
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Login name.
+        login: String,
+    },
+    /// Give a login a new TOTP secret (a lost phone); prints it once.
+    ResetTotp {
+        /// Its municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+        /// Login name.
+        login: String,
+    },
+    /// Lift a login's slow-down after failed logins.
+    Unlock {
+        /// Its municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+        /// Login name.
+        login: String,
+    },
 }
 
 /// `vaxcert records audit …`
@@ -173,19 +222,7 @@ pub async fn run(records: &Records, command: StorageCommand) -> Result<()> {
                 .map_err(coded)?;
             println!("dose {dose} of {atena} in {municipality} deleted (audited)");
         }
-        StorageCommand::Staff(StaffCommand::Add {
-            municipality,
-            role,
-            login,
-        }) => {
-            let new = records
-                .add_staff(&municipality, &login, role)
-                .await
-                .map_err(coded)?;
-            println!("staff {login} ({}) added to {municipality}", role.as_str());
-            println!("password (shown once): {}", new.password.as_str());
-            println!("{}", new.provisioning_uri.as_str());
-        }
+        StorageCommand::Staff(c) => staff(records, c).await?,
         StorageCommand::Audit(AuditCommand::Verify) => {
             let r = records.verify_audit().await.map_err(coded)?;
             println!(
@@ -197,6 +234,97 @@ pub async fn run(records: &Records, command: StorageCommand) -> Result<()> {
             super::seed::demo(records, &mut std::io::stdout())
                 .await
                 .map_err(coded)?;
+        }
+    }
+    Ok(())
+}
+
+/// The operator's staff commands other than `add`: each as an admin of that municipality would
+/// do it at the counter, audited under `cli`.
+async fn staff(records: &Records, command: StaffCommand) -> Result<()> {
+    use super::StaffChange;
+    let change = |m: &MunicipalityCode, login: &str, c: StaffChange, done: &str| {
+        let (m, login, done) = (m.clone(), login.to_owned(), done.to_owned());
+        async move {
+            records
+                .operator_change_staff(&m, &login, c)
+                .await
+                .map_err(coded)?;
+            println!("staff {login} of {m}: {done}");
+            Ok::<_, anyhow::Error>(())
+        }
+    };
+    match command {
+        StaffCommand::Add {
+            municipality,
+            role,
+            login,
+        } => {
+            let new = records
+                .add_staff(&municipality, &login, role)
+                .await
+                .map_err(coded)?;
+            println!("staff {login} ({}) added to {municipality}", role.as_str());
+            println!("password (shown once): {}", new.password.as_str());
+            println!("{}", new.totp.provisioning_uri.as_str());
+        }
+        StaffCommand::List { municipality } => {
+            let when = |t: Option<i64>| {
+                t.map_or("-".to_owned(), |t| crate::date::iso(crate::date::jst(t)))
+            };
+            println!("login\trole\tdisabled\tcreated\tlast_login\tslowed_until");
+            for l in records.list_staff(&municipality).await.map_err(coded)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    l.login,
+                    l.role.as_str(),
+                    if l.disabled { "yes" } else { "no" },
+                    when(l.created_at),
+                    when(l.last_login_at),
+                    when(l.throttled_until),
+                );
+            }
+        }
+        StaffCommand::Disable {
+            municipality,
+            login,
+        } => {
+            change(&municipality, &login, StaffChange::Disable, "disabled").await?;
+        }
+        StaffCommand::Enable {
+            municipality,
+            login,
+        } => {
+            change(&municipality, &login, StaffChange::Enable, "enabled").await?;
+        }
+        StaffCommand::Role {
+            municipality,
+            role,
+            login,
+        } => {
+            let done = format!("role {}", role.as_str());
+            change(&municipality, &login, StaffChange::Role(role), &done).await?;
+        }
+        StaffCommand::ResetTotp {
+            municipality,
+            login,
+        } => {
+            let t = records
+                .operator_reset_totp(&municipality, &login)
+                .await
+                .map_err(coded)?;
+            println!("staff {login} of {municipality}: new TOTP secret (shown once)");
+            println!("{}", t.provisioning_uri.as_str());
+        }
+        StaffCommand::Unlock {
+            municipality,
+            login,
+        } => {
+            records
+                .operator_unlock_staff(&municipality, &login)
+                .await
+                .map_err(coded)?;
+            println!("staff {login} of {municipality}: unlocked");
         }
     }
     Ok(())

@@ -98,6 +98,12 @@ pub enum Error {
     /// The staff login already exists.
     #[error("staff login already exists in this municipality")]
     StaffExists,
+    /// No such staff login in the admin's municipality.
+    #[error("no such staff login in your municipality")]
+    NoSuchStaff,
+    /// An admin tried to change their own login (another admin must).
+    #[error("you cannot change your own login; ask another admin")]
+    OwnLogin,
 
     // --- audit ---
     /// The audit chain is broken at `seq`.
@@ -171,6 +177,8 @@ impl Error {
             Error::Forbidden => "forbidden",
             Error::NoSuchResident => "resident-not-found",
             Error::StaffExists => "staff-exists",
+            Error::NoSuchStaff => "staff-not-found",
+            Error::OwnLogin => "own-login",
             Error::AuditBroken { .. } => "audit-broken",
             Error::AuditTruncated { .. } => "audit-truncated",
             Error::Config(_) => "config",

@@ -9,6 +9,7 @@
 //!   ├ import   VRS target CSV and vaccination CSV (UTF-8 / Shift_JIS), whole file or nothing
 //!   ├ lookup   VerifiedIdentity + municipality → resident, doses, last passport data
 //!   ├ staff    argon2id + TOTP logins, throttling, municipality-scoped search and view
+//!   ├ staff_admin  an admin's own staff: add, disable, role, TOTP reset, periodic review
 //!   └ audit    serialised, hash-chained, signed checkpoints; `verify`
 //! ```
 //!
@@ -32,6 +33,7 @@ pub mod model;
 mod primary;
 pub mod seed;
 mod staff;
+mod staff_admin;
 mod totp;
 
 use std::sync::Arc;
@@ -48,7 +50,10 @@ pub use lookup::{
     Resident, RevokedIssuance,
 };
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};
-pub use staff::{IssuanceLine, NewStaff, ResidentView, SearchQuery, StaffSession, plausible_login};
+pub use staff::{
+    IssuanceLine, NewStaff, NewTotp, ResidentView, SearchQuery, StaffSession, plausible_login,
+};
+pub use staff_admin::{StaffChange, StaffLine, StaffReview};
 
 use crate::card::challenge::{ChallengeId, UsedChallenges};
 use crate::clock::{Clock, UnixTime};

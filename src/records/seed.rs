@@ -158,8 +158,8 @@ pub async fn demo(records: &Records, out: &mut dyn Write) -> Result<()> {
                 "counter login (DEV ONLY): municipality 131016, login {DEMO_LOGIN}"
             );
             let _ = writeln!(out, "  password     {}", new.password.as_str());
-            let _ = writeln!(out, "  TOTP secret  {}", new.totp_secret_base32.as_str());
-            let _ = writeln!(out, "  TOTP URI     {}", new.provisioning_uri.as_str());
+            let _ = writeln!(out, "  TOTP secret  {}", new.totp.secret_base32.as_str());
+            let _ = writeln!(out, "  TOTP URI     {}", new.totp.provisioning_uri.as_str());
         }
         Err(Error::StaffExists) => {
             let _ = writeln!(

@@ -57,6 +57,9 @@ pub struct StaffSession {
     role: Role,
 }
 
+/// The login name the operator's CLI acts under: not a valid login, so no staff member has it.
+const OPERATOR: &str = "(cli)";
+
 impl StaffSession {
     /// The municipality every query of this session is scoped to.
     pub fn municipality(&self) -> &MunicipalityCode {
@@ -75,8 +78,30 @@ impl StaffSession {
     pub fn may_issue(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Clerk)
     }
-    fn actor(&self) -> String {
-        format!("staff:{}/{}", self.municipality, self.login)
+    pub(in crate::records) fn actor(&self) -> String {
+        if self.login == OPERATOR {
+            "cli".to_owned()
+        } else {
+            format!("staff:{}/{}", self.municipality, self.login)
+        }
+    }
+
+    /// The operator at the CLI, with an admin's powers over one municipality's staff (the
+    /// operator holds the database and its keys already).
+    pub(in crate::records) fn operator(municipality: &MunicipalityCode) -> Self {
+        StaffSession {
+            municipality: municipality.clone(),
+            login: OPERATOR.to_owned(),
+            role: Role::Admin,
+        }
+    }
+
+    /// The same login with the role the database gives it now.
+    pub(in crate::records) fn with_role(&self, role: Role) -> Self {
+        StaffSession {
+            role,
+            ..self.clone()
+        }
     }
 }
 
@@ -84,10 +109,38 @@ impl StaffSession {
 pub struct NewStaff {
     /// The generated password.
     pub password: Zeroizing<String>,
+    /// The authenticator secret.
+    pub totp: NewTotp,
+}
+
+/// A TOTP secret as the authenticator app takes it, shown once (a new login, or a reset).
+pub struct NewTotp {
     /// `otpauth://…` for the authenticator app.
     pub provisioning_uri: Zeroizing<String>,
     /// The TOTP secret in base32 (for typing it in by hand).
-    pub totp_secret_base32: Zeroizing<String>,
+    pub secret_base32: Zeroizing<String>,
+}
+
+impl NewTotp {
+    pub(in crate::records) fn of(
+        secret: &[u8; 20],
+        municipality: &MunicipalityCode,
+        login: &str,
+    ) -> Self {
+        NewTotp {
+            provisioning_uri: Zeroizing::new(totp::provisioning_uri(
+                &secret[..],
+                &format!("{municipality}/{login}"),
+            )),
+            secret_base32: Zeroizing::new(totp::base32(&secret[..])),
+        }
+    }
+}
+
+impl std::fmt::Debug for NewTotp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewTotp(..)")
+    }
 }
 
 impl std::fmt::Debug for NewStaff {
@@ -180,31 +233,41 @@ impl Records {
         login: &str,
         role: Role,
     ) -> Result<NewStaff> {
+        self.insert_staff("cli", municipality, login, role).await
+    }
+
+    /// Add a staff member on `actor`'s word (the CLI, or an admin at the counter).
+    pub(in crate::records) async fn insert_staff(
+        &self,
+        actor: &str,
+        municipality: &MunicipalityCode,
+        login: &str,
+        role: Role,
+    ) -> Result<NewStaff> {
         valid_login(login)?;
         self.municipality(municipality).await?;
-        let mut rng = rand::rng();
         const PW: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-        let password: Zeroizing<String> = Zeroizing::new(
-            (0..20)
-                .map(|_| PW[rng.random_range(0..PW.len())] as char)
-                .collect(),
-        );
-        let mut secret = Zeroizing::new([0u8; 20]);
-        rng.fill(&mut secret[..]);
+        let password: Zeroizing<String> = {
+            let mut rng = rand::rng();
+            Zeroizing::new(
+                (0..20)
+                    .map(|_| PW[rng.random_range(0..PW.len())] as char)
+                    .collect(),
+            )
+        };
         let hash = hash_password(password.as_bytes()).await?;
-        let sealed = self
-            .keys
-            .encrypt_totp(&secret[..], &totp_aad(municipality, login))?;
+        let (secret, sealed) = self.new_totp_secret(municipality, login)?;
         let n = with_db!(&self.db, p => sqlx::query(
-            "INSERT INTO staff (municipality, login, password_hash, totp_secret, last_totp_step, role, disabled) \
-             VALUES ($1, $2, $3, $4, 0, $5, false) ON CONFLICT (municipality, login) DO NOTHING")
+            "INSERT INTO staff (municipality, login, password_hash, totp_secret, last_totp_step, role, disabled, created_at) \
+             VALUES ($1, $2, $3, $4, 0, $5, false, $6) ON CONFLICT (municipality, login) DO NOTHING")
             .bind(municipality.as_str()).bind(login).bind(&hash).bind(&sealed).bind(role.as_str())
+            .bind(self.now().0)
             .execute(p).await.map(|r| r.rows_affected()))?;
         if n == 0 {
             return Err(Error::StaffExists);
         }
         self.audit(&AuditEntry::system(
-            "cli",
+            actor,
             municipality,
             "staff-add",
             None,
@@ -212,13 +275,23 @@ impl Records {
         ))
         .await?;
         Ok(NewStaff {
-            provisioning_uri: Zeroizing::new(totp::provisioning_uri(
-                &secret[..],
-                &format!("{municipality}/{login}"),
-            )),
-            totp_secret_base32: Zeroizing::new(totp::base32(&secret[..])),
+            totp: NewTotp::of(&secret, municipality, login),
             password,
         })
+    }
+
+    /// A fresh TOTP secret for a login, and the same sealed for the database.
+    pub(in crate::records) fn new_totp_secret(
+        &self,
+        municipality: &MunicipalityCode,
+        login: &str,
+    ) -> Result<(Zeroizing<[u8; 20]>, Vec<u8>)> {
+        let mut secret = Zeroizing::new([0u8; 20]);
+        rand::rng().fill(&mut secret[..]);
+        let sealed = self
+            .keys
+            .encrypt_totp(&secret[..], &totp_aad(municipality, login))?;
+        Ok((secret, sealed))
     }
 
     /// Log a staff member in with password and TOTP code.
@@ -304,8 +377,8 @@ impl Records {
                     (true, Some(s)) => {
                         // Claim the step atomically: a concurrent login with the same code loses.
                         let n = with_db!(&self.db, p => sqlx::query(
-                            "UPDATE staff SET last_totp_step = $1 WHERE municipality = $2 AND login = $3 AND last_totp_step < $1")
-                            .bind(s).bind(municipality.as_str()).bind(login).execute(p).await.map(|r| r.rows_affected()))?;
+                            "UPDATE staff SET last_totp_step = $1, last_login_at = $4 WHERE municipality = $2 AND login = $3 AND last_totp_step < $1")
+                            .bind(s).bind(municipality.as_str()).bind(login).bind(now.0).execute(p).await.map(|r| r.rows_affected()))?;
                         if n == 1 {
                             Ok(StaffSession {
                                 municipality: municipality.clone(),
@@ -530,7 +603,7 @@ impl Records {
     }
 }
 
-fn totp_aad(m: &MunicipalityCode, login: &str) -> String {
+pub(in crate::records) fn totp_aad(m: &MunicipalityCode, login: &str) -> String {
     format!("staff-totp/{m}/{login}")
 }
 

@@ -2,7 +2,8 @@
 // secret), search by 宛名番号, open the record, paste an MRZ, preview the overseas certificate,
 // issue it and save the PDF the print page shows; reprint it from the record (same ID); then
 // log in as the municipality's admin, revoke it with a reason, open the review page and the
-// audit log (verified chain, CSV export).
+// audit log (verified chain, CSV export); on the staff page add a login (its secrets shown
+// once), change a role, disable a login, record the periodic review, and log in as the new one.
 // Env: COUNTER_URL, MUNICIPALITY, LOGIN, PASSWORD, TOTP_SECRET_HEX, MRZ, SHOTS (screenshot dir),
 // OUT_PDF (where the printed PDF is written), ADMIN_LOGIN, ADMIN_PASSWORD, ADMIN_TOTP_SECRET_HEX.
 import { createHmac } from 'node:crypto';
@@ -12,6 +13,15 @@ import { chromium } from 'playwright-core';
 const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} is not set`); return v; };
 const url = env('COUNTER_URL');
 const shots = env('SHOTS');
+
+function base32Hex(b32) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of b32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes).toString('hex');
+}
 
 function totp(hex) {
   const step = Math.floor(Date.now() / 1000 / 30);
@@ -102,9 +112,46 @@ try {
   await page.screenshot({ path: `${shots}/9-audit.png`, fullPage: true });
   const csv = await page.request.get(`${url}${await page.getAttribute('#audit-csv', 'href')}`);
   const csvHeader = (await csv.text()).split('\n')[0];
+
+  // Staff administration: add a login, change a role, disable one, record the review.
+  await Promise.all([page.waitForURL(`${url}/staff`), page.click('#nav-staff')]);
+  await page.fill('#add-staff input[name=login]', 'clerk-chromium');
+  await page.selectOption('#add-staff select[name=role]', 'clerk');
+  await Promise.all([page.waitForSelector('#one-time'), page.click('#add-staff button')]);
+  const newPassword = (await page.textContent('#new-password')).trim();
+  const newSecret = (await page.textContent('#new-totp-secret')).trim();
+  const totpQr = (await page.$('#new-totp-qr svg')) !== null;
+  await page.screenshot({ path: `${shots}/10-staff-added.png`, fullPage: true });
+  await page.selectOption('tr[data-login="auditor-a"] select[name=role]', 'clerk');
+  await Promise.all([
+    page.waitForSelector('#staff-notice'),
+    page.click('tr[data-login="auditor-a"] .role-form button'),
+  ]);
+  await Promise.all([
+    page.waitForSelector('tr[data-login="clerk-a"][data-disabled="true"]'),
+    page.click('tr[data-login="clerk-a"] .action-disable button'),
+  ]);
+  await Promise.all([page.waitForSelector('#staff-notice'), page.click('#confirm-review button')]);
+  await page.screenshot({ path: `${shots}/11-staff-review.png`, fullPage: true });
+  const staffRows = await page.$$eval('#staff-list tbody tr', (rows) => rows.map((r) => ({
+    login: r.dataset.login, role: r.dataset.role, disabled: r.dataset.disabled,
+  })));
+  const lastReview = (await page.textContent('#last-review')).trim();
+
+  // The new login works with the secrets the page showed once.
+  await Promise.all([page.waitForURL(`${url}/login`), page.click('form[action="/logout"] button')]);
+  await page.fill('input[name=municipality]', env('MUNICIPALITY'));
+  await page.fill('input[name=login]', 'clerk-chromium');
+  await page.fill('input[name=password]', newPassword);
+  await page.fill('input[name=totp]', totp(base32Hex(newSecret)));
+  await Promise.all([page.waitForURL(`${url}/search`), page.click('form[action="/login"] button')]);
+  const newcomerRole = (await page.textContent('.who .role')).trim();
+  const newcomerSeesStaff = (await page.$('#nav-staff')) !== null;
+
   console.log(JSON.stringify({
     ok: true, previewRoman, previewPassport, certificateId, reprinted,
     revoked: revokeFormLeft === null, reviewEmpty, auditOk, revocationLogged, csvHeader,
+    totpQr, staffRows, lastReview, newcomerRole, newcomerSeesStaff,
   }));
 } finally {
   await browser.close();

@@ -1,6 +1,7 @@
 //! Real headless Chromium (playwright-core, /usr/bin/chromium) against a standalone counter
 //! listener: TOTP login, search, record, MRZ paste, overseas preview, issue and the print
-//! page's PDF, which must verify with the romanised name and passport number. Screenshots
+//! page's PDF, which must verify with the romanised name and passport number; then the admin's
+//! revocation, review, audit and staff pages. Screenshots
 //! land in `$CARGO_TARGET_TMPDIR/counter-shots/`.
 
 use std::path::Path;
@@ -86,6 +87,27 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
         result["csvHeader"], "seq,at_unix,date_jst,actor,action,subject,outcome",
         "{result}"
     );
+    assert_eq!(result["totpQr"], true, "{result}");
+    assert_eq!(
+        result["staffRows"],
+        serde_json::json!([
+            {"login": "admin-a", "role": "admin", "disabled": "false"},
+            {"login": "auditor-a", "role": "clerk", "disabled": "false"},
+            {"login": "clerk-a", "role": "clerk", "disabled": "true"},
+            {"login": "clerk-chromium", "role": "clerk", "disabled": "false"},
+            {"login": "demo-clerk", "role": "clerk", "disabled": "false"},
+        ]),
+        "{result}"
+    );
+    assert!(
+        result["lastReview"]
+            .as_str()
+            .unwrap()
+            .contains("staff:131016/admin-a"),
+        "{result}"
+    );
+    assert_eq!(result["newcomerRole"], "clerk", "{result}");
+    assert_eq!(result["newcomerSeesStaff"], false, "{result}");
     let pdf = std::fs::read(c.dir.join("printed.pdf")).unwrap();
     assert!(pdfsig(&pdf, &c.dir).contains("Signature is Valid"));
     let texts = pdf_qr_texts(&pdf, &c.dir);

@@ -122,7 +122,7 @@ impl Counter {
                     municipality: m,
                     login,
                     password: new.password.to_string(),
-                    secret: base32_decode(&new.totp_secret_base32),
+                    secret: base32_decode(&new.totp.secret_base32),
                 }
             }
         };

@@ -10,5 +10,6 @@ mod flow;
 mod helpers;
 mod isolation;
 mod session;
+mod staff;
 #[path = "../common/totp.rs"]
 mod totp;

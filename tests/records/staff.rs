@@ -2,7 +2,7 @@
 //! SQL-injection strings in every text field.
 
 use vaxcert::domain::BirthDate;
-use vaxcert::records::{AtenaNo, Error, KenNo, Role, SearchQuery};
+use vaxcert::records::{AtenaNo, Error, KenNo, Role, SearchQuery, StaffChange};
 
 use crate::helpers::*;
 
@@ -13,10 +13,11 @@ async fn totp_replay_is_refused_and_failures_slow_down(b: Backend) {
     let admin = r.add_staff(&chiyoda, "admin1", Role::Admin).await.unwrap();
     assert!(
         clerk
+            .totp
             .provisioning_uri
             .starts_with("otpauth://totp/vaxcert:131016%2Fclerk1?secret=")
     );
-    let code_now = totp_now(&clerk.provisioning_uri, NOW);
+    let code_now = totp_now(&clerk.totp.provisioning_uri, NOW);
     let s = r
         .login(&chiyoda, "clerk1", &clerk.password, &code_now, "10.0.0.1")
         .await
@@ -37,7 +38,7 @@ async fn totp_replay_is_refused_and_failures_slow_down(b: Backend) {
         &chiyoda,
         "clerk1",
         &clerk.password,
-        &totp_now(&clerk.provisioning_uri, now),
+        &totp_now(&clerk.totp.provisioning_uri, now),
         "10.0.0.1",
     )
     .await
@@ -64,7 +65,7 @@ async fn totp_replay_is_refused_and_failures_slow_down(b: Backend) {
             &chiyoda,
             "admin1",
             &admin.password,
-            &totp_now(&admin.provisioning_uri, now),
+            &totp_now(&admin.totp.provisioning_uri, now),
             "10.0.0.9",
         )
         .await
@@ -78,7 +79,7 @@ async fn totp_replay_is_refused_and_failures_slow_down(b: Backend) {
         &chiyoda,
         "clerk1",
         &clerk.password,
-        &totp_now(&clerk.provisioning_uri, now),
+        &totp_now(&clerk.totp.provisioning_uri, now),
         "10.0.0.4",
     )
     .await
@@ -124,7 +125,7 @@ async fn staff_of_a_never_reach_residents_of_b(b: Backend) {
             &fukuoka,
             "fclerk",
             &f.password,
-            &totp_now(&f.provisioning_uri, NOW),
+            &totp_now(&f.totp.provisioning_uri, NOW),
             "10.1.0.1",
         )
         .await
@@ -164,7 +165,7 @@ async fn staff_of_a_never_reach_residents_of_b(b: Backend) {
             &code(CHIYODA),
             "cclerk",
             &c.password,
-            &totp_now(&c.provisioning_uri, NOW),
+            &totp_now(&c.totp.provisioning_uri, NOW),
             "10.1.0.2",
         )
         .await
@@ -234,7 +235,7 @@ async fn sql_injection_strings_are_plain_data(b: Backend) {
             &chiyoda,
             "admin1",
             &admin.password,
-            &totp_now(&admin.provisioning_uri, NOW),
+            &totp_now(&admin.totp.provisioning_uri, NOW),
             "' OR 1=1 --",
         )
         .await
@@ -347,3 +348,158 @@ async fn garbage_logins_cost_nothing_and_the_throttle_table_stays_bounded(b: Bac
     assert_eq!(db.scalar("SELECT COUNT(*) FROM login_throttle").await, 2);
 }
 both!(garbage_logins_cost_nothing_and_the_throttle_table_stays_bounded);
+
+/// An admin manages the municipality's own logins: add, role, disable and enable, TOTP reset,
+/// the review list with last use; never their own login, never another municipality's; every
+/// step audited under the admin's name.
+async fn an_admin_manages_the_municipalitys_logins(b: Backend) {
+    let (db, r) = with_municipalities(b).await;
+    let (chiyoda, fukuoka) = (code(CHIYODA), code(FUKUOKA));
+    let admin = r.add_staff(&chiyoda, "admin1", Role::Admin).await.unwrap();
+    r.add_staff(&fukuoka, "elsewhere", Role::Clerk)
+        .await
+        .unwrap();
+    let a = r
+        .login(
+            &chiyoda,
+            "admin1",
+            &admin.password,
+            &totp_now(&admin.totp.provisioning_uri, NOW),
+            "10.0.0.1",
+        )
+        .await
+        .unwrap();
+    let new = r.add_staff_as(&a, "clerk9", Role::Clerk).await.unwrap();
+    let clerk = r
+        .login(
+            &chiyoda,
+            "clerk9",
+            &new.password,
+            &totp_now(&new.totp.provisioning_uri, NOW),
+            "10.0.0.2",
+        )
+        .await
+        .unwrap();
+    assert_eq!(clerk.role(), Role::Clerk);
+    // A clerk administers nobody.
+    assert!(matches!(
+        r.add_staff_as(&clerk, "x99", Role::Admin).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        r.staff_review(&clerk).await,
+        Err(Error::Forbidden)
+    ));
+
+    r.change_staff(&a, "clerk9", StaffChange::Role(Role::Auditor))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.recheck(&clerk).await.unwrap().unwrap().role(),
+        Role::Auditor
+    );
+    r.change_staff(&a, "clerk9", StaffChange::Disable)
+        .await
+        .unwrap();
+    assert!(r.recheck(&clerk).await.unwrap().is_none());
+    db.clock.advance(30);
+    assert!(matches!(
+        r.login(
+            &chiyoda,
+            "clerk9",
+            &new.password,
+            &totp_now(&new.totp.provisioning_uri, NOW.plus(30)),
+            "10.0.0.2"
+        )
+        .await,
+        Err(Error::LoginFailed)
+    ));
+    r.change_staff(&a, "clerk9", StaffChange::Enable)
+        .await
+        .unwrap();
+    // A reset: the old authenticator's codes stop, the new one's work.
+    let t = r.reset_totp(&a, "clerk9").await.unwrap();
+    db.clock.advance(30);
+    let later = NOW.plus(60);
+    assert!(
+        r.login(
+            &chiyoda,
+            "clerk9",
+            &new.password,
+            &totp_now(&new.totp.provisioning_uri, later),
+            "10.0.0.2"
+        )
+        .await
+        .is_err()
+    );
+    let back = r
+        .login(
+            &chiyoda,
+            "clerk9",
+            &new.password,
+            &totp_now(&t.provisioning_uri, later),
+            "10.0.0.2",
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.role(), Role::Auditor);
+
+    // Not one's own login; not another municipality's.
+    for change in [StaffChange::Disable, StaffChange::Role(Role::Clerk)] {
+        assert!(matches!(
+            r.change_staff(&a, "admin1", change).await,
+            Err(Error::OwnLogin)
+        ));
+    }
+    assert!(matches!(
+        r.reset_totp(&a, "elsewhere").await,
+        Err(Error::NoSuchStaff)
+    ));
+    assert!(matches!(
+        r.change_staff(&a, "elsewhere", StaffChange::Disable).await,
+        Err(Error::NoSuchStaff)
+    ));
+    assert!(
+        !r.list_staff(&fukuoka).await.unwrap()[0].disabled,
+        "another municipality's login untouched"
+    );
+
+    let review = r.staff_review(&a).await.unwrap();
+    let logins: Vec<_> = review
+        .logins
+        .iter()
+        .map(|l| (l.login.as_str(), l.role, l.last_login_at))
+        .collect();
+    assert_eq!(
+        logins,
+        [
+            ("admin1", Role::Admin, Some(NOW.0)),
+            ("clerk9", Role::Auditor, Some(later.0)),
+        ]
+    );
+    assert!(review.last_review.is_none());
+    r.confirm_staff_review(&a).await.unwrap();
+    let review = r.staff_review(&a).await.unwrap();
+    assert_eq!(
+        review.last_review.map(|(_, by)| by).as_deref(),
+        Some("staff:131016/admin1")
+    );
+    let tail = r.audit_tail(200).await.unwrap();
+    for (action, outcome) in [
+        ("staff-add", "ok clerk9 clerk"),
+        ("staff-role", "ok clerk9 auditor"),
+        ("staff-disable", "ok clerk9"),
+        ("staff-enable", "ok clerk9"),
+        ("staff-totp-reset", "ok clerk9"),
+        ("staff-review", "ok logins=2"),
+    ] {
+        assert!(
+            tail.iter().any(|e| e.action == action
+                && e.outcome == outcome
+                && e.actor == "staff:131016/admin1"),
+            "no {action} {outcome}"
+        );
+    }
+    r.verify_audit().await.unwrap();
+}
+both!(an_admin_manages_the_municipalitys_logins);
