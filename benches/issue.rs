@@ -43,6 +43,7 @@ fn request(kind: Kind) -> Request {
         id: CertificateId::random(),
         kind,
         name: "山田　太郎".into(),
+        alias: None,
         birth_date: BirthDate::parse("19850401").expect("date"),
         doses: (1..=3)
             .map(|seq| Dose {
@@ -56,6 +57,7 @@ fn request(kind: Kind) -> Request {
             name: "YAMADA TARO".into(),
             number: "TR0012345".into(),
             nationality: "JPN".into(),
+            former_name: None,
         }),
         issued_at: UnixTime(1_800_000_000),
     }

@@ -71,6 +71,8 @@ fn bench(c: &mut Criterion) {
         kind,
         name_kanji: "山田　太郎",
         name_roman: (kind == Kind::Overseas).then_some("YAMADA TARO"),
+        former_name: None,
+        alias: None,
         passport_number: None,
         nationality: None,
         birth_date: BirthDate::parse("19850401").expect("date"),

@@ -227,6 +227,7 @@ function renderPreview(c) {
   dl.replaceChildren();
   row(dl, '種類', 'Type', c.kind === 'overseas' ? '海外用 / For travel abroad' : '国内用 / For use in Japan');
   row(dl, '氏名', 'Name', c.name, 'preview-name');
+  if (c.alias) row(dl, '通称', 'Alias', c.alias, 'preview-alias');
   if (c.name_roman) row(dl, '氏名（ローマ字）', 'Name (roman)', c.name_roman);
   row(dl, '生年月日', 'Date of birth', c.birth_date);
   if (c.passport_number_masked) row(dl, '旅券番号', 'Passport no.', c.passport_number_masked, 'preview-passport');

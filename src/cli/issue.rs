@@ -91,6 +91,7 @@ pub fn run(args: &IssueArgs) -> Result<()> {
         id: crate::domain::CertificateId::random(),
         kind: args.kind,
         name: persona.name.clone(),
+        alias: None,
         birth_date: persona.birth_date,
         doses: demo_doses()?,
         passport,

@@ -780,6 +780,7 @@ pub(super) async fn logout(S(state): S<State>, f: StaffForm<CsrfForm>) -> Respon
 struct Row {
     atena: String,
     name: String,
+    alias: Option<String>,
     kana: String,
     birth_date: String,
     sex: &'static str,
@@ -806,7 +807,8 @@ fn status_label(s: ResidentStatus) -> &'static str {
 fn row(r: &crate::records::Resident) -> Row {
     Row {
         atena: r.atena.as_str().to_owned(),
-        name: format!("{} {}", r.family_kanji, r.given_kanji),
+        name: r.display_name(),
+        alias: r.alias.clone(),
         kana: format!("{} {}", r.family_kana, r.given_kana),
         birth_date: r.birth_date.iso(),
         sex: sex_label(r.sex),

@@ -20,6 +20,8 @@ pub struct Passport {
     pub number: String,
     /// Nationality (ISO 3166-1 alpha-3).
     pub nationality: String,
+    /// 旧姓・別姓・別名, printed on the PDF when the resident asked for it.
+    pub former_name: Option<String>,
 }
 
 impl From<&Td3Mrz> for Passport {
@@ -28,6 +30,7 @@ impl From<&Td3Mrz> for Passport {
             name: m.full_name(),
             number: m.passport_number.clone(),
             nationality: m.nationality.clone(),
+            former_name: None,
         }
     }
 }
@@ -39,8 +42,10 @@ pub struct Request {
     pub id: CertificateId,
     /// Domestic or overseas.
     pub kind: Kind,
-    /// The kanji name, as on the card or in the record.
+    /// The legal name, as in the record.
     pub name: String,
+    /// A foreign resident's 通称, printed on the PDF beside the legal name's row.
+    pub alias: Option<String>,
     /// Birth date.
     pub birth_date: BirthDate,
     /// The doses, in order.

@@ -28,6 +28,8 @@ pub fn signed_pdf(
         kind: request.kind,
         name_kanji: &request.name,
         name_roman: passport.map(|p| p.name.as_str()),
+        former_name: passport.and_then(|p| p.former_name.as_deref()),
+        alias: request.alias.as_deref(),
         passport_number: passport.map(|p| p.number.as_str()),
         nationality: passport
             .map(|p| p.nationality.as_str())

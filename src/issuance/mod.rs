@@ -302,10 +302,8 @@ impl IssuanceService {
         };
         let preview = CertificatePreview {
             kind: r.kind,
-            name: format!(
-                "{}\u{3000}{}",
-                rec.resident.family_kanji, rec.resident.given_kanji
-            ),
+            name: rec.resident.display_name(),
+            alias: rec.resident.alias.clone(),
             name_roman: passport.as_ref().map(|p| p.romanised_name.clone()),
             birth_date: rec.resident.birth_date.iso(),
             doses: rec
@@ -512,13 +510,10 @@ impl IssuanceService {
             id: id.clone(),
             kind: row.kind,
             name: content.name,
+            alias: content.alias,
             birth_date: content.birth_date,
             doses: content.doses,
-            passport: row.passport.as_ref().map(|p| certificate::Passport {
-                name: p.romanised_name.clone(),
-                number: p.passport_number.clone(),
-                nationality: p.nationality.clone(),
-            }),
+            passport: row.passport.as_ref().map(passport_of),
             issued_at: row.issued_at,
         };
         let signed = self.sign(request, content.municipality_name).await?;
@@ -617,13 +612,10 @@ impl IssuanceService {
             id,
             kind: req.kind,
             name: content.name,
+            alias: content.alias,
             birth_date: content.birth_date,
             doses: content.doses,
-            passport: passport.as_ref().map(|p| certificate::Passport {
-                name: p.romanised_name.clone(),
-                number: p.passport_number.clone(),
-                nationality: p.nationality.clone(),
-            }),
+            passport: passport.as_ref().map(passport_of),
             issued_at: recorded.issued_at,
         };
         let municipality = req.municipality.clone();
@@ -757,6 +749,16 @@ pub fn evidence_digest(e: &CardEvidence) -> [u8; 32] {
 /// The app channel's MRZ must be the resident's own, unexpired passport: the birth date (and
 /// the sex, when the passport states one) equal the record's, and the expiry is not past
 /// (today in Japan). Only check digits were checked before; any valid MRZ would have done.
+/// Passport data as recorded, as the certificate carries it.
+fn passport_of(p: &PassportData) -> certificate::Passport {
+    certificate::Passport {
+        name: p.romanised_name.clone(),
+        number: p.passport_number.clone(),
+        nationality: p.nationality.clone(),
+        former_name: p.former_name.clone(),
+    }
+}
+
 fn passport_belongs_to(
     mrz: &Td3Mrz,
     resident: &crate::records::Resident,

@@ -119,6 +119,9 @@ pub(super) struct TokenBody {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Content {
     pub(super) name: String,
+    /// A foreign resident's 通称, printed beside the name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) alias: Option<String>,
     pub(super) birth_date: crate::domain::BirthDate,
     pub(super) doses: Vec<crate::formats::Dose>,
     pub(super) municipality_name: String,
@@ -129,7 +132,12 @@ impl Content {
     /// municipality's display name): equal digests, equal certificates.
     pub(super) fn digest(&self) -> [u8; 32] {
         use sha2::{Digest, Sha256};
-        let said = serde_json::json!([self.name, self.birth_date.iso(), self.doses]);
+        // The 通称 joins the digest only when there is one, so certificates from before it
+        // existed keep their digest.
+        let said = match &self.alias {
+            None => serde_json::json!([self.name, self.birth_date.iso(), self.doses]),
+            Some(a) => serde_json::json!([self.name, self.birth_date.iso(), self.doses, a]),
+        };
         Sha256::digest(said.to_string().as_bytes()).into()
     }
 
@@ -139,7 +147,8 @@ impl Content {
         doses: &[crate::records::Dose],
     ) -> Self {
         Content {
-            name: format!("{}\u{3000}{}", resident.family_kanji, resident.given_kanji),
+            name: resident.display_name(),
+            alias: resident.alias.clone(),
             birth_date: resident.birth_date,
             doses: doses
                 .iter()

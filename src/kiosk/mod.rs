@@ -509,6 +509,7 @@ mod tests {
         let c = CertificatePreview {
             kind: Kind::Overseas,
             name: "x".into(),
+            alias: None,
             name_roman: None,
             birth_date: "2000-01-01".into(),
             doses: vec![],

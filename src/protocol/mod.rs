@@ -104,8 +104,12 @@ pub struct DoseView {
 pub struct CertificatePreview {
     /// Domestic or overseas.
     pub kind: Kind,
-    /// Kanji name.
+    /// The legal name as the certificate prints it (kanji, or Latin letters for a foreign
+    /// resident).
     pub name: String,
+    /// A foreign resident's registered 通称 (alias), printed beside the name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
     /// Romanised name (overseas).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_roman: Option<String>,

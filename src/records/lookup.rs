@@ -38,6 +38,27 @@ pub struct Resident {
     pub ken_no: KenNo,
     /// 転出/死亡.
     pub status: ResidentStatus,
+    /// 通称: a foreign resident's registered alias, beside the legal name above.
+    pub alias: Option<String>,
+}
+
+impl Resident {
+    /// The legal name as a certificate prints it: family and given names apart, by a
+    /// full-width space for a Japanese name and an ASCII space for one in Latin letters.
+    pub fn display_name(&self) -> String {
+        display_name(&self.family_kanji, &self.given_kanji)
+    }
+}
+
+/// Family and given names joined as printed (see [`Resident::display_name`]).
+fn display_name(family: &str, given: &str) -> String {
+    let latin = |s: &str| s.chars().any(|c| c.is_ascii_alphabetic());
+    let sep = if latin(family) || latin(given) {
+        ' '
+    } else {
+        '\u{3000}'
+    };
+    format!("{family}{sep}{given}")
 }
 
 /// One recorded dose.
@@ -225,6 +246,7 @@ impl Records {
             identity.name(),
             &resident.family_kanji,
             &resident.given_kanji,
+            resident.alias.as_deref(),
         ) || identity.birth_date() != resident.birth_date
         {
             return Err(Error::IdentityMismatch);
@@ -255,7 +277,7 @@ impl Records {
         const COLUMNS: &str = "SELECT r.atena, r.family_kanji, r.given_kanji, r.family_kana, r.given_kana, r.birth_date, r.sex, r.ken_no, r.status, \
              (SELECT i.passport FROM issuance i WHERE i.municipality = r.municipality AND i.atena = r.atena AND i.passport IS NOT NULL \
               ORDER BY i.issued_at DESC, i.certificate_id DESC LIMIT 1), \
-             v.dose, v.date, v.product, v.lot, v.venue, v.physician, v.vaccinated_in, v.coupon, v.registered_at ";
+             v.dose, v.date, v.product, v.lot, v.venue, v.physician, v.vaccinated_in, v.coupon, v.registered_at, r.alias ";
         let sql = match key {
             Key::MyNumberHash(_) => sqlx::AssertSqlSafe(format!(
                 "{COLUMNS} FROM resident_mynumber m JOIN resident r ON r.municipality = m.municipality AND r.atena = m.atena \
@@ -277,7 +299,7 @@ impl Records {
             q.fetch_all(p).await.and_then(|rows| rows.iter().map(|r| -> std::result::Result<Raw, sqlx::Error> {
                 let dose: Option<i64> = r.try_get(10)?;
                 Ok((
-                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?, r.try_get(8)?),
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?, r.try_get(8)?, r.try_get(19)?),
                     r.try_get(9)?,
                     match dose {
                         None => None,
@@ -320,10 +342,10 @@ impl Records {
         atena: &AtenaNo,
     ) -> Result<Option<Resident>> {
         let raw: Option<RawResident> = with_db!(&self.db, p => sqlx::query(
-            "SELECT atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status \
+            "SELECT atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, alias \
              FROM resident WHERE municipality = $1 AND atena = $2")
             .bind(municipality.as_str()).bind(atena.as_str()).fetch_optional(p).await
-            .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8)))))?;
+            .map(|r| r.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8), r.get(9)))))?;
         raw.map(resident_from_raw).transpose()
     }
 
@@ -873,10 +895,11 @@ pub(in crate::records) type RawResident = (
     String,
     String,
     i64,
+    Option<String>,
 );
 
 pub(in crate::records) fn resident_from_raw(
-    (atena, fk, gk, fkana, gkana, birth, sex, ken, status): RawResident,
+    (atena, fk, gk, fkana, gkana, birth, sex, ken, status, alias): RawResident,
 ) -> Result<Resident> {
     Ok(Resident {
         atena: AtenaNo::parse(&atena)?,
@@ -888,5 +911,6 @@ pub(in crate::records) fn resident_from_raw(
         sex: Sex::from_code(&sex).map_err(|_| bad("sex"))?,
         ken_no: KenNo::parse(&ken)?,
         status: ResidentStatus::from_db(status)?,
+        alias: alias.filter(|a| !a.is_empty()),
     })
 }

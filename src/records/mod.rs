@@ -43,7 +43,7 @@ use sqlx::Row;
 pub use audit::{AuditEntry, AuditQuery, AuditReport, LoggedEntry};
 pub use config::{KeyPaths, RecordsSettings};
 pub use error::{Column, Error, Result};
-pub use import::{ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};
+pub use import::{ALIAS_COLUMN, ImportReport, TARGET_COLUMNS, VACCINATION_COLUMNS};
 pub use keys::RecordKeys;
 pub use lookup::{
     Dose, InForce, IssuanceRecord, IssuedCertificate, IssuedRow, NewIssuance, Recorded, Redemption,

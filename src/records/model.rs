@@ -213,8 +213,10 @@ impl Role {
     }
 }
 
-/// The DESIGN §4 comparison form of a name: NFKC, white space removed, and every parenthesised
-/// part (a 旧姓 after the name) removed. Nothing else is folded: no guessing.
+/// The DESIGN §4 comparison form of a name: NFKC, white space removed, every parenthesised
+/// part (a 旧姓 after the name) removed, and letters in upper case (a foreign resident's name in
+/// Latin letters is `SMITH JOHN` on the card, maybe `Smith` in a record). Nothing else is
+/// folded: no guessing.
 pub fn comparable_name(s: &str) -> String {
     let nfkc: String = s.nfkc().collect();
     let mut out = String::with_capacity(nfkc.len());
@@ -225,16 +227,27 @@ pub fn comparable_name(s: &str) -> String {
             ')' => depth = depth.saturating_sub(1),
             _ if depth > 0 => {}
             c if c.is_whitespace() => {}
-            c => out.push(c),
+            c => out.extend(c.to_uppercase()),
         }
     }
     out
 }
 
-/// Whether the card's name string names the record's family and given names.
-pub fn name_matches(card_name: &str, family: &str, given: &str) -> bool {
+/// Whether the card's name string names the record's family and given names. A foreign
+/// resident's card carries the legal name, and a registered 通称 (`alias`) after it (or in
+/// parentheses, dropped like a 旧姓); the 通称 alone never matches: the card always bears the
+/// legal name.
+pub fn name_matches(card_name: &str, family: &str, given: &str, alias: Option<&str>) -> bool {
     let record = comparable_name(&format!("{family}{given}"));
-    !record.is_empty() && comparable_name(card_name) == record
+    if record.is_empty() {
+        return false;
+    }
+    let card = comparable_name(card_name);
+    card == record
+        || alias
+            .map(comparable_name)
+            .filter(|a| !a.is_empty())
+            .is_some_and(|a| card == format!("{record}{a}"))
 }
 
 #[cfg(test)]
@@ -243,13 +256,27 @@ mod tests {
 
     #[test]
     fn the_name_rule_drops_spaces_and_a_kyusei() {
-        assert!(name_matches("山田　太郎", "山田", "太郎"));
-        assert!(name_matches("佐藤　美咲（高橋）", "佐藤", "美咲"));
-        assert!(name_matches("𠮷田　一郎", "𠮷田", "一郎"));
-        assert!(!name_matches("佐藤　美咲（高橋）", "高橋", "美咲"));
-        assert!(!name_matches("山田　太郎", "山田", "次郎"));
-        assert!(!name_matches("吉田　一郎", "𠮷田", "一郎"));
-        assert!(!name_matches("", "", ""));
+        assert!(name_matches("山田　太郎", "山田", "太郎", None));
+        assert!(name_matches("佐藤　美咲（高橋）", "佐藤", "美咲", None));
+        assert!(name_matches("𠮷田　一郎", "𠮷田", "一郎", None));
+        assert!(!name_matches("佐藤　美咲（高橋）", "高橋", "美咲", None));
+        assert!(!name_matches("山田　太郎", "山田", "次郎", None));
+        assert!(!name_matches("吉田　一郎", "𠮷田", "一郎", None));
+        assert!(!name_matches("", "", "", None));
+    }
+
+    #[test]
+    fn latin_names_match_in_any_case_and_a_tsushou_may_follow() {
+        assert!(name_matches("SMITH JOHN WILLIAM", "Smith", "John William", None));
+        assert!(name_matches("ＳＭＩＴＨ　ＪＯＨＮ", "SMITH", "JOHN", None));
+        assert!(!name_matches("SMITH JOHN", "SMITH", "JANE", None));
+        let alias = Some("金　太郎");
+        assert!(name_matches("KIM TAEHO 金 太郎", "KIM", "TAEHO", alias));
+        assert!(name_matches("KIM TAEHO（金太郎）", "KIM", "TAEHO", alias));
+        assert!(name_matches("KIM TAEHO", "KIM", "TAEHO", alias));
+        assert!(!name_matches("金　太郎", "KIM", "TAEHO", alias), "the alias alone");
+        assert!(!name_matches("KIM TAEHO 金 次郎", "KIM", "TAEHO", alias));
+        assert!(!name_matches("KIM TAEHO 金 太郎", "KIM", "TAEHO", None));
     }
 
     #[test]

@@ -16,8 +16,9 @@ pub const MUNICIPALITIES: [(&str, &str, bool); 3] = [
     ("271004", "大阪市", false),
 ];
 
-/// Demo residents, one per persona: (municipality, target CSV line).
-pub const RESIDENTS: [(&str, &str); 6] = [
+/// Demo residents, one per persona: (municipality, target CSV line). 1005 is a foreign
+/// resident with a Latin-letter name; 1006 one with a registered 通称 (the optional 11th column).
+pub const RESIDENTS: [(&str, &str); 8] = [
     (
         "131016",
         "1001,123456789018,山田,太郎,ヤマダ,タロウ,19850401,1,0000000001,",
@@ -35,6 +36,14 @@ pub const RESIDENTS: [(&str, &str); 6] = [
         "1004,678901234562,伊藤,さくら,イトウ,サクラ,20000229,2,0000000004,",
     ),
     (
+        "131016",
+        "1005,789012345677,SMITH,JOHN WILLIAM,スミス,ジョン ウィリアム,19790623,1,0000000005,,",
+    ),
+    (
+        "131016",
+        "1006,890123456780,KIM,TAEHO,キム,テホ,19901205,1,0000000006,,金田　太浩",
+    ),
+    (
         "401307",
         "2001,456789012346,佐藤,美咲,サトウ,ミサキ,19880310,2,0000000101,",
     ),
@@ -45,7 +54,7 @@ pub const RESIDENTS: [(&str, &str); 6] = [
 ];
 
 /// Demo doses: (municipality, vaccination CSV line).
-pub const DOSES: [(&str, &str); 15] = [
+pub const DOSES: [(&str, &str); 19] = [
     (
         "131016",
         "1001,1,20210601,pfizer-comirnaty,FA5765,千代田区役所集団接種会場,接種　一郎,131016,1",
@@ -85,6 +94,22 @@ pub const DOSES: [(&str, &str); 15] = [
     (
         "131016",
         "1004,2,20210922,takeda-nuvaxovid,4000124,那覇市集団接種会場,接種　花子,472018,1",
+    ),
+    (
+        "131016",
+        "1005,1,20210720,pfizer-comirnaty,FF2018,丸の内職域接種会場,Dr. Brown,131016,3",
+    ),
+    (
+        "131016",
+        "1005,2,20210810,pfizer-comirnaty,FF4204,丸の内職域接種会場,Dr. Brown,131016,3",
+    ),
+    (
+        "131016",
+        "1006,1,20210825,moderna-spikevax,3005293,千代田区役所集団接種会場,接種　一郎,131016,1",
+    ),
+    (
+        "131016",
+        "1006,2,20210922,moderna-spikevax,3005520,千代田区役所集団接種会場,接種　一郎,131016,1",
     ),
     (
         "401307",

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use super::audit::AuditEntry;
 use super::error::{Error, Result};
 use super::lookup::{Dose, RawResident, Resident, resident_from_raw};
-use super::model::{AtenaNo, KenNo, Role};
+use super::model::{AtenaNo, KenNo, Role, comparable_name};
 use super::{Records, totp, with_db};
 use crate::card::MaskedMyNumber;
 use crate::domain::{BirthDate, MunicipalityCode};
@@ -26,6 +26,8 @@ const MAX_DELAY_SECS: i64 = 15 * 60;
 const THROTTLE_FORGET_SECS: i64 = 3600;
 /// And never more rows than this: past it the quietest go first.
 const THROTTLE_MAX_ROWS: i64 = 100_000;
+/// Residents born on one day that a name search looks through (a city of a million has ~40).
+const SEARCH_SCAN: usize = 10_000;
 /// Password checks (argon2, about 19 MiB and tens of ms each) running at once, per process.
 const ARGON2_AT_ONCE: usize = 4;
 
@@ -156,7 +158,8 @@ pub enum SearchQuery {
     Atena(AtenaNo),
     /// By 券番号.
     KenNo(KenNo),
-    /// By family + given name (kanji, exact after trimming) and birth date.
+    /// By family + given name and birth date: the legal name or a 通称, compared by the name
+    /// rule (NFKC, spaces and case do not matter).
     NameBirth {
         /// 姓.
         family: String,
@@ -489,44 +492,35 @@ impl Records {
     /// # Errors
     /// Database errors.
     pub async fn search(&self, s: &StaffSession, q: &SearchQuery) -> Result<Vec<Resident>> {
-        const COLS: &str = "SELECT atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status FROM resident WHERE municipality = $1 AND ";
+        const COLS: &str = "SELECT atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, alias FROM resident WHERE municipality = $1 AND ";
         let code = s.municipality.as_str();
-        let (sql, a, b, c): (String, String, Option<String>, Option<String>) = match q {
-            SearchQuery::Atena(x) => (
-                format!("{COLS}atena = $2"),
-                x.as_str().to_owned(),
-                None,
-                None,
-            ),
-            SearchQuery::KenNo(x) => (
-                format!("{COLS}ken_no = $2"),
-                x.as_str().to_owned(),
-                None,
-                None,
-            ),
-            SearchQuery::NameBirth {
-                family,
-                given,
-                birth_date,
-            } => (
-                format!("{COLS}birth_date = $2 AND family_kanji = $3 AND given_kanji = $4"),
-                birth_date.iso(),
-                Some(family.trim().to_owned()),
-                Some(given.trim().to_owned()),
-            ),
-        };
-        let sql = format!("{sql} ORDER BY atena LIMIT 100");
-        let rows: Vec<RawResident> = with_db!(&self.db, p => {
-            let mut qy = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(code).bind(&a);
-            if let (Some(b), Some(c)) = (&b, &c) {
-                qy = qy.bind(b).bind(c);
+        let (sql, key) = match q {
+            SearchQuery::Atena(x) => (format!("{COLS}atena = $2"), x.as_str().to_owned()),
+            SearchQuery::KenNo(x) => (format!("{COLS}ken_no = $2"), x.as_str().to_owned()),
+            // Everyone born that day, then the name rule in Rust: NFKC, case and spacing do not
+            // matter, and a foreign resident is found by legal name or by 通称.
+            SearchQuery::NameBirth { birth_date, .. } => {
+                (format!("{COLS}birth_date = $2"), birth_date.iso())
             }
-            qy.fetch_all(p).await.map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect())
+        };
+        let sql = format!("{sql} ORDER BY atena LIMIT {SEARCH_SCAN}");
+        let rows: Vec<RawResident> = with_db!(&self.db, p => {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(code).bind(&key)
+                .fetch_all(p).await
+                .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8), r.get(9))).collect())
         })?;
-        let found: Vec<Resident> = rows
+        let mut found: Vec<Resident> = rows
             .into_iter()
             .map(resident_from_raw)
             .collect::<Result<_>>()?;
+        if let SearchQuery::NameBirth { family, given, .. } = q {
+            let wanted = comparable_name(&format!("{family}{given}"));
+            found.retain(|r| {
+                comparable_name(&format!("{}{}", r.family_kanji, r.given_kanji)) == wanted
+                    || r.alias.as_deref().is_some_and(|a| comparable_name(a) == wanted)
+            });
+        }
+        found.truncate(100);
         self.audit(&AuditEntry::system(
             &s.actor(),
             &s.municipality,

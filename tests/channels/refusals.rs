@@ -232,7 +232,7 @@ async fn the_kiosk_serves_participating_municipalities_and_known_passports_only(
     let stack = Stack::spawn().await;
     let k = client(Some(KIOSK));
     let previews = format!("{}/v1/kiosk/previews", stack.center_url);
-    // 𠮷田 一郎 lives in 大阪市 (271004), which does not take part in kiosk issuance.
+    // 𠮷田　一郎 lives in 大阪市 (271004), which does not take part in kiosk issuance.
     let b = binding(Channel::Kiosk, KIOSK, "271004", Kind::Domestic);
     let ev = evidence_for("yoshi", &kiosk_challenge(&stack, &k).await, &b);
     post(

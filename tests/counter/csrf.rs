@@ -58,5 +58,5 @@ async fn forms_with_a_wrong_token_are_refused() {
         .post("/search", &[("by", "atena"), ("atena", "1001")])
         .await;
     assert_eq!(p.status, StatusCode::OK);
-    assert!(p.body.contains("山田 太郎"));
+    assert!(p.body.contains("山田　太郎"));
 }

@@ -33,7 +33,7 @@ async fn search_view_mrz_preview() {
     let before = c.records.audit_tail(1000).await.unwrap().len();
     let p = b.get("/residents/1001").await;
     assert_eq!(p.status, StatusCode::OK);
-    assert!(p.body.contains("山田 太郎") && p.body.contains("FA5765"));
+    assert!(p.body.contains("山田　太郎") && p.body.contains("FA5765"));
     assert!(!p.body.contains("123456789018"), "MyNumber must be masked");
     let tail = c.records.audit_tail(1000).await.unwrap();
     assert_eq!(tail.len(), before + 1);

@@ -55,7 +55,19 @@ pub fn totp(secret: &[u8], now: UnixTime) -> String {
 
 /// A valid TD3 MRZ with every check digit computed.
 pub fn mrz(surname: &str, given: &str, number: &str, birth_yymmdd: &str, sex: char) -> String {
-    let mut l1 = format!("P<JPN{surname}<<{given}");
+    mrz_of("JPN", surname, given, number, birth_yymmdd, sex)
+}
+
+/// A valid TD3 MRZ of a passport issued by `state` (the holder's nationality too).
+pub fn mrz_of(
+    state: &str,
+    surname: &str,
+    given: &str,
+    number: &str,
+    birth_yymmdd: &str,
+    sex: char,
+) -> String {
+    let mut l1 = format!("P<{state}{surname}<<{given}");
     while l1.len() < 44 {
         l1.push('<');
     }
@@ -65,7 +77,7 @@ pub fn mrz(surname: &str, given: &str, number: &str, birth_yymmdd: &str, sex: ch
     }
     let personal = "<".repeat(14);
     let part = format!(
-        "{num}{}JPN{birth_yymmdd}{}{sex}320101{}{personal}{}",
+        "{num}{}{state}{birth_yymmdd}{}{sex}320101{}{personal}{}",
         check_digit(&num),
         check_digit(birth_yymmdd),
         check_digit("320101"),

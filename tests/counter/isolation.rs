@@ -9,13 +9,13 @@ async fn staff_of_chiyoda_cannot_reach_fukuoka_residents() {
     let c = Counter::start().await;
     let mut a = c.browser();
     let dash = a.login(&c, &c.chiyoda).await;
-    // Count: 千代田区 holds 4 demo residents; 福岡市's one is not counted.
+    // Count: 千代田区 holds 6 demo residents; 福岡市's one is not counted.
     assert!(
-        dash.body.contains("id=\"resident-count\">4<"),
+        dash.body.contains("id=\"resident-count\">6<"),
         "{}",
         dash.body
     );
-    // Find: 佐藤 美咲 (福岡市, 宛名番号 2001, 券番号 0000000101) by every route.
+    // Find: 佐藤　美咲 (福岡市, 宛名番号 2001, 券番号 0000000101) by every route.
     for fields in [
         vec![("by", "atena"), ("atena", "2001")],
         vec![("by", "ken"), ("ken_no", "0000000101")],
@@ -53,7 +53,7 @@ async fn staff_of_chiyoda_cannot_reach_fukuoka_residents() {
     let p = b
         .post("/search", &[("by", "atena"), ("atena", "2001")])
         .await;
-    assert!(p.body.contains("佐藤 美咲"));
+    assert!(p.body.contains("佐藤　美咲"));
     assert_eq!(b.get("/residents/2001").await.status, StatusCode::OK);
     // …and cannot see 千代田区's.
     assert_eq!(b.get("/residents/1001").await.status, StatusCode::NOT_FOUND);

@@ -7,6 +7,7 @@ mod artefacts;
 mod browser;
 mod csrf;
 mod flow;
+mod foreign;
 mod helpers;
 mod isolation;
 mod session;

@@ -127,6 +127,8 @@ impl Sample {
             kind: self.kind,
             name_kanji: NAME_KANJI,
             name_roman: overseas.then_some(NAME_ROMAN),
+            former_name: None,
+            alias: None,
             passport_number: overseas.then_some("TK1234500"),
             nationality: overseas.then_some("JPN"),
             birth_date: BirthDate::parse("19850401").unwrap(),

@@ -7,6 +7,7 @@ mod helpers;
 mod at_rest;
 mod audit;
 mod cli;
+mod foreign;
 mod import;
 mod lookup;
 mod review;

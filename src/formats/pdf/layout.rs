@@ -168,6 +168,8 @@ pub(super) struct Text {
     pub(super) section_person: Bilingual,
     pub(super) name: Bilingual,
     pub(super) name_roman: Bilingual,
+    pub(super) former_name: Bilingual,
+    pub(super) alias: Bilingual,
     pub(super) passport: Bilingual,
     pub(super) nationality: Bilingual,
     pub(super) birth_date: Bilingual,

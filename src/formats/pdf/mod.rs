@@ -34,10 +34,16 @@ use crate::domain::{BirthDate, Kind};
 pub struct CertificateDocument<'a> {
     /// Domestic (SHC only) or overseas (adds romanised name, passport line and VDS-NC).
     pub kind: Kind,
-    /// The name as on the card, family and given separated by U+3000, e.g. "山田　太郎".
+    /// The legal name as in the record: family and given separated by U+3000, e.g. "山田　太郎",
+    /// or by a space for a name in Latin letters, e.g. "SMITH JOHN WILLIAM".
     pub name_kanji: &'a str,
+    /// A foreign resident's registered 通称 (alias), printed beside the birth date.
+    pub alias: Option<&'a str>,
     /// Overseas only: the romanised name as in the passport, e.g. "YAMADA TARO".
     pub name_roman: Option<&'a str>,
+    /// Overseas only, optional: 旧姓・別姓・別名 as the passport shows it, printed beside the
+    /// romanised name (the counter records it when the resident asks).
+    pub former_name: Option<&'a str>,
     /// Overseas only, optional: the passport number in full, e.g. "TK1234500" (the Digital
     /// Agency's FAQ Q6-4 lists it on the overseas kind; only screens mask it).
     pub passport_number: Option<&'a str>,

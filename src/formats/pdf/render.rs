@@ -241,7 +241,10 @@ impl PdfRenderer {
         let mut rows: Vec<(Cell<'_>, f32, Option<Cell<'_>>)> =
             vec![((&l.text.name, doc.name_kanji.to_owned()), p.name_size, None)];
         if let Some(roman) = doc.name_roman {
-            rows.push(((&l.text.name_roman, roman.to_owned()), p.value_size, None));
+            let former = doc
+                .former_name
+                .map(|f| (&l.text.former_name, f.to_owned()));
+            rows.push(((&l.text.name_roman, roman.to_owned()), p.value_size, former));
         }
         let nationality = doc
             .nationality
@@ -257,7 +260,7 @@ impl PdfRenderer {
         rows.push((
             (&l.text.birth_date, doc.birth_date.iso()),
             p.value_size,
-            None,
+            doc.alias.map(|a| (&l.text.alias, a.to_owned())),
         ));
         let mut top = p.first_row_top;
         c.hline(left, left + width, top, 0.6, col.accent);
@@ -573,6 +576,7 @@ fn check_content(doc: &CertificateDocument<'_>) -> Result<(), Error> {
                 || doc.name_roman.is_some()
                 || doc.passport_number.is_some()
                 || doc.nationality.is_some()
+                || doc.former_name.is_some()
             {
                 return Err(Error::Content(
                     "a domestic certificate carries no passport data and no VDS-NC",

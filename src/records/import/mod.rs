@@ -40,6 +40,25 @@ pub const TARGET_COLUMNS: [&str; 10] = [
     "転出/死亡フラグ",
 ];
 
+/// vaxcert's optional 11th target column: a foreign resident's registered 通称 (alias). VRS's
+/// file has no such column; a municipality that keeps 通称 adds it after the 10.
+pub const ALIAS_COLUMN: &str = "通称";
+
+/// The target file's columns as read: VRS's 10, then the optional 通称.
+pub(super) const TARGET_FILE_COLUMNS: [&str; 11] = [
+    TARGET_COLUMNS[0],
+    TARGET_COLUMNS[1],
+    TARGET_COLUMNS[2],
+    TARGET_COLUMNS[3],
+    TARGET_COLUMNS[4],
+    TARGET_COLUMNS[5],
+    TARGET_COLUMNS[6],
+    TARGET_COLUMNS[7],
+    TARGET_COLUMNS[8],
+    TARGET_COLUMNS[9],
+    ALIAS_COLUMN,
+];
+
 /// The 9 vaccination columns, in order.
 pub const VACCINATION_COLUMNS: [&str; 9] = [
     "宛名番号",

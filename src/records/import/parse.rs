@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::{TARGET_COLUMNS, VACCINATION_COLUMNS};
+use super::{TARGET_FILE_COLUMNS, VACCINATION_COLUMNS};
 use crate::card::MyNumber;
 use crate::catalogue;
 use crate::domain::{BirthDate, MunicipalityCode, Sex};
@@ -61,7 +61,7 @@ fn header_key(name: &str) -> String {
 fn looks_like_header(rec: &csv::StringRecord) -> bool {
     let known = |f: &str| {
         let k = header_key(f);
-        TARGET_COLUMNS
+        TARGET_FILE_COLUMNS
             .iter()
             .chain(VACCINATION_COLUMNS.iter())
             .any(|c| header_key(c) == k)
@@ -69,8 +69,9 @@ fn looks_like_header(rec: &csv::StringRecord) -> bool {
     rec.get(0).is_some_and(|f| AtenaNo::parse(f).is_err()) && rec.iter().any(known)
 }
 
-fn is_header(rec: &csv::StringRecord, columns: &[&str]) -> bool {
-    rec.len() == columns.len()
+/// A header names the columns in order; the last `optional` of them may be left out.
+fn is_header(rec: &csv::StringRecord, columns: &[&str], optional: usize) -> bool {
+    (columns.len() - optional..=columns.len()).contains(&rec.len())
         && rec
             .iter()
             .zip(columns)
@@ -103,6 +104,7 @@ fn with_order_hint(e: Error, columns: &[&str]) -> Error {
 fn records<'a>(
     text: &'a str,
     columns: &'static [&'static str],
+    optional: usize,
     lines_before: u64,
     may_have_header: bool,
 ) -> impl Iterator<Item = Result<(u64, csv::StringRecord)>> + 'a {
@@ -111,7 +113,7 @@ fn records<'a>(
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut first = may_have_header;
-    let want = columns.len();
+    let want = columns.len() - optional..=columns.len();
     std::iter::from_fn(move || {
         loop {
             let mut rec = csv::StringRecord::new();
@@ -127,9 +129,9 @@ fn records<'a>(
                 Ok(true) => {
                     let line = rec.position().map(|p| p.line()).unwrap_or(0) + lines_before;
                     if std::mem::take(&mut first)
-                        && (is_header(&rec, columns) || looks_like_header(&rec))
+                        && (is_header(&rec, columns, optional) || looks_like_header(&rec))
                     {
-                        if is_header(&rec, columns) {
+                        if is_header(&rec, columns, optional) {
                             continue;
                         }
                         return Some(Err(Error::Line {
@@ -143,10 +145,15 @@ fn records<'a>(
                     if rec.len() == 1 && rec.get(0) == Some("") {
                         continue;
                     }
-                    if rec.len() != want {
+                    if !want.contains(&rec.len()) {
+                        let expected = if optional == 0 {
+                            columns.len().to_string()
+                        } else {
+                            format!("{} to {}", want.start(), want.end())
+                        };
                         return Some(Err(Error::Line {
                             line,
-                            what: format!("{} columns, expected {want}", rec.len()),
+                            what: format!("{} columns, expected {expected}", rec.len()),
                         }));
                     }
                     return Some(Ok((line, rec)));
@@ -191,6 +198,7 @@ type Checked<T> = (Vec<(u64, T)>, Option<Error>);
 fn check_rows<T: Send>(
     text: &str,
     columns: &'static [&'static str],
+    optional: usize,
     progress: &(dyn Fn(u64) + Sync),
     row: &(dyn Fn(u64, &csv::StringRecord) -> Result<T> + Sync),
 ) -> Checked<T> {
@@ -206,7 +214,7 @@ fn check_rows<T: Send>(
                 let done = &done;
                 scope.spawn(move || {
                     let mut out = Vec::new();
-                    for item in records(piece, columns, lines_before, k == 0) {
+                    for item in records(piece, columns, optional, lines_before, k == 0) {
                         let checked = item.and_then(|(line, rec)| {
                             let r = row(line, &rec).map_err(|e| with_order_hint(e, columns))?;
                             Ok((line, r))
@@ -260,24 +268,54 @@ fn text_field(v: &str, max_chars: usize, allow_empty: bool) -> std::result::Resu
     Ok(v.to_owned())
 }
 
-fn kanji_name(v: &str) -> std::result::Result<String, String> {
-    let s = text_field(v, 30, false)?;
-    if s.chars().any(char::is_whitespace) {
-        return Err("holds white space (family and given names go in their own columns)".into());
+/// A letter or mark a name in Latin letters is written with (a foreign resident's name as on
+/// the residence card: `SMITH`, `JOHN WILLIAM`, `O'BRIEN`, `MÜLLER-LÜDENSCHEIDT`).
+fn latin_name_char(c: char) -> bool {
+    c.is_ascii_alphabetic()
+        || ('\u{00C0}'..='\u{024F}').contains(&c) && c.is_alphabetic()
+        || ('Ａ'..='Ｚ').contains(&c)
+        || ('ａ'..='ｚ').contains(&c)
+        || matches!(c, '-' | '\'' | '.' | ',' | '－' | '’')
+}
+
+/// White space runs inside a name as one ASCII space; none at either end.
+fn single_spaced(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// 氏名（姓）or 氏名（名）: a Japanese name has no white space (family and given go in their own
+/// columns); a name in Latin letters may hold spaces between its words (kept as one space).
+fn person_name(v: &str) -> std::result::Result<String, String> {
+    if !v.chars().any(char::is_whitespace) {
+        return text_field(v, 30, false);
+    }
+    let s = single_spaced(v);
+    if s.is_empty() {
+        return Err("is empty".into());
+    }
+    if !s.chars().all(|c| c == ' ' || latin_name_char(c)) {
+        return Err(
+            "holds white space (family and given names go in their own columns; only a name in Latin letters has spaces)".into(),
+        );
+    }
+    text_field(&s, 60, false)
+}
+
+/// Full-width katakana (with ー and ヴ), as VRS keeps カナ names; a foreign resident's reading
+/// may hold spaces between words.
+fn kana_name(v: &str) -> std::result::Result<String, String> {
+    let s = text_field(&single_spaced(v), 60, false)?;
+    if !s.chars().all(|c| {
+        ('\u{30A1}'..='\u{30F6}').contains(&c) || c == 'ー' || c == '・' || c == ' '
+    }) {
+        return Err("is not full-width katakana".into());
     }
     Ok(s)
 }
 
-/// Full-width katakana (with ー and ヴ), as VRS keeps カナ names.
-fn kana_name(v: &str) -> std::result::Result<String, String> {
-    let s = text_field(v, 30, false)?;
-    if !s
-        .chars()
-        .all(|c| ('\u{30A1}'..='\u{30F6}').contains(&c) || c == 'ー' || c == '・')
-    {
-        return Err("is not full-width katakana".into());
-    }
-    Ok(s)
+/// 通称 (a foreign resident's registered alias): empty clears it; any text, spaces allowed.
+fn alias_name(v: &str) -> std::result::Result<String, String> {
+    text_field(&single_spaced(v), 60, true)
 }
 
 /// A validated target row, already hashed and encrypted.
@@ -293,6 +331,8 @@ pub(super) struct TargetRow {
     pub(super) sex: String,
     pub(super) ken_no: String,
     pub(super) status: i64,
+    /// 通称: `None` when the file has no such column (left as it is), empty to clear.
+    pub(super) alias: Option<String>,
 }
 
 pub(super) struct VaccinationRow {
@@ -313,7 +353,7 @@ impl Records {
         municipality: &MunicipalityCode,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(Vec<TargetRow>, HashMap<String, u64>)> {
-        let c = |i| col(&TARGET_COLUMNS, i);
+        let c = |i| col(&TARGET_FILE_COLUMNS, i);
         let row = |line: u64, rec: &csv::StringRecord| -> Result<TargetRow> {
             let err = |i: usize, what: String| Error::Row {
                 line,
@@ -326,8 +366,8 @@ impl Records {
             // The MyNumber is never echoed in an error.
             let my_number = MyNumber::parse(f(1).as_bytes())
                 .map_err(|_| err(1, "is not a valid 12-digit 個人番号 (check digit)".into()))?;
-            let family_kanji = kanji_name(f(2)).map_err(|w| err(2, w))?;
-            let given_kanji = kanji_name(f(3)).map_err(|w| err(3, w))?;
+            let family_kanji = person_name(f(2)).map_err(|w| err(2, w))?;
+            let given_kanji = person_name(f(3)).map_err(|w| err(3, w))?;
             let family_kana = kana_name(f(4)).map_err(|w| err(4, w))?;
             let given_kana = kana_name(f(5)).map_err(|w| err(5, w))?;
             let birth = if f(6).len() == 8 {
@@ -344,6 +384,11 @@ impl Records {
             let ken = KenNo::parse(f(8)).map_err(|_| err(8, "must be 10 digits".into()))?;
             let status = ResidentStatus::from_flag(f(9))
                 .map_err(|_| err(9, "must be empty, 1 (moved out) or 2 (deceased)".into()))?;
+            // The 11th column is vaxcert's: without it, a re-import leaves a 通称 as it was.
+            let alias = match rec.get(10) {
+                Some(v) => Some(alias_name(v).map_err(|w| err(10, w))?),
+                None => None,
+            };
             let hash = self.keys.mynumber_hash(&my_number);
             let ciphertext =
                 self.keys
@@ -360,9 +405,10 @@ impl Records {
                 sex: sex.code().to_owned(),
                 ken_no: ken.as_str().to_owned(),
                 status: status.to_db(),
+                alias,
             })
         };
-        let (checked, first_error) = check_rows(text, &TARGET_COLUMNS, progress, &row);
+        let (checked, first_error) = check_rows(text, &TARGET_FILE_COLUMNS, 1, progress, &row);
         // Repeats, in file order: they come before `first_error`, which ends the rows.
         let mut lines: HashMap<String, u64> = HashMap::with_capacity(checked.len());
         let mut hashes: HashMap<[u8; 32], u64> = HashMap::with_capacity(checked.len());
@@ -451,7 +497,7 @@ impl Records {
                 coupon: coupon.code().to_owned(),
             })
         };
-        let (checked, first_error) = check_rows(text, &VACCINATION_COLUMNS, progress, &row);
+        let (checked, first_error) = check_rows(text, &VACCINATION_COLUMNS, 0, progress, &row);
         // Repeats, in file order: they come before `first_error`, which ends the rows.
         let mut rows = Vec::with_capacity(checked.len());
         let mut first_line: HashMap<String, u64> = HashMap::new();
@@ -516,7 +562,7 @@ mod tests {
                 what: "bad".into(),
             })
         };
-        let (rows, err) = check_rows(&text, &TWO, &|_| {}, &row);
+        let (rows, err) = check_rows(&text, &TWO, 0, &|_| {}, &row);
         assert!(err.is_none());
         assert_eq!(rows.len(), 50_000);
         for (k, (line, v)) in rows.iter().enumerate() {
@@ -526,7 +572,7 @@ mod tests {
         }
         // Errors near the end and near the start: the first one in the file wins.
         let bad = text.replace("49000,", "x,").replace("\n7,", "\n,");
-        let (rows, err) = check_rows(&bad, &TWO, &|_| {}, &row);
+        let (rows, err) = check_rows(&bad, &TWO, 0, &|_| {}, &row);
         assert_eq!(rows.len(), 6);
         assert!(matches!(err, Some(Error::Line { .. })));
     }

@@ -83,11 +83,12 @@ impl Records {
                         "SELECT COUNT(*) FROM stage_resident s JOIN resident r ON r.municipality = $1 AND r.atena = s.atena")
                         .bind(code).fetch_one(&mut *$tx).await?.get(0);
                     sqlx::query(
-                        "INSERT INTO resident (municipality, atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, updated_at) \
-                         SELECT $1, atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, $2 FROM stage_resident WHERE true \
+                        "INSERT INTO resident (municipality, atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, updated_at, alias) \
+                         SELECT $1, atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, $2, alias FROM stage_resident WHERE true \
                          ON CONFLICT (municipality, atena) DO UPDATE SET family_kanji = excluded.family_kanji, given_kanji = excluded.given_kanji, \
                          family_kana = excluded.family_kana, given_kana = excluded.given_kana, birth_date = excluded.birth_date, sex = excluded.sex, \
-                         ken_no = excluded.ken_no, status = excluded.status, updated_at = excluded.updated_at")
+                         ken_no = excluded.ken_no, status = excluded.status, updated_at = excluded.updated_at, \
+                         alias = CASE WHEN excluded.alias IS NULL THEN resident.alias ELSE excluded.alias END")
                         .bind(code).bind(self.now().0).execute(&mut *$tx).await?;
                     tracing::debug!(ms = t0.elapsed().as_millis() as u64, "residents merged");
                     if updated > 0 {
@@ -111,7 +112,7 @@ impl Records {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 // No key on the stage: 宛名番号 are unique already (checked in Rust), and rows
                 // arrive sorted by 宛名番号, the order the merge wants.
-                sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_resident (atena TEXT, hash BLOB, ciphertext BLOB, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status INTEGER)")
+                sqlx::query("CREATE TEMP TABLE IF NOT EXISTS stage_resident (atena TEXT, hash BLOB, ciphertext BLOB, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status INTEGER, alias TEXT)")
                     .execute(&mut *tx).await?;
                 sqlx::query("DELETE FROM stage_resident")
                     .execute(&mut *tx)
@@ -136,14 +137,15 @@ impl Records {
                                 &r.sex,
                                 &r.ken_no,
                                 r.status,
+                                &r.alias,
                             )
                         })
                         .collect();
                     let doc = serde_json::to_string(&doc)
                         .map_err(|_| Error::Corrupt("staging document"))?;
                     sqlx::query(
-                        "INSERT INTO stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status) \
-                         SELECT value->>0, unhex(value->>1), unhex(value->>2), value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10 \
+                        "INSERT INTO stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, alias) \
+                         SELECT value->>0, unhex(value->>1), unhex(value->>2), value->>3, value->>4, value->>5, value->>6, value->>7, value->>8, value->>9, value->>10, value->>11 \
                          FROM jsonb_each($1)",
                     )
                     .bind(doc)
@@ -162,9 +164,9 @@ impl Records {
             }
             crate::records::db::Db::Postgres(p) => {
                 let mut tx = p.begin().await?;
-                sqlx::query("CREATE TEMP TABLE stage_resident (atena TEXT PRIMARY KEY, hash BYTEA, ciphertext BYTEA, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status BIGINT) ON COMMIT DROP")
+                sqlx::query("CREATE TEMP TABLE stage_resident (atena TEXT PRIMARY KEY, hash BYTEA, ciphertext BYTEA, family_kanji TEXT, given_kanji TEXT, family_kana TEXT, given_kana TEXT, birth_date TEXT, sex TEXT, ken_no TEXT, status BIGINT, alias TEXT) ON COMMIT DROP")
                     .execute(&mut *tx).await?;
-                let mut copy = tx.copy_in_raw("COPY stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status) FROM STDIN").await?;
+                let mut copy = tx.copy_in_raw("COPY stage_resident (atena, hash, ciphertext, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, alias) FROM STDIN").await?;
                 let mut buf = String::with_capacity(1 << 20);
                 for &i in &order {
                     let r = &rows[i];
@@ -187,6 +189,11 @@ impl Records {
                     }
                     buf.push('\t');
                     buf.push_str(&r.status.to_string());
+                    buf.push('\t');
+                    match &r.alias {
+                        Some(a) => copy_text(&mut buf, a),
+                        None => buf.push_str("\\N"),
+                    }
                     buf.push('\n');
                     if buf.len() > (1 << 20) {
                         copy.send(std::mem::take(&mut buf).into_bytes()).await?;
