@@ -267,14 +267,22 @@ mod tests {
 
     #[test]
     fn latin_names_match_in_any_case_and_a_tsushou_may_follow() {
-        assert!(name_matches("SMITH JOHN WILLIAM", "Smith", "John William", None));
+        assert!(name_matches(
+            "SMITH JOHN WILLIAM",
+            "Smith",
+            "John William",
+            None
+        ));
         assert!(name_matches("ＳＭＩＴＨ　ＪＯＨＮ", "SMITH", "JOHN", None));
         assert!(!name_matches("SMITH JOHN", "SMITH", "JANE", None));
         let alias = Some("金　太郎");
         assert!(name_matches("KIM TAEHO 金 太郎", "KIM", "TAEHO", alias));
         assert!(name_matches("KIM TAEHO（金太郎）", "KIM", "TAEHO", alias));
         assert!(name_matches("KIM TAEHO", "KIM", "TAEHO", alias));
-        assert!(!name_matches("金　太郎", "KIM", "TAEHO", alias), "the alias alone");
+        assert!(
+            !name_matches("金　太郎", "KIM", "TAEHO", alias),
+            "the alias alone"
+        );
         assert!(!name_matches("KIM TAEHO 金 次郎", "KIM", "TAEHO", alias));
         assert!(!name_matches("KIM TAEHO 金 太郎", "KIM", "TAEHO", None));
     }

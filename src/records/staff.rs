@@ -517,7 +517,9 @@ impl Records {
             let wanted = comparable_name(&format!("{family}{given}"));
             found.retain(|r| {
                 comparable_name(&format!("{}{}", r.family_kanji, r.given_kanji)) == wanted
-                    || r.alias.as_deref().is_some_and(|a| comparable_name(a) == wanted)
+                    || r.alias
+                        .as_deref()
+                        .is_some_and(|a| comparable_name(a) == wanted)
             });
         }
         found.truncate(100);

@@ -35,6 +35,8 @@ async fn good_evidence_yields_the_persona() {
         "kyusei",
         "locked",
         "one-try",
+        "foreign",
+        "tsushou",
     ] {
         let p = persona(name);
         let id = verify(&evidence(name, &binding())).await.unwrap();

@@ -33,6 +33,8 @@ async fn every_persona_reads_and_verifies_through_pcscd() {
         ("yoshi", "2468"),
         ("kyusei", "1357"),
         ("one-try", "2580"),
+        ("foreign", "2468"),
+        ("tsushou", "9753"),
     ];
     for (name, pin) in pins {
         let p = persona(name);

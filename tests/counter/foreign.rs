@@ -41,8 +41,16 @@ async fn a_foreign_resident_is_found_previewed_and_issued_an_overseas_certificat
     let p = b
         .post("/residents/1006/preview", &[("kind", "domestic")])
         .await;
-    assert!(p.body.contains("id=\"preview-name\">KIM TAEHO<"), "{}", p.body);
-    assert!(p.body.contains("id=\"preview-alias\">金田 太浩<"), "{}", p.body);
+    assert!(
+        p.body.contains("id=\"preview-name\">KIM TAEHO<"),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body.contains("id=\"preview-alias\">金田 太浩<"),
+        "{}",
+        p.body
+    );
 
     // An overseas certificate for 1005 from a US passport, with a former name recorded.
     let m = mrz_of("USA", "SMITH", "JOHN<WILLIAM", "C03005988", "790623", 'M');
@@ -86,6 +94,9 @@ async fn a_foreign_resident_is_found_previewed_and_issued_an_overseas_certificat
     assert_eq!(names[0]["given"][0], "JOHN WILLIAM", "{shc}");
     let vds: Value =
         serde_json::from_str(texts.iter().find(|t| t.starts_with('{')).unwrap()).unwrap();
-    assert_eq!(vds["data"]["msg"]["pid"]["n"], "SMITH JOHN WILLIAM", "{vds}");
+    assert_eq!(
+        vds["data"]["msg"]["pid"]["n"], "SMITH JOHN WILLIAM",
+        "{vds}"
+    );
     assert_eq!(vds["data"]["msg"]["pid"]["i"], "C03005988", "{vds}");
 }

@@ -35,7 +35,10 @@ async fn foreign_residents_import_match_and_are_found(b: Backend) {
         .await
         .unwrap();
     assert_eq!(rec.resident.family_kanji, "Smith");
-    assert_eq!(rec.resident.given_kanji, "John William", "spaces kept as one");
+    assert_eq!(
+        rec.resident.given_kanji, "John William",
+        "spaces kept as one"
+    );
     assert_eq!(rec.resident.given_kana, "ジョン ウィリアム");
     assert_eq!(rec.resident.display_name(), "Smith John William");
     assert_eq!(rec.resident.alias, None);
@@ -93,7 +96,10 @@ async fn foreign_residents_import_match_and_are_found(b: Backend) {
     for (q, want) in [
         (by_name("SMITH", "JOHN WILLIAM", "19790623"), Some("1005")),
         (by_name("smith", "john  william", "19790623"), Some("1005")),
-        (by_name("ＳＭＩＴＨ", "ＪＯＨＮ　ＷＩＬＬＩＡＭ", "19790623"), Some("1005")),
+        (
+            by_name("ＳＭＩＴＨ", "ＪＯＨＮ　ＷＩＬＬＩＡＭ", "19790623"),
+            Some("1005"),
+        ),
         (by_name("SMITH", "JOHN", "19790623"), None),
         (by_name("Kim", "Taeho", "19901205"), Some("1006")),
         (by_name("金田", "太浩", "19901205"), Some("1006")),

@@ -241,9 +241,7 @@ impl PdfRenderer {
         let mut rows: Vec<(Cell<'_>, f32, Option<Cell<'_>>)> =
             vec![((&l.text.name, doc.name_kanji.to_owned()), p.name_size, None)];
         if let Some(roman) = doc.name_roman {
-            let former = doc
-                .former_name
-                .map(|f| (&l.text.former_name, f.to_owned()));
+            let former = doc.former_name.map(|f| (&l.text.former_name, f.to_owned()));
             rows.push(((&l.text.name_roman, roman.to_owned()), p.value_size, former));
         }
         let nationality = doc

@@ -305,9 +305,10 @@ fn person_name(v: &str) -> std::result::Result<String, String> {
 /// may hold spaces between words.
 fn kana_name(v: &str) -> std::result::Result<String, String> {
     let s = text_field(&single_spaced(v), 60, false)?;
-    if !s.chars().all(|c| {
-        ('\u{30A1}'..='\u{30F6}').contains(&c) || c == 'ー' || c == '・' || c == ' '
-    }) {
+    if !s
+        .chars()
+        .all(|c| ('\u{30A1}'..='\u{30F6}').contains(&c) || c == 'ー' || c == '・' || c == ' ')
+    {
         return Err("is not full-width katakana".into());
     }
     Ok(s)
