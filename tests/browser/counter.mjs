@@ -49,6 +49,13 @@ try {
   await page.fill('input[name=totp]', totp(env('TOTP_SECRET_HEX')));
   await Promise.all([page.waitForURL(`${url}/search`), page.click('form[action="/login"] button')]);
 
+  // A foreign resident, found by the Latin name in lower case.
+  await page.fill('#search-name input[name=family]', 'smith');
+  await page.fill('#search-name input[name=given]', 'john william');
+  await page.fill('#search-name input[name=birth_date]', '1979-06-23');
+  await Promise.all([page.waitForSelector('#results'), page.click('#search-name button')]);
+  const foreignFound = (await page.textContent('#results tbody')).includes('SMITH JOHN WILLIAM');
+
   await page.fill('#search-atena input[name=atena]', '1001');
   await Promise.all([page.waitForSelector('#results'), page.click('#search-atena button')]);
   await page.screenshot({ path: `${shots}/2-search.png`, fullPage: true });
@@ -151,7 +158,7 @@ try {
   console.log(JSON.stringify({
     ok: true, previewRoman, previewPassport, certificateId, reprinted,
     revoked: revokeFormLeft === null, reviewEmpty, auditOk, revocationLogged, csvHeader,
-    totpQr, staffRows, lastReview, newcomerRole, newcomerSeesStaff,
+    totpQr, staffRows, lastReview, newcomerRole, newcomerSeesStaff, foreignFound,
   }));
 } finally {
   await browser.close();

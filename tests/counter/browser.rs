@@ -88,6 +88,7 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
         "{result}"
     );
     assert_eq!(result["totpQr"], true, "{result}");
+    assert_eq!(result["foreignFound"], true, "{result}");
     assert_eq!(
         result["staffRows"],
         serde_json::json!([
