@@ -138,6 +138,8 @@ pub fn router(state: State) -> Router {
         .route("/audit", get(pages::audit_log))
         .route("/audit.csv", get(pages::audit_csv))
         .route("/review/revoke", post(pages::revoke_stale))
+        .route("/stats", get(pages::stats))
+        .route("/stats.csv", get(pages::stats_csv))
         .route("/staff", get(staff::list).post(staff::add))
         .route("/staff/review", post(staff::confirm_review))
         .route("/staff/{login}/{action}", post(staff::act))

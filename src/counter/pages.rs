@@ -71,6 +71,10 @@ fn env() -> &'static Environment<'static> {
                 "staff.html",
                 include_str!("../../templates/counter/staff.html"),
             ),
+            (
+                "stats.html",
+                include_str!("../../templates/counter/stats.html"),
+            ),
         ] {
             // The templates are compiled into the binary and covered by the tests.
             env.add_template(name, src)
@@ -139,6 +143,8 @@ pub(super) fn staff_ctx(s: &Session) -> minijinja::Value {
         may_issue => s.staff.may_issue(),
         admin => s.staff.role() == crate::records::Role::Admin,
         may_audit => may_audit(&s.staff),
+        reads_residents => s.staff.reads_residents(),
+        may_stats => matches!(s.staff.role(), crate::records::Role::Admin | crate::records::Role::Stats),
     }
 }
 
@@ -627,8 +633,59 @@ pub(super) async fn print_js() -> Response {
 }
 
 /// `/`: the search page when logged in, else the login page.
-pub(super) async fn root(_: Staff) -> Response {
-    Redirect::to("/search").into_response()
+pub(super) async fn root(Staff { s, .. }: Staff) -> Response {
+    Redirect::to(home(&s.staff)).into_response()
+}
+
+/// Where a login lands: the statistics for the `stats` role (it reads no resident), else the
+/// search.
+fn home(s: &StaffSession) -> &'static str {
+    if s.reads_residents() {
+        "/search"
+    } else {
+        "/stats"
+    }
+}
+
+/// `GET /stats`: counts only, small cells suppressed (stats: every municipality; admin: its own).
+pub(super) async fn stats(S(state): S<State>, Staff { s, .. }: Staff) -> Response {
+    match state
+        .records
+        .stats(&s.staff, crate::records::SUPPRESS_UNDER)
+        .await
+    {
+        Ok(st) => render(
+            StatusCode::OK,
+            "stats.html",
+            context! {
+                staff => staff_ctx(&s), csrf => s.csrf.clone(), rows => st.rows,
+                threshold => st.threshold,
+            },
+        ),
+        Err(e) => error_page(&Error::Records(e), Some(&s)),
+    }
+}
+
+/// `GET /stats.csv`: the same as CSV.
+pub(super) async fn stats_csv(S(state): S<State>, Staff { s, .. }: Staff) -> Response {
+    match state
+        .records
+        .stats(&s.staff, crate::records::SUPPRESS_UNDER)
+        .await
+    {
+        Ok(st) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"stats.csv\"",
+                ),
+            ],
+            st.to_csv(),
+        )
+            .into_response(),
+        Err(e) => error_page(&Error::Records(e), Some(&s)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -738,8 +795,9 @@ pub(super) async fn login(
         .await
     {
         Ok(staff) => {
+            let to = home(&staff);
             let id = state.sessions.open(staff, state.clock.now());
-            let mut r = Redirect::to("/search").into_response();
+            let mut r = Redirect::to(to).into_response();
             let h = r.headers_mut();
             h.append(
                 header::SET_COOKIE,

@@ -40,6 +40,8 @@ fn role_of(s: &str) -> Result<Role, Error> {
         "admin" => Ok(Role::Admin),
         "clerk" => Ok(Role::Clerk),
         "auditor" => Ok(Role::Auditor),
+        "stats" => Ok(Role::Stats),
+        "move-in" => Ok(Role::MoveIn),
         _ => Err(Error::Input("役割 / role")),
     }
 }

@@ -51,6 +51,19 @@ pub enum StorageCommand {
     /// Staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Counts of issuances and revocations per municipality, day (JST), channel and kind, cells
+    /// under the threshold suppressed: no row about a person.
+    Stats {
+        /// `csv` or `json`.
+        #[arg(long, value_enum, default_value_t = StatsFormat::Csv)]
+        format: StatsFormat,
+        /// One municipality only (default: every one).
+        #[arg(long)]
+        municipality: Option<MunicipalityCode>,
+        /// Cells counting fewer than this are shown as suppressed (`<N`, or null in JSON).
+        #[arg(long, default_value_t = crate::records::SUPPRESS_UNDER)]
+        threshold: i64,
+    },
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -73,6 +86,15 @@ pub enum MunicipalityCommand {
     },
     /// List municipalities.
     List,
+}
+
+/// How `records stats` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StatsFormat {
+    /// `municipality,day,channel,kind,issued,revoked`.
+    Csv,
+    /// `{"threshold": N, "rows": [...]}`.
+    Json,
 }
 
 /// `vaxcert records staff …`
@@ -223,6 +245,20 @@ pub async fn run(records: &Records, command: StorageCommand) -> Result<()> {
             println!("dose {dose} of {atena} in {municipality} deleted (audited)");
         }
         StorageCommand::Staff(c) => staff(records, c).await?,
+        StorageCommand::Stats {
+            format,
+            municipality,
+            threshold,
+        } => {
+            let s = records
+                .operator_stats(municipality.as_ref(), threshold)
+                .await
+                .map_err(coded)?;
+            match format {
+                StatsFormat::Csv => print!("{}", s.to_csv()),
+                StatsFormat::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+            }
+        }
         StorageCommand::Audit(AuditCommand::Verify) => {
             let r = records.verify_audit().await.map_err(coded)?;
             println!(

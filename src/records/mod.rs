@@ -10,6 +10,7 @@
 //!   ├ lookup   VerifiedIdentity + municipality → resident, doses, last passport data
 //!   ├ staff    argon2id + TOTP logins, throttling, municipality-scoped search and view
 //!   ├ staff_admin  an admin's own staff: add, disable, role, TOTP reset, periodic review
+//!   ├ stats    counts only (issuances, revocations per cell), small cells suppressed
 //!   └ audit    serialised, hash-chained, signed checkpoints; `verify`
 //! ```
 //!
@@ -34,6 +35,7 @@ mod primary;
 pub mod seed;
 mod staff;
 mod staff_admin;
+mod stats;
 mod totp;
 
 use std::sync::Arc;
@@ -54,6 +56,7 @@ pub use staff::{
     IssuanceLine, NewStaff, NewTotp, ResidentView, SearchQuery, StaffSession, plausible_login,
 };
 pub use staff_admin::{StaffChange, StaffLine, StaffReview};
+pub use stats::{SUPPRESS_UNDER, Stats, StatsRow};
 
 use crate::card::challenge::{ChallengeId, UsedChallenges};
 use crate::clock::{Clock, UnixTime};

@@ -191,6 +191,12 @@ pub enum Role {
     Clerk,
     /// Reads records and the audit log; cannot issue.
     Auditor,
+    /// The state's statistics: counts of issuances and revocations over every municipality,
+    /// small cells suppressed; never a resident, dose or issuance row.
+    Stats,
+    /// 転入照会: asks a resident's former municipality for their vaccination records (the only
+    /// role that may), and reads its own residents to do so.
+    MoveIn,
 }
 
 impl Role {
@@ -200,14 +206,22 @@ impl Role {
             Role::Admin => "admin",
             Role::Clerk => "clerk",
             Role::Auditor => "auditor",
+            Role::Stats => "stats",
+            Role::MoveIn => "move-in",
         }
     }
 
-    pub(in crate::records) fn parse(s: &str) -> Result<Self> {
+    /// Parse a stable name.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`].
+    pub fn parse(s: &str) -> Result<Self> {
         match s {
             "admin" => Ok(Role::Admin),
             "clerk" => Ok(Role::Clerk),
             "auditor" => Ok(Role::Auditor),
+            "stats" => Ok(Role::Stats),
+            "move-in" => Ok(Role::MoveIn),
             _ => Err(Error::Invalid { what: "role" }),
         }
     }

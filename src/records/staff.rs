@@ -80,6 +80,18 @@ impl StaffSession {
     pub fn may_issue(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Clerk)
     }
+    /// Whether this member may search and view residents (every role but `stats`, which sees
+    /// counts only).
+    pub fn reads_residents(&self) -> bool {
+        self.role != Role::Stats
+    }
+    fn must_read_residents(&self) -> Result<()> {
+        if self.reads_residents() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
     pub(in crate::records) fn actor(&self) -> String {
         if self.login == OPERATOR {
             "cli".to_owned()
@@ -492,6 +504,7 @@ impl Records {
     /// # Errors
     /// Database errors.
     pub async fn search(&self, s: &StaffSession, q: &SearchQuery) -> Result<Vec<Resident>> {
+        s.must_read_residents()?;
         const COLS: &str = "SELECT atena, family_kanji, given_kanji, family_kana, given_kana, birth_date, sex, ken_no, status, alias FROM resident WHERE municipality = $1 AND ";
         let code = s.municipality.as_str();
         let (sql, key) = match q {
@@ -539,6 +552,7 @@ impl Records {
     /// # Errors
     /// [`Error::NoSuchResident`] when the session's municipality holds no such 宛名番号.
     pub async fn view(&self, s: &StaffSession, atena: &AtenaNo) -> Result<ResidentView> {
+        s.must_read_residents()?;
         let resident = self.resident(&s.municipality, atena).await?;
         let Some(resident) = resident else {
             self.audit(&AuditEntry::system(
@@ -592,6 +606,7 @@ impl Records {
     /// # Errors
     /// Database errors.
     pub async fn count_residents(&self, s: &StaffSession) -> Result<i64> {
+        s.must_read_residents()?;
         Ok(
             with_db!(&self.db, p => sqlx::query("SELECT COUNT(*) FROM resident WHERE municipality = $1")
             .bind(s.municipality.as_str()).fetch_one(p).await.map(|r| r.get::<i64, _>(0)))?,

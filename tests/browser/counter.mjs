@@ -120,6 +120,11 @@ try {
   const csv = await page.request.get(`${url}${await page.getAttribute('#audit-csv', 'href')}`);
   const csvHeader = (await csv.text()).split('\n')[0];
 
+  // Statistics: counts only, the one overseas certificate a suppressed cell.
+  await Promise.all([page.waitForURL(`${url}/stats`), page.click('#nav-stats')]);
+  const statsCell = (await page.textContent('#stats tr[data-channel="counter"][data-kind="overseas"] .issued')).trim();
+  await page.screenshot({ path: `${shots}/9b-stats.png`, fullPage: true });
+
   // Staff administration: add a login, change a role, disable one, record the review.
   await Promise.all([page.waitForURL(`${url}/staff`), page.click('#nav-staff')]);
   await page.fill('#add-staff input[name=login]', 'clerk-chromium');
@@ -158,7 +163,7 @@ try {
   console.log(JSON.stringify({
     ok: true, previewRoman, previewPassport, certificateId, reprinted,
     revoked: revokeFormLeft === null, reviewEmpty, auditOk, revocationLogged, csvHeader,
-    totpQr, staffRows, lastReview, newcomerRole, newcomerSeesStaff, foreignFound,
+    totpQr, staffRows, lastReview, newcomerRole, newcomerSeesStaff, foreignFound, statsCell,
   }));
 } finally {
   await browser.close();

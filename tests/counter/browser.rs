@@ -89,6 +89,7 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
     );
     assert_eq!(result["totpQr"], true, "{result}");
     assert_eq!(result["foreignFound"], true, "{result}");
+    assert_eq!(result["statsCell"], "<10", "{result}");
     assert_eq!(
         result["staffRows"],
         serde_json::json!([

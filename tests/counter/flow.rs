@@ -464,7 +464,7 @@ async fn an_auditor_searches_and_exports_the_municipalitys_audit_log() {
 }
 
 /// Issue a domestic certificate at the counter for `atena`; its certificate ID.
-async fn issue_domestic(b: &mut crate::helpers::Browser, atena: &str) -> String {
+pub(crate) async fn issue_domestic(b: &mut crate::helpers::Browser, atena: &str) -> String {
     b.get(&format!("/residents/{atena}")).await;
     let p = b
         .post(

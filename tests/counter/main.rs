@@ -12,5 +12,6 @@ mod helpers;
 mod isolation;
 mod session;
 mod staff;
+mod stats;
 #[path = "../common/totp.rs"]
 mod totp;

@@ -108,6 +108,44 @@ async fn the_records_cli_end_to_end(b: Backend) {
         out.contains("otpauth://totp/vaxcert:131016%2Falice?secret="),
         "{out}"
     );
+    // The operator's staff commands: role, disable, TOTP reset, the list.
+    let m = ["--municipality", "131016"];
+    for (args, says) in [
+        (
+            vec!["staff", "role", "--role", "auditor", "alice"],
+            "staff alice of 131016: role auditor",
+        ),
+        (
+            vec!["staff", "disable", "alice"],
+            "staff alice of 131016: disabled",
+        ),
+        (
+            vec!["staff", "reset-totp", "alice"],
+            "otpauth://totp/vaxcert:131016%2Falice?secret=",
+        ),
+        (
+            vec!["staff", "unlock", "alice"],
+            "staff alice of 131016: unlocked",
+        ),
+    ] {
+        let mut a = args.clone();
+        a.splice(2..2, m);
+        let (ok, out, err) = run(&db, &a);
+        assert!(ok && out.contains(says), "{a:?}: {out}{err}");
+    }
+    let (ok, out, err) = run(&db, &["staff", "list", "--municipality", "131016"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("alice\tauditor\tyes\t"), "{out}");
+    let (ok, _, err) = run(&db, &["staff", "enable", "--municipality", "131016", "bob"]);
+    assert!(!ok && err.contains("[staff-not-found]"), "{err}");
+    // Statistics: no issuance yet, the header only; JSON with the threshold.
+    let (ok, out, err) = run(&db, &["stats"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "municipality,day,channel,kind,issued,revoked\n");
+    let (ok, out, err) = run(&db, &["stats", "--format", "json", "--threshold", "5"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!({"threshold": 5, "rows": []}));
     let (ok, out, _) = run(&db, &["audit", "verify"]);
     assert!(ok && out.contains("audit log intact"), "{out}");
     // The demo data, on its own database (its residents are the same personas).

@@ -12,3 +12,4 @@ mod import;
 mod lookup;
 mod review;
 mod staff;
+mod stats;
