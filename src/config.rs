@@ -183,6 +183,10 @@ pub struct RecordsConfig {
     /// version vaxcert ships unless given).
     #[serde(default = "default_terms_versions")]
     pub terms_versions: Vec<String>,
+    /// 転入照会 with other deployments: the `move-in.toml` (README "転入照会"); none: queries
+    /// stay within this deployment.
+    #[serde(default)]
+    pub move_in: Option<PathBuf>,
 }
 
 fn default_terms_versions() -> Vec<String> {

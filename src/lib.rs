@@ -5,6 +5,7 @@
 //! ```text
 //! cli/       the command line: composes the rooms; nothing imports it
 //! app/ center/ kiosk/ counter/   roles (front ends): no database, no keys
+//! move_in/   転入照会 between municipalities (in-process, or mTLS between deployments)
 //! card_sim/ load/ demo           DEV ONLY tools; dev/ holds every dev-only item (certs/dev)
 //! issuance/  the issuance service: the only holder of a pki::Signer; uses records for data
 //! records/   storage only (SQLite, PostgreSQL): never signs, renders no HTML
@@ -40,6 +41,7 @@ pub mod http;
 pub mod issuance;
 pub mod kiosk;
 pub mod load;
+pub mod move_in;
 pub mod pki;
 pub mod protocol;
 pub mod records;

@@ -145,6 +145,10 @@ pub struct ServeArgs {
     /// network only.
     #[arg(long)]
     pub metrics: Option<SocketAddr>,
+    /// 転入照会 with other deployments (`move-in.toml`: our client identity, the peers, and
+    /// where we answer theirs). Without it, queries stay within this deployment.
+    #[arg(long)]
+    pub move_in_config: Option<PathBuf>,
 }
 
 fn coded(code: &'static str, e: impl std::fmt::Display) -> anyhow::Error {
@@ -311,6 +315,12 @@ struct Plan {
     counter_plain_http: bool,
     counter_trusted_proxies: Vec<std::net::IpAddr>,
     metrics: Option<SocketAddr>,
+    move_in: Option<crate::move_in::Settings>,
+}
+
+fn move_in_settings(path: Option<&Path>) -> Result<Option<crate::move_in::Settings>> {
+    path.map(|p| crate::move_in::Settings::load(p).map_err(|e| coded(e.code(), e)))
+        .transpose()
 }
 
 fn hex_key<K>(path: &Path, parse: impl Fn(&str) -> Option<K>) -> Result<K> {
@@ -348,6 +358,9 @@ fn refuse_denylist(plan: &Plan, record_keys: &KeyPaths) -> Result<()> {
     ];
     files.extend(plan.signing.certificates());
     files.extend(plan.signing.key_files());
+    if let Some(m) = &plan.move_in {
+        files.extend(m.files());
+    }
     for f in files {
         crate::pki::denylist::refuse(f).map_err(|e| coded("dev-key-in-production", e))?;
     }
@@ -387,6 +400,7 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
         counter_plain_http: c.counter_plain_http,
         counter_trusted_proxies: c.counter_trusted_proxies.clone(),
         metrics: c.metrics,
+        move_in: move_in_settings(c.move_in.as_deref())?,
     };
     let record_keys = KeyPaths::in_dir(&c.keys_dir);
     for secret in [c.challenge_key.as_path(), c.token_key.as_path()] {
@@ -463,6 +477,7 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
         counter_plain_http: args.counter_plain_http,
         counter_trusted_proxies: args.counter_trusted_proxies,
         metrics: args.metrics,
+        move_in: move_in_settings(args.move_in_config.as_deref())?,
     };
     if !dev {
         refuse_denylist(&plan, records.key_paths())?;
@@ -512,17 +527,35 @@ async fn run_plan(records: Records, plan: Plan) -> Result<()> {
         key: settings.server_key.clone(),
         client_auth: ClientAuth::None,
     };
+    let mut counter_state = counter::State::new(
+        service.clone(),
+        Arc::new(SystemClock),
+        counter::Settings {
+            secure_cookies: !plan.counter_plain_http,
+            trusted_proxies: plan.counter_trusted_proxies.clone(),
+            ..counter::Settings::default()
+        },
+    );
+    let mut move_in_server = None;
+    if let Some(m) = &plan.move_in {
+        counter_state = counter_state.with_move_in(
+            crate::move_in::Exchange::with_peers(records.clone(), m)
+                .map_err(|e| coded(e.code(), e))?,
+        );
+        if m.listen.is_some() {
+            let s = crate::move_in::Server::build(records.clone(), m)
+                .await
+                .map_err(|e| coded(e.code(), e))?;
+            crate::http::announce(format_args!(
+                "records: move-in queries answered on https://{}",
+                s.local_addr()
+            ));
+            move_in_server = Some(s);
+        }
+    }
     let counter = counter::Server::build(
         plan.counter_listen,
-        counter::State::new(
-            service.clone(),
-            Arc::new(SystemClock),
-            counter::Settings {
-                secure_cookies: !plan.counter_plain_http,
-                trusted_proxies: plan.counter_trusted_proxies.clone(),
-                ..counter::Settings::default()
-            },
-        ),
+        counter_state,
         (!plan.counter_plain_http).then_some(&counter_tls),
     )
     .await
@@ -547,9 +580,15 @@ async fn run_plan(records: Records, plan: Plan) -> Result<()> {
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let (api, ui, ()) = tokio::join!(
+    let (api, ui, peers, ()) = tokio::join!(
         server.run_until(stopped(stop.subscribe())),
         counter.run_until(stopped(stop.subscribe())),
+        async {
+            match move_in_server {
+                Some(s) => s.run_until(stopped(stop.subscribe())).await,
+                None => Ok(()),
+            }
+        },
         async {
             crate::http::shutdown_signal().await;
             let _ = stop.send(true);
@@ -560,5 +599,6 @@ async fn run_plan(records: Records, plan: Plan) -> Result<()> {
         Err(_) => tracing::warn!("records still shared at shutdown; audit head not sealed"),
     }
     ui.map_err(|e| coded("counter-failed", e))?;
+    peers.map_err(|e| coded("move-in-failed", e))?;
     api.context("internal API server failed")
 }

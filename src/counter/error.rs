@@ -28,6 +28,9 @@ pub enum Error {
     /// Signing or recording the certificate failed.
     #[error("{0}")]
     Issuance(#[from] crate::issuance::Error),
+    /// The 転入照会 failed (here, on the way, or at the former municipality).
+    #[error("{0}")]
+    MoveIn(#[from] crate::move_in::Error),
     /// The certificate to print is not this session's latest issuance.
     #[error("no such certificate in this session; issue it again")]
     NotIssuedHere,
@@ -47,6 +50,7 @@ impl Error {
             Error::NeedsPassport => "passport-required",
             Error::Records(e) => e.code(),
             Error::Issuance(e) => e.code(),
+            Error::MoveIn(e) => e.code(),
             Error::NotIssuedHere => "certificate-not-in-session",
             Error::Bind(_) => "bind",
         }
@@ -81,6 +85,15 @@ impl Error {
                 "no-vaccinations" => "接種記録がありません。",
                 "passport-required" => "海外用証明書には旅券のMRZが必要です。",
                 _ => "証明書を発行できませんでした。",
+            },
+            Error::MoveIn(e) => match e.code() {
+                "move-in-no-match" => "転出元に該当する住民がいません（個人番号が一致しません）。",
+                "move-in-not-moved-out" => "転出元で転出の記録がありません。",
+                "move-in-no-route" => "転出元の市区町村に照会する経路が設定されていません。",
+                "move-in-forbidden" => "転出元がこの照会を受け付けませんでした。",
+                "municipality-unknown" => "転出元の市区町村が見つかりません。",
+                "forbidden" => "この操作の権限がありません。",
+                _ => "転出元の記録システムから回答がありませんでした。",
             },
             Error::NotIssuedHere => "この証明書はこのセッションで発行されていません。",
             Error::Bind(_) => "サーバーエラー",

@@ -8,6 +8,7 @@
 //! router(State)   axum routes; every page and form goes through `session::Sessions`
 //!   ├ session     in-memory sessions: random IDs, CSRF tokens, 15-minute idle timeout
 //!   ├ pages       handlers + minijinja templates from `templates/counter/`
+//!   ├ move_in     the 転入照会 form on the record page (the `move-in` role)
 //!   └ staff       the admin's staff pages (add, disable, role, TOTP reset, unlock, review)
 //! ```
 //!
@@ -21,6 +22,7 @@
 //! It holds no key and no database handle of its own.
 
 mod error;
+mod move_in;
 mod pages;
 mod session;
 mod staff;
@@ -77,6 +79,8 @@ pub struct State {
     clock: Arc<dyn Clock>,
     settings: Settings,
     sessions: Arc<session::Sessions>,
+    /// 転入照会: within this deployment, and to the peers it is given.
+    move_in: Arc<crate::move_in::Exchange>,
 }
 
 impl State {
@@ -85,11 +89,18 @@ impl State {
     pub fn new(service: Arc<IssuanceService>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         State {
             records: service.records().clone(),
+            move_in: Arc::new(crate::move_in::Exchange::local(service.records().clone())),
             service,
             clock,
             settings,
             sessions: Arc::new(session::Sessions::default()),
         }
+    }
+
+    /// Ask other deployments too (`records serve --move-in-config`).
+    pub fn with_move_in(mut self, exchange: crate::move_in::Exchange) -> Self {
+        self.move_in = Arc::new(exchange);
+        self
     }
 
     /// Sessions open now (idle ones count until the next sweep).
@@ -130,6 +141,7 @@ pub fn router(state: State) -> Router {
         .route("/residents/{atena}/passport", post(pages::passport))
         .route("/residents/{atena}/preview", post(pages::preview))
         .route("/residents/{atena}/issue", post(pages::issue))
+        .route("/residents/{atena}/move-in", post(move_in::ask))
         .route("/certificates/{id}", get(pages::issued))
         .route("/certificates/{id}/pdf", get(pages::issued_pdf))
         .route("/certificates/{id}/revoke", post(pages::revoke))

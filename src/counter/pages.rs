@@ -118,12 +118,20 @@ fn status_of(e: &Error) -> StatusCode {
             "resident-not-found" => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         },
+        Error::MoveIn(e) => match e.code() {
+            "forbidden" | "move-in-forbidden" => StatusCode::FORBIDDEN,
+            "move-in-no-match" | "municipality-unknown" | "move-in-no-route" => {
+                StatusCode::NOT_FOUND
+            }
+            "move-in-not-moved-out" => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_GATEWAY,
+        },
         Error::NotIssuedHere => StatusCode::NOT_FOUND,
         Error::Bind(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-fn error_ctx(e: &Error) -> minijinja::Value {
+pub(super) fn error_ctx(e: &Error) -> minijinja::Value {
     context! { code => e.code(), ja => e.message_ja(), en => e.to_string() }
 }
 
@@ -144,6 +152,7 @@ pub(super) fn staff_ctx(s: &Session) -> minijinja::Value {
         admin => s.staff.role() == crate::records::Role::Admin,
         may_audit => may_audit(&s.staff),
         reads_residents => s.staff.reads_residents(),
+        move_in => s.staff.role() == crate::records::Role::MoveIn,
         may_stats => matches!(s.staff.role(), crate::records::Role::Admin | crate::records::Role::Stats),
     }
 }
@@ -281,7 +290,11 @@ macro_rules! csrf_forms {
     )*};
 }
 csrf_forms!(CsrfForm, SearchForm, PassportForm, KindForm, ReasonForm);
-csrf_forms!(super::staff::AddForm, super::staff::ActionForm);
+csrf_forms!(
+    super::staff::AddForm,
+    super::staff::ActionForm,
+    super::move_in::MoveInForm
+);
 
 /// A revocation's form: the reason, recorded in the audit log.
 #[derive(Deserialize)]
@@ -984,6 +997,8 @@ struct DoseRow {
     product_en: &'static str,
     lot: String,
     venue: String,
+    /// The former municipality that provided it (転入照会).
+    provided_by: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -1014,6 +1029,7 @@ fn view_ctx(v: &ResidentView) -> minijinja::Value {
             product_en: d.product.name_en,
             lot: d.lot.clone(),
             venue: d.venue.clone(),
+            provided_by: d.provided_by.as_ref().map(|m| m.as_str().to_owned()),
         })
         .collect();
     // Certificates in force issued from data since changed are flagged for the admin.
@@ -1060,6 +1076,17 @@ async fn resident_page(
     error: Option<&Error>,
     mrz: &str,
 ) -> Response {
+    resident_page_with(state, s, atena, error, mrz, None).await
+}
+
+pub(super) async fn resident_page_with(
+    state: &State,
+    s: &Session,
+    atena: &AtenaNo,
+    error: Option<&Error>,
+    mrz: &str,
+    notice: Option<String>,
+) -> Response {
     let v = match state.records.view(&s.staff, atena).await {
         Ok(v) => v,
         Err(e) => return error_page(&Error::Records(e), Some(s)),
@@ -1070,7 +1097,7 @@ async fn resident_page(
         context! {
             staff => staff_ctx(s), csrf => s.csrf.clone(), view => view_ctx(&v),
             passport => session_passport(s, atena).map(passport_row),
-            error => error.map(error_ctx), mrz => mrz,
+            error => error.map(error_ctx), mrz => mrz, notice => notice,
         },
     )
 }
@@ -1079,7 +1106,7 @@ async fn resident_page(
     clippy::result_large_err,
     reason = "the refusal is the page itself, built once per request"
 )]
-fn parse_atena(raw: &str, s: &Session) -> Result<AtenaNo, Response> {
+pub(super) fn parse_atena(raw: &str, s: &Session) -> Result<AtenaNo, Response> {
     AtenaNo::parse(raw)
         .map_err(|_| error_page(&Error::Input("宛名番号 / resident number"), Some(s)))
 }

@@ -101,6 +101,12 @@ pub enum Error {
     /// No such staff login in the admin's municipality.
     #[error("no such staff login in your municipality")]
     NoSuchStaff,
+    /// 転入照会: no resident of the former municipality has this 個人番号.
+    #[error("the former municipality holds no resident with this 個人番号")]
+    MoveInNoMatch,
+    /// 転入照会: the former municipality's resident has not moved out.
+    #[error("the former municipality's resident has not moved out (転出)")]
+    MoveInNotMovedOut,
     /// An admin tried to change their own login (another admin must).
     #[error("you cannot change your own login; ask another admin")]
     OwnLogin,
@@ -179,6 +185,8 @@ impl Error {
             Error::StaffExists => "staff-exists",
             Error::NoSuchStaff => "staff-not-found",
             Error::OwnLogin => "own-login",
+            Error::MoveInNoMatch => "move-in-no-match",
+            Error::MoveInNotMovedOut => "move-in-not-moved-out",
             Error::AuditBroken { .. } => "audit-broken",
             Error::AuditTruncated { .. } => "audit-truncated",
             Error::Config(_) => "config",

@@ -83,6 +83,8 @@ pub struct Dose {
     /// 接種履歴登録日時.
     #[serde(serialize_with = "unix")]
     pub registered_at: UnixTime,
+    /// The former municipality that provided this dose through a 転入照会 (none: recorded here).
+    pub provided_by: Option<MunicipalityCode>,
 }
 
 /// What an issuance channel needs: the resident, the doses, the passport data of the last
@@ -277,7 +279,7 @@ impl Records {
         const COLUMNS: &str = "SELECT r.atena, r.family_kanji, r.given_kanji, r.family_kana, r.given_kana, r.birth_date, r.sex, r.ken_no, r.status, \
              (SELECT i.passport FROM issuance i WHERE i.municipality = r.municipality AND i.atena = r.atena AND i.passport IS NOT NULL \
               ORDER BY i.issued_at DESC, i.certificate_id DESC LIMIT 1), \
-             v.dose, v.date, v.product, v.lot, v.venue, v.physician, v.vaccinated_in, v.coupon, v.registered_at, r.alias ";
+             v.dose, v.date, v.product, v.lot, v.venue, v.physician, v.vaccinated_in, v.coupon, v.registered_at, r.alias, v.from_municipality ";
         let sql = match key {
             Key::MyNumberHash(_) => sqlx::AssertSqlSafe(format!(
                 "{COLUMNS} FROM resident_mynumber m JOIN resident r ON r.municipality = m.municipality AND r.atena = m.atena \
@@ -303,7 +305,7 @@ impl Records {
                     r.try_get(9)?,
                     match dose {
                         None => None,
-                        Some(d) => Some((d, r.try_get(11)?, r.try_get(12)?, r.try_get(13)?, r.try_get(14)?, r.try_get(15)?, r.try_get(16)?, r.try_get(17)?, r.try_get(18)?)),
+                        Some(d) => Some((d, r.try_get(11)?, r.try_get(12)?, r.try_get(13)?, r.try_get(14)?, r.try_get(15)?, r.try_get(16)?, r.try_get(17)?, r.try_get(18)?, r.try_get(20)?)),
                     },
                 ))
             }).collect())
@@ -355,10 +357,10 @@ impl Records {
         atena: &AtenaNo,
     ) -> Result<Vec<Dose>> {
         let rows: Vec<RawDose> = with_db!(&self.db, p => sqlx::query(
-            "SELECT dose, date, product, lot, venue, physician, vaccinated_in, coupon, registered_at \
+            "SELECT dose, date, product, lot, venue, physician, vaccinated_in, coupon, registered_at, from_municipality \
              FROM vaccination WHERE municipality = $1 AND atena = $2 ORDER BY dose")
             .bind(municipality.as_str()).bind(atena.as_str()).fetch_all(p).await
-            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect()))?;
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8), r.get(9))).collect()))?;
         rows.into_iter().map(dose_from_raw).collect()
     }
 
@@ -865,10 +867,11 @@ type RawDose = (
     String,
     String,
     i64,
+    Option<String>,
 );
 
 fn dose_from_raw(
-    (dose, date, product, lot, venue, physician, vaccinated_in, coupon, reg): RawDose,
+    (dose, date, product, lot, venue, physician, vaccinated_in, coupon, reg, from): RawDose,
 ) -> Result<Dose> {
     Ok(Dose {
         dose: u32::try_from(dose).map_err(|_| bad("dose number"))?,
@@ -881,6 +884,9 @@ fn dose_from_raw(
             .map_err(|_| bad("vaccinating municipality"))?,
         coupon: CouponType::from_code(&coupon)?,
         registered_at: UnixTime(reg),
+        provided_by: from
+            .map(|m| MunicipalityCode::parse(&m).map_err(|_| bad("providing municipality")))
+            .transpose()?,
     })
 }
 

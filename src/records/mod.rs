@@ -10,6 +10,7 @@
 //!   ├ lookup   VerifiedIdentity + municipality → resident, doses, last passport data
 //!   ├ staff    argon2id + TOTP logins, throttling, municipality-scoped search and view
 //!   ├ staff_admin  an admin's own staff: add, disable, role, TOTP reset, periodic review
+//!   ├ move_in  転入照会: answer for a resident who moved out, store what was provided
 //!   ├ stats    counts only (issuances, revocations per cell), small cells suppressed
 //!   └ audit    serialised, hash-chained, signed checkpoints; `verify`
 //! ```
@@ -31,6 +32,7 @@ mod import;
 mod keys;
 mod lookup;
 pub mod model;
+mod move_in;
 mod primary;
 pub mod seed;
 mod staff;
@@ -52,6 +54,7 @@ pub use lookup::{
     Resident, RevokedIssuance,
 };
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};
+pub use move_in::{MoveInOutcome, ProvidedDose};
 pub use staff::{
     IssuanceLine, NewStaff, NewTotp, ResidentView, SearchQuery, StaffSession, plausible_login,
 };

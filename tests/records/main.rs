@@ -10,6 +10,7 @@ mod cli;
 mod foreign;
 mod import;
 mod lookup;
+mod move_in;
 mod review;
 mod staff;
 mod stats;

@@ -96,6 +96,11 @@ impl Records {
                             .bind(code).execute(&mut *$tx).await?;
                     }
                     if moves {
+                        // The former municipality keeps the hash (never the number) to answer a
+                        // 転入照会 about the resident who moved out.
+                        sqlx::query("INSERT INTO former_mynumber (municipality, atena, hash) SELECT municipality, atena, hash FROM resident_mynumber \
+                                     WHERE municipality <> $1 AND hash IN (SELECT hash FROM stage_resident) ON CONFLICT (municipality, atena) DO UPDATE SET hash = excluded.hash")
+                            .bind(code).execute(&mut *$tx).await?;
                         sqlx::query("DELETE FROM resident_mynumber WHERE municipality <> $1 AND hash IN (SELECT hash FROM stage_resident)")
                             .bind(code).execute(&mut *$tx).await?;
                     }

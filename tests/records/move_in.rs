@@ -1,0 +1,278 @@
+//! 転入照会: a resident who moved from 福岡市 to 千代田区; the new municipality's `move-in`
+//! staff ask the former one, which provides only that resident's doses; both sides audit it.
+//! Within one deployment (both backends) and between two deployments over mTLS.
+
+use std::sync::Arc;
+
+use vaxcert::domain::MunicipalityCode;
+use vaxcert::move_in::{Exchange, PeerSettings, Settings};
+use vaxcert::records::{AtenaNo, Error, Records, Role, StaffSession};
+
+use crate::helpers::*;
+
+/// The mover's 個人番号 (synthetic, check digit valid).
+const MOVER: &str = "901234567893";
+
+const FORMER_TARGETS: &str = "2002,901234567893,高橋,健,タカハシ,ケン,19750315,1,0000000102,1\n";
+const FORMER_DOSES: &str = "\
+2002,1,20210610,pfizer-comirnaty,FC1001,福岡市役所接種会場,福岡　医師,401307,1
+2002,2,20210701,pfizer-comirnaty,FC1002,福岡市役所接種会場,福岡　医師,401307,1
+";
+const NEW_TARGETS: &str = "1007,901234567893,高橋,健,タカハシ,ケン,19750315,1,0000000007,\n";
+const NEW_DOSES: &str =
+    "1007,3,20221020,moderna-spikevax,3007001,千代田区役所,接種　一郎,131016,1\n";
+
+async fn import(r: &Records, m: &str, targets: &str, doses: &str) {
+    r.import_targets(targets.as_bytes(), &code(m), "test", &|_| {})
+        .await
+        .unwrap();
+    r.import_vaccinations(doses.as_bytes(), &code(m), "test", &|_| {})
+        .await
+        .unwrap();
+}
+
+async fn login_as(
+    r: &Records,
+    m: &str,
+    login: &str,
+    role: Role,
+    at: vaxcert::clock::UnixTime,
+) -> StaffSession {
+    let new = r.add_staff(&code(m), login, role).await.unwrap();
+    r.login(
+        &code(m),
+        login,
+        &new.password,
+        &totp_now(&new.totp.provisioning_uri, at),
+        "10.0.0.9",
+    )
+    .await
+    .unwrap()
+}
+
+async fn a_moved_in_residents_doses_come_from_the_former_municipality(b: Backend) {
+    let (_db, r) = with_municipalities(b).await;
+    import(&r, FUKUOKA, FORMER_TARGETS, FORMER_DOSES).await;
+    import(&r, CHIYODA, NEW_TARGETS, NEW_DOSES).await;
+    let r = Arc::new(r);
+    let ex = Exchange::local(r.clone());
+    let atena = AtenaNo::parse("1007").unwrap();
+    let clerk = login_as(&r, CHIYODA, "clerk1", Role::Clerk, NOW).await;
+    let e = ex.ask(&clerk, &atena, &code(FUKUOKA)).await.unwrap_err();
+    assert_eq!(e.code(), "forbidden", "only the move-in role asks");
+    let s = login_as(&r, CHIYODA, "movein1", Role::MoveIn, NOW).await;
+
+    let o = ex.ask(&s, &atena, &code(FUKUOKA)).await.unwrap();
+    assert_eq!((o.provided, o.stored), (2, 2));
+    let (_, doses, _) = r
+        .record_by_atena(&code(CHIYODA), &atena)
+        .await
+        .unwrap()
+        .unwrap();
+    let got: Vec<_> = doses
+        .iter()
+        .map(|d| {
+            (
+                d.dose,
+                d.lot.as_str(),
+                d.provided_by.as_ref().map(MunicipalityCode::as_str),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "FC1001", Some(FUKUOKA)),
+            (2, "FC1002", Some(FUKUOKA)),
+            (3, "3007001", None)
+        ]
+    );
+    // Asked again: nothing new is stored, nothing recorded here is overwritten.
+    let again = ex.ask(&s, &atena, &code(FUKUOKA)).await.unwrap();
+    assert_eq!((again.provided, again.stored), (2, 0));
+
+    // Osaka holds nobody with that 個人番号; an unknown municipality has no route.
+    let e = ex.ask(&s, &atena, &code(OSAKA)).await.unwrap_err();
+    assert_eq!(e.code(), "move-in-no-match");
+    let e = ex
+        .ask(&s, &atena, &MunicipalityCode::parse("011002").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "move-in-no-route");
+    // Only residents who live here now.
+    assert!(matches!(
+        r.move_in_subject(&s, &AtenaNo::parse("9999").unwrap())
+            .await,
+        Err(Error::NoSuchResident)
+    ));
+
+    // The provision records, on both sides.
+    let tail = r.audit_tail(100).await.unwrap();
+    let query = |outcome: &str| {
+        tail.iter().any(|e| {
+            e.action == "move-in-query"
+                && e.municipality == CHIYODA
+                && e.actor == "staff:131016/movein1"
+                && e.subject.as_deref() == Some("1007")
+                && e.outcome.starts_with(outcome)
+        })
+    };
+    assert!(query(&format!(
+        "ok from={FUKUOKA} query={} provided=2 stored=2",
+        o.query_id
+    )));
+    assert!(query("move-in-no-match from=271004"));
+    assert!(tail.iter().any(|e| e.action == "move-in-query"
+        && e.actor == "staff:131016/clerk1"
+        && e.outcome.starts_with("forbidden from=401307")));
+    assert!(tail.iter().any(|e| e.action == "move-in-provision"
+        && e.municipality == FUKUOKA
+        && e.subject.as_deref() == Some("2002")
+        && e.outcome
+            == format!(
+                "ok to={CHIYODA} query={} by=staff:131016/movein1 doses=2",
+                o.query_id
+            )));
+    assert!(tail.iter().any(|e| e.action == "move-in-provision"
+        && e.municipality == OSAKA
+        && e.subject.is_none()
+        && e.outcome.starts_with("move-in-no-match to=131016")));
+    for e in &tail {
+        assert!(!e.outcome.contains(MOVER) && !e.actor.contains(MOVER));
+    }
+    r.verify_audit().await.unwrap();
+}
+both!(a_moved_in_residents_doses_come_from_the_former_municipality);
+
+fn tls(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("certs/dev/tls")
+        .join(name)
+}
+
+/// Two deployments: 福岡市's answers on its own mTLS listener, pinning 千代田区's client
+/// certificate (the dev `app-gateway` one stands in for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn between_two_deployments_over_mtls() {
+    // Deployment A holds 千代田区 only, B 福岡市 only.
+    let a_db = TestDb::new(Backend::Sqlite).await;
+    let a = a_db.open().await;
+    a.add_municipality(&code(CHIYODA), "千代田区", true)
+        .await
+        .unwrap();
+    let b_db = TestDb::new(Backend::Sqlite).await;
+    let b = b_db.open().await;
+    b.add_municipality(&code(FUKUOKA), "福岡市", true)
+        .await
+        .unwrap();
+    import(&b, FUKUOKA, FORMER_TARGETS, FORMER_DOSES).await;
+    // A resident of B who still lives there, with the 個人番号 A's resident 1008 also has.
+    import(
+        &b,
+        FUKUOKA,
+        "2003,135792468015,中村,優,ナカムラ,ユウ,19820101,2,0000000103,\n",
+        "2003,1,20210610,pfizer-comirnaty,FC2001,福岡市役所接種会場,福岡　医師,401307,1\n",
+    )
+    .await;
+    import(&a, CHIYODA, NEW_TARGETS, NEW_DOSES).await;
+    import(
+        &a,
+        CHIYODA,
+        "1008,135792468015,中村,優,ナカムラ,ユウ,19820101,2,0000000008,\n",
+        "1008,1,20210610,pfizer-comirnaty,FC3001,千代田区役所,接種　一郎,131016,1\n",
+    )
+    .await;
+    let b = Arc::new(b);
+    let answering = Settings {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        server_cert: Some(tls("records.crt.pem")),
+        server_key: Some(tls("records.key.pem")),
+        client_ca: Some(tls("gateway-ca.crt.pem")),
+        client_cert: tls("center.crt.pem"),
+        client_key: tls("center.key.pem"),
+        server_ca: tls("server-ca.crt.pem"),
+        peers: vec![PeerSettings {
+            name: "chiyoda".into(),
+            municipalities: vec![code(CHIYODA)],
+            url: "https://unused.invalid".into(),
+            client_cert: tls("app-gateway.crt.pem"),
+        }],
+    };
+    let server = vaxcert::move_in::Server::build(b.clone(), &answering)
+        .await
+        .unwrap();
+    let url = format!("https://localhost:{}", server.local_addr().port());
+    tokio::spawn(server.run_until_stopped());
+    let asking = |cert: &str, key: &str| Settings {
+        listen: None,
+        server_cert: None,
+        server_key: None,
+        client_ca: None,
+        client_cert: tls(cert),
+        client_key: tls(key),
+        server_ca: tls("server-ca.crt.pem"),
+        peers: vec![PeerSettings {
+            name: "fukuoka".into(),
+            municipalities: vec![code(FUKUOKA)],
+            url: url.clone(),
+            client_cert: tls("center.crt.pem"),
+        }],
+    };
+    let a = Arc::new(a);
+    let ex = Exchange::with_peers(
+        a.clone(),
+        &asking("app-gateway.crt.pem", "app-gateway.key.pem"),
+    )
+    .unwrap();
+    let s = login_as(&a, CHIYODA, "movein1", Role::MoveIn, NOW).await;
+    let o = ex
+        .ask(&s, &AtenaNo::parse("1007").unwrap(), &code(FUKUOKA))
+        .await
+        .unwrap();
+    assert_eq!((o.provided, o.stored), (2, 2));
+    let (_, doses, _) = a
+        .record_by_atena(&code(CHIYODA), &AtenaNo::parse("1007").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(doses.len(), 3);
+    assert_eq!(
+        doses[0].provided_by.as_ref().map(MunicipalityCode::as_str),
+        Some(FUKUOKA)
+    );
+
+    // Still a resident of 福岡市: refused with its reason.
+    let e = ex
+        .ask(&s, &AtenaNo::parse("1008").unwrap(), &code(FUKUOKA))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "move-in-not-moved-out");
+    // A client certificate the answering side does not pin: no answer at all.
+    let stranger =
+        Exchange::with_peers(a.clone(), &asking("center.crt.pem", "center.key.pem")).unwrap();
+    let e = stranger
+        .ask(&s, &AtenaNo::parse("1007").unwrap(), &code(FUKUOKA))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.code(), "move-in-unreachable" | "move-in-forbidden"),
+        "{e}"
+    );
+
+    let provided = b.audit_tail(50).await.unwrap();
+    assert!(provided.iter().any(|e| e.action == "move-in-provision"
+        && e.subject.as_deref() == Some("2002")
+        && e.outcome
+            == format!(
+                "ok to={CHIYODA} query={} by=peer:chiyoda/staff:131016/movein1 doses=2",
+                o.query_id
+            )));
+    assert!(provided.iter().any(|e| e.action == "move-in-provision"
+        && e.subject.as_deref() == Some("2003")
+        && e.outcome.starts_with("move-in-not-moved-out to=131016")));
+    let asked = a.audit_tail(50).await.unwrap();
+    assert!(asked.iter().any(|e| e.action == "move-in-query"
+        && e.outcome.starts_with("move-in-not-moved-out from=401307")));
+    b.verify_audit().await.unwrap();
+    a.verify_audit().await.unwrap();
+}
