@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use super::error::Result;
-use super::model::Role;
+use super::model::{AtenaNo, Role};
 use super::{Error, Records};
 use crate::domain::MunicipalityCode;
 
@@ -133,6 +133,22 @@ pub const DOSES: [(&str, &str); 19] = [
     ),
 ];
 
+/// A resident who moved from 福岡市 (2002, marked 転出, two doses there) to 千代田区 (1007, one
+/// dose since): 千代田区's `move-in` staff fetch the first two by 転入照会.
+pub const MOVED: [(&str, &str, &str); 2] = [
+    (
+        "401307",
+        "2002,901234567893,高橋,健,タカハシ,ケン,19750315,1,0000000102,1",
+        "2002,1,20210610,pfizer-comirnaty,FC1001,福岡市役所接種会場,福岡　医師,401307,1\n\
+         2002,2,20210701,pfizer-comirnaty,FC1002,福岡市役所接種会場,福岡　医師,401307,1",
+    ),
+    (
+        "131016",
+        "1007,901234567893,高橋,健,タカハシ,ケン,19750315,1,0000000007,",
+        "1007,3,20221020,moderna-spikevax,3007001,千代田区役所集団接種会場,接種　一郎,131016,1",
+    ),
+];
+
 /// The demo counter login (a clerk of 千代田区).
 pub const DEMO_LOGIN: &str = "demo-clerk";
 
@@ -175,7 +191,28 @@ pub async fn demo(records: &Records, out: &mut dyn Write) -> Result<()> {
             v.rows
         );
     }
+    // The move: the former municipality's record first (the new one takes the 個人番号 over),
+    // once.
     let chiyoda = code("131016")?;
+    if records
+        .record_by_atena(&chiyoda, &AtenaNo::parse("1007")?)
+        .await?
+        .is_none()
+    {
+        for (m, target, doses) in MOVED {
+            let m = code(m)?;
+            records
+                .import_targets(format!("{target}\n").as_bytes(), &m, "seed-demo", &|_| {})
+                .await?;
+            records
+                .import_vaccinations(format!("{doses}\n").as_bytes(), &m, "seed-demo", &|_| {})
+                .await?;
+        }
+        let _ = writeln!(
+            out,
+            "moved: 401307 resident 2002 (転出) is 131016 resident 1007 (ask 401307 by 転入照会)"
+        );
+    }
     match records.add_staff(&chiyoda, DEMO_LOGIN, Role::Clerk).await {
         Ok(new) => {
             let _ = writeln!(

@@ -3,7 +3,8 @@
 // issue it and save the PDF the print page shows; reprint it from the record (same ID); then
 // log in as the municipality's admin, revoke it with a reason, open the review page and the
 // audit log (verified chain, CSV export); on the staff page add a login (its secrets shown
-// once), change a role, disable a login, record the periodic review, and log in as the new one.
+// once), change a role, disable a login, record the periodic review, and log in as the new one
+// (a move-in login), which fetches a moved-in resident's doses from the former municipality.
 // Env: COUNTER_URL, MUNICIPALITY, LOGIN, PASSWORD, TOTP_SECRET_HEX, MRZ, SHOTS (screenshot dir),
 // OUT_PDF (where the printed PDF is written), ADMIN_LOGIN, ADMIN_PASSWORD, ADMIN_TOTP_SECRET_HEX.
 import { createHmac } from 'node:crypto';
@@ -128,7 +129,7 @@ try {
   // Staff administration: add a login, change a role, disable one, record the review.
   await Promise.all([page.waitForURL(`${url}/staff`), page.click('#nav-staff')]);
   await page.fill('#add-staff input[name=login]', 'clerk-chromium');
-  await page.selectOption('#add-staff select[name=role]', 'clerk');
+  await page.selectOption('#add-staff select[name=role]', 'move-in');
   await Promise.all([page.waitForSelector('#one-time'), page.click('#add-staff button')]);
   const newPassword = (await page.textContent('#new-password')).trim();
   const newSecret = (await page.textContent('#new-totp-secret')).trim();
@@ -160,10 +161,17 @@ try {
   const newcomerRole = (await page.textContent('.who .role')).trim();
   const newcomerSeesStaff = (await page.$('#nav-staff')) !== null;
 
+  // The new login is the municipality's 転入照会 staff: resident 1007 moved from 福岡市 (401307).
+  await page.goto(`${url}/residents/1007`);
+  await page.fill('#move-in-form input[name=former]', '401307');
+  await Promise.all([page.waitForSelector('#move-in-notice'), page.click('#move-in-form button')]);
+  const providedDoses = (await page.$$('#doses tr[data-provided-by="401307"]')).length;
+  await page.screenshot({ path: `${shots}/12-move-in.png`, fullPage: true });
+
   console.log(JSON.stringify({
     ok: true, previewRoman, previewPassport, certificateId, reprinted,
     revoked: revokeFormLeft === null, reviewEmpty, auditOk, revocationLogged, csvHeader,
-    totpQr, staffRows, lastReview, newcomerRole, newcomerSeesStaff, foreignFound, statsCell,
+    totpQr, staffRows, lastReview, newcomerRole, newcomerSeesStaff, foreignFound, statsCell, providedDoses,
   }));
 } finally {
   await browser.close();

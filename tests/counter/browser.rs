@@ -96,7 +96,7 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
             {"login": "admin-a", "role": "admin", "disabled": "false"},
             {"login": "auditor-a", "role": "clerk", "disabled": "false"},
             {"login": "clerk-a", "role": "clerk", "disabled": "true"},
-            {"login": "clerk-chromium", "role": "clerk", "disabled": "false"},
+            {"login": "clerk-chromium", "role": "move-in", "disabled": "false"},
             {"login": "demo-clerk", "role": "clerk", "disabled": "false"},
         ]),
         "{result}"
@@ -108,7 +108,8 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
             .contains("staff:131016/admin-a"),
         "{result}"
     );
-    assert_eq!(result["newcomerRole"], "clerk", "{result}");
+    assert_eq!(result["newcomerRole"], "move-in", "{result}");
+    assert_eq!(result["providedDoses"], 2, "{result}");
     assert_eq!(result["newcomerSeesStaff"], false, "{result}");
     let pdf = std::fs::read(c.dir.join("printed.pdf")).unwrap();
     assert!(pdfsig(&pdf, &c.dir).contains("Signature is Valid"));

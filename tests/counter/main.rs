@@ -10,6 +10,7 @@ mod flow;
 mod foreign;
 mod helpers;
 mod isolation;
+mod move_in;
 mod session;
 mod staff;
 mod stats;
