@@ -187,6 +187,12 @@ pub struct RecordsConfig {
     /// stay within this deployment.
     #[serde(default)]
     pub move_in: Option<PathBuf>,
+    /// `retention.toml`: applied daily, shown on the admins' retention page.
+    #[serde(default)]
+    pub retention_policy: Option<PathBuf>,
+    /// Also write every signed audit checkpoint here, outside the database.
+    #[serde(default)]
+    pub audit_checkpoint_copy: Option<PathBuf>,
 }
 
 fn default_terms_versions() -> Vec<String> {

@@ -37,6 +37,10 @@ pub struct RecordsArgs {
     /// material (certs/dev/), and allow `--trust dev`.
     #[arg(long, global = true)]
     pub dev: bool,
+    /// Also append every signed audit checkpoint to this file, outside the database (and
+    /// check the database against it in `audit verify`).
+    #[arg(long, global = true)]
+    pub checkpoint_copy: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: RecordsCommand,
@@ -149,6 +153,10 @@ pub struct ServeArgs {
     /// where we answer theirs). Without it, queries stay within this deployment.
     #[arg(long)]
     pub move_in_config: Option<PathBuf>,
+    /// `retention.toml`: apply it every day (each municipality's deletions, then the audit
+    /// archive), and show it on the admins' retention page.
+    #[arg(long)]
+    pub retention_policy: Option<PathBuf>,
 }
 
 fn coded(code: &'static str, e: impl std::fmt::Display) -> anyhow::Error {
@@ -201,7 +209,8 @@ async fn run_async(args: RecordsArgs) -> Result<()> {
             ));
         }
     };
-    let settings = RecordsSettings::new(&args.database_url, keys);
+    let mut settings = RecordsSettings::new(&args.database_url, keys);
+    settings.checkpoint_copy = args.checkpoint_copy.clone();
     let records = Records::open(&settings, Arc::new(SystemClock))
         .await
         .map_err(|e| coded(e.code(), e))?;
@@ -316,6 +325,12 @@ struct Plan {
     counter_trusted_proxies: Vec<std::net::IpAddr>,
     metrics: Option<SocketAddr>,
     move_in: Option<crate::move_in::Settings>,
+    retention: Option<crate::records::Policy>,
+}
+
+fn retention_policy(path: Option<&Path>) -> Result<Option<crate::records::Policy>> {
+    path.map(|p| crate::records::Policy::load(p).map_err(|e| coded(e.code(), e)))
+        .transpose()
 }
 
 fn move_in_settings(path: Option<&Path>) -> Result<Option<crate::move_in::Settings>> {
@@ -401,6 +416,7 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
         counter_trusted_proxies: c.counter_trusted_proxies.clone(),
         metrics: c.metrics,
         move_in: move_in_settings(c.move_in.as_deref())?,
+        retention: retention_policy(c.retention_policy.as_deref())?,
     };
     let record_keys = KeyPaths::in_dir(&c.keys_dir);
     for secret in [c.challenge_key.as_path(), c.token_key.as_path()] {
@@ -412,12 +428,11 @@ async fn serve_from_config(c: RecordsConfig, dev: bool) -> Result<()> {
     if !dev {
         refuse_denylist(&plan, &record_keys)?;
     }
-    let records = Records::open(
-        &RecordsSettings::new(&database_url, record_keys),
-        Arc::new(SystemClock),
-    )
-    .await
-    .map_err(|e| coded(e.code(), e))?;
+    let mut settings = RecordsSettings::new(&database_url, record_keys);
+    settings.checkpoint_copy = c.audit_checkpoint_copy.clone();
+    let records = Records::open(&settings, Arc::new(SystemClock))
+        .await
+        .map_err(|e| coded(e.code(), e))?;
     run_plan(records, plan).await
 }
 
@@ -478,6 +493,7 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
         counter_trusted_proxies: args.counter_trusted_proxies,
         metrics: args.metrics,
         move_in: move_in_settings(args.move_in_config.as_deref())?,
+        retention: retention_policy(args.retention_policy.as_deref())?,
     };
     if !dev {
         refuse_denylist(&plan, records.key_paths())?;
@@ -486,6 +502,33 @@ async fn run_serve(records: Records, args: ServeArgs, dev: bool) -> Result<()> {
         }
     }
     run_plan(records, plan).await
+}
+
+/// The daily retention task: each municipality's deletions under its policy, then the audit
+/// archive; the first run a minute after the start. Failures are logged and retried next day.
+fn spawn_retention(records: Arc<Records>, policy: crate::records::Policy) {
+    let weak = Arc::downgrade(&records);
+    drop(records);
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        let mut day = tokio::time::interval(std::time::Duration::from_secs(86_400));
+        loop {
+            day.tick().await;
+            let Some(records) = weak.upgrade() else {
+                return;
+            };
+            match records.retention_daily(&policy).await {
+                Ok((done, archived)) => tracing::info!(
+                    municipalities = done.len(),
+                    residents = done.iter().map(|(_, d)| d.residents.len()).sum::<usize>(),
+                    issuances = done.iter().map(|(_, d)| d.issuances.len()).sum::<usize>(),
+                    archived = archived.map(|a| a.last),
+                    "retention applied"
+                ),
+                Err(e) => tracing::error!(code = e.code(), error = %e, "retention failed"),
+            }
+        }
+    });
 }
 
 async fn run_plan(records: Records, plan: Plan) -> Result<()> {
@@ -537,6 +580,10 @@ async fn run_plan(records: Records, plan: Plan) -> Result<()> {
         },
     );
     let mut move_in_server = None;
+    if let Some(policy) = &plan.retention {
+        counter_state = counter_state.with_retention(policy.clone());
+        spawn_retention(records.clone(), policy.clone());
+    }
     if let Some(m) = &plan.move_in {
         counter_state = counter_state.with_move_in(
             crate::move_in::Exchange::with_peers(records.clone(), m)

@@ -9,6 +9,7 @@
 //!   ├ session     in-memory sessions: random IDs, CSRF tokens, 15-minute idle timeout
 //!   ├ pages       handlers + minijinja templates from `templates/counter/`
 //!   ├ move_in     the 転入照会 form on the record page (the `move-in` role)
+//!   ├ retention   the admin's retention page (what is due; delete it, audited)
 //!   └ staff       the admin's staff pages (add, disable, role, TOTP reset, unlock, review)
 //! ```
 //!
@@ -24,6 +25,7 @@
 mod error;
 mod move_in;
 mod pages;
+mod retention;
 mod session;
 mod staff;
 
@@ -81,6 +83,8 @@ pub struct State {
     sessions: Arc<session::Sessions>,
     /// 転入照会: within this deployment, and to the peers it is given.
     move_in: Arc<crate::move_in::Exchange>,
+    /// The retention policy the admins' page shows and applies, when configured.
+    retention: Option<Arc<crate::records::Policy>>,
 }
 
 impl State {
@@ -90,11 +94,18 @@ impl State {
         State {
             records: service.records().clone(),
             move_in: Arc::new(crate::move_in::Exchange::local(service.records().clone())),
+            retention: None,
             service,
             clock,
             settings,
             sessions: Arc::new(session::Sessions::default()),
         }
+    }
+
+    /// Show and apply this retention policy on the admins' page.
+    pub fn with_retention(mut self, policy: crate::records::Policy) -> Self {
+        self.retention = Some(Arc::new(policy));
+        self
     }
 
     /// Ask other deployments too (`records serve --move-in-config`).
@@ -150,6 +161,8 @@ pub fn router(state: State) -> Router {
         .route("/audit", get(pages::audit_log))
         .route("/audit.csv", get(pages::audit_csv))
         .route("/review/revoke", post(pages::revoke_stale))
+        .route("/retention", get(retention::show))
+        .route("/retention/apply", post(retention::apply))
         .route("/stats", get(pages::stats))
         .route("/stats.csv", get(pages::stats_csv))
         .route("/staff", get(staff::list).post(staff::add))

@@ -75,6 +75,10 @@ fn env() -> &'static Environment<'static> {
                 "stats.html",
                 include_str!("../../templates/counter/stats.html"),
             ),
+            (
+                "retention.html",
+                include_str!("../../templates/counter/retention.html"),
+            ),
         ] {
             // The templates are compiled into the binary and covered by the tests.
             env.add_template(name, src)

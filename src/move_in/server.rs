@@ -21,8 +21,11 @@ use crate::records::Records;
 struct AppState {
     records: Arc<Records>,
     /// Each peer's exact client certificate (DER), its name and who it may ask as.
-    peers: Arc<Vec<(Vec<u8>, String, Vec<MunicipalityCode>)>>,
+    peers: Arc<Vec<KnownPeer>>,
 }
+
+/// A peer's exact client certificate (DER), its name, and the municipalities it may ask as.
+type KnownPeer = (Vec<u8>, String, Vec<MunicipalityCode>);
 
 /// The move-in listener of `records serve --move-in-config`.
 #[derive(Debug)]

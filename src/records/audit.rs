@@ -89,7 +89,7 @@ fn part(h: &mut Sha256, s: &str) {
     h.update(s.as_bytes());
 }
 
-fn entry_hash(prev: &[u8], seq: i64, at: i64, e: &AuditEntry) -> Vec<u8> {
+pub(in crate::records) fn entry_hash(prev: &[u8], seq: i64, at: i64, e: &AuditEntry) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(b"vaxcert audit v1\0");
     h.update(prev);
@@ -109,7 +109,7 @@ fn entry_hash(prev: &[u8], seq: i64, at: i64, e: &AuditEntry) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> Vec<u8> {
+pub(in crate::records) fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> Vec<u8> {
     let mut m = b"vaxcert audit checkpoint v1\0".to_vec();
     m.extend_from_slice(&seq.to_be_bytes());
     m.extend_from_slice(hash);
@@ -117,7 +117,10 @@ fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> Vec<u8> {
     m
 }
 
-const GENESIS: [u8; 32] = [0; 32];
+/// A signed checkpoint: entry, its hash, when, the signature.
+type Checkpoint = (i64, Vec<u8>, i64, Vec<u8>);
+
+pub(in crate::records) const GENESIS: [u8; 32] = [0; 32];
 
 /// Write one entry at `link` (PostgreSQL, inside the append transaction).
 async fn insert_entry(
@@ -231,7 +234,8 @@ impl Records {
                 .keys
                 .sign_checkpoint(&checkpoint_message(link.seq, &link.hash, at));
             sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
-                .bind(link.seq).bind(&link.hash).bind(at).bind(sig).execute(&mut **tx).await?;
+                .bind(link.seq).bind(&link.hash).bind(at).bind(&sig).execute(&mut **tx).await?;
+            self.copy_checkpoint(link.seq, &link.hash, at, &sig)?;
         }
         Ok(())
     }
@@ -274,7 +278,8 @@ impl Records {
                 .keys
                 .sign_checkpoint(&checkpoint_message(link.seq, &link.hash, at));
             with_db!(&self.db, p => sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
-                .bind(link.seq).bind(&link.hash).bind(at).bind(sig).execute(p).await.map(|r| r.rows_affected()))?;
+                .bind(link.seq).bind(&link.hash).bind(at).bind(&sig).execute(p).await.map(|r| r.rows_affected()))?;
+            self.copy_checkpoint(link.seq, &link.hash, at, &sig)?;
         }
         *head = Some((link.seq, link.hash));
         Ok(())
@@ -293,20 +298,57 @@ impl Records {
                 .map(|r| (r.get::<i64, _>(0), r.get::<Vec<u8>, _>(1)));
             if let Some((seq, hash)) = head {
                 let sig = self.keys.sign_checkpoint(&checkpoint_message(seq, &hash, at));
-                sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
-                    .bind(seq).bind(&hash).bind(at).bind(sig).execute(p).await?;
+                let n = sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
+                    .bind(seq).bind(&hash).bind(at).bind(&sig).execute(p).await?.rows_affected();
+                if n == 1 {
+                    self.copy_checkpoint(seq, &hash, at, &sig)?;
+                }
             }
         });
         Ok(())
     }
 
-    /// Check the whole log: every link, every checkpoint signature, and that no signed
-    /// checkpoint lies beyond the last entry.
+    /// Append a signed checkpoint to the copy outside the database, when one is configured.
+    fn copy_checkpoint(&self, seq: i64, hash: &[u8], at: i64, sig: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let Some(path) = &self.checkpoint_copy else {
+            return Ok(());
+        };
+        let io = |source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let line = serde_json::json!({
+            "seq": seq, "hash": hex::encode(hash), "at": at, "signature": hex::encode(sig),
+        });
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        writeln!(f, "{line}").map_err(io)?;
+        f.sync_data().map_err(io)
+    }
+
+    /// Check the whole live log: every link, every checkpoint signature, that no signed
+    /// checkpoint lies beyond the last entry, and, when entries were archived, that the live
+    /// log starts at the signed checkpoint that sealed the archive. With a checkpoint copy
+    /// configured, every checkpoint in it must also be in the database and match.
     ///
     /// # Errors
     /// [`Error::AuditBroken`] naming the first broken entry, [`Error::AuditTruncated`] when the
     /// tail was cut off.
     pub async fn verify_audit(&self) -> Result<AuditReport> {
+        self.verify_live(None).await
+    }
+
+    /// The live log (see [`Records::verify_audit`]) after the archived entries before it:
+    /// `archived` is where the archive's verified chain ends (its last entry and hash), and the
+    /// live log must continue from exactly there.
+    pub(in crate::records) async fn verify_live(
+        &self,
+        archived: Option<(i64, Vec<u8>)>,
+    ) -> Result<AuditReport> {
         type Raw = (
             i64,
             i64,
@@ -322,12 +364,42 @@ impl Records {
             "SELECT seq, at, actor, municipality, action, subject, outcome, prev_hash, hash FROM audit_log ORDER BY seq")
             .fetch_all(p).await
             .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect()))?;
-        let mut prev = GENESIS.to_vec();
+        let cps: Vec<Checkpoint> = with_db!(&self.db, p => sqlx::query(
+            "SELECT seq, hash, at, signature FROM audit_checkpoint ORDER BY seq")
+            .fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()))?;
+        // Archived entries end at a signed checkpoint; the live log starts right after it.
+        let first = rows.first().map_or(1, |r| r.0);
+        let mut prev =
+            if first > 1 {
+                let anchor = cps.iter().find(|c| c.0 == first - 1).ok_or(Error::AuditBroken {
+                seq: first - 1,
+                what: "entries before the live log were removed without a signed checkpoint",
+            })?;
+                if archived
+                    .as_ref()
+                    .is_some_and(|(s, h)| *s != anchor.0 || *h != anchor.1)
+                {
+                    return Err(Error::AuditBroken {
+                        seq: first,
+                        what: "the archive does not end where the live log starts",
+                    });
+                }
+                anchor.1.clone()
+            } else {
+                if archived.as_ref().is_some_and(|(s, _)| *s > 0) && !rows.is_empty() {
+                    return Err(Error::AuditBroken {
+                        seq: 1,
+                        what: "archived entries are still in the live log",
+                    });
+                }
+                GENESIS.to_vec()
+            };
         let mut hashes = std::collections::HashMap::new();
         for (i, (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash)) in
             rows.iter().enumerate()
         {
-            let expected_seq = i as i64 + 1;
+            let expected_seq = first + i as i64;
             if *seq != expected_seq {
                 return Err(Error::AuditBroken {
                     seq: expected_seq,
@@ -356,35 +428,45 @@ impl Records {
             hashes.insert(*seq, hash.clone());
             prev = hash.clone();
         }
-        let last = rows.len() as i64;
-        let cps: Vec<(i64, Vec<u8>, i64, Vec<u8>)> = with_db!(&self.db, p => sqlx::query(
-            "SELECT seq, hash, at, signature FROM audit_checkpoint ORDER BY seq")
-            .fetch_all(p).await
-            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()))?;
+        let last = first - 1 + rows.len() as i64;
         let mut last_cp = 0;
-        for (seq, hash, at, sig) in &cps {
+        let check = |seq: i64, hash: &[u8], at: i64, sig: &[u8]| -> Result<()> {
             if !self
                 .keys
-                .verify_checkpoint(&checkpoint_message(*seq, hash, *at), sig)
+                .verify_checkpoint(&checkpoint_message(seq, hash, at), sig)
             {
                 return Err(Error::AuditBroken {
-                    seq: *seq,
+                    seq,
                     what: "checkpoint signature does not verify",
                 });
             }
-            if *seq > last {
+            if seq > last {
                 return Err(Error::AuditTruncated {
                     last,
-                    checkpoint: *seq,
+                    checkpoint: seq,
                 });
             }
-            if hashes.get(seq) != Some(hash) {
+            // Checkpoints over archived entries are checked against the archive.
+            if seq >= first && hashes.get(&seq).map(Vec::as_slice) != Some(hash) {
                 return Err(Error::AuditBroken {
-                    seq: *seq,
+                    seq,
                     what: "does not match its signed checkpoint",
                 });
             }
+            Ok(())
+        };
+        for (seq, hash, at, sig) in &cps {
+            check(*seq, hash, *at, sig)?;
             last_cp = last_cp.max(*seq);
+        }
+        for (seq, hash, at, sig) in self.copied_checkpoints()? {
+            check(seq, &hash, at, &sig)?;
+            if !cps.iter().any(|c| c.0 == seq && c.1 == hash) {
+                return Err(Error::AuditBroken {
+                    seq,
+                    what: "checkpoint missing from the database (its copy outside has it)",
+                });
+            }
         }
         Ok(AuditReport {
             entries: last,
@@ -392,6 +474,38 @@ impl Records {
             last_checkpoint: last_cp,
             unsealed: last - last_cp,
         })
+    }
+
+    /// The checkpoints in the copy outside the database (none when not configured or not yet
+    /// written).
+    fn copied_checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        let Some(path) = &self.checkpoint_copy else {
+            return Ok(Vec::new());
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: serde_json::Value =
+                    serde_json::from_str(l).map_err(|_| Error::Corrupt("checkpoint copy line"))?;
+                let hexed = |k: &str| {
+                    v[k].as_str()
+                        .and_then(|s| hex::decode(s).ok())
+                        .ok_or(Error::Corrupt("checkpoint copy field"))
+                };
+                let int = |k: &str| v[k].as_i64().ok_or(Error::Corrupt("checkpoint copy field"));
+                Ok((int("seq")?, hexed("hash")?, int("at")?, hexed("signature")?))
+            })
+            .collect()
     }
 
     /// The newest `limit` entries about `municipality` that match `q`, newest first: what the

@@ -67,6 +67,9 @@ pub enum StorageCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Retention: what is past its period, and deleting it (the municipality's own operator).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// DEV ONLY: demo municipalities, residents for every persona, doses, a counter login.
     SeedDemo,
 }
@@ -166,7 +169,42 @@ pub enum StaffCommand {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check every link and checkpoint; report the first broken link or a missing tail.
-    Verify,
+    Verify {
+        /// Also check the archived entries in this folder, and that the live log continues
+        /// from where they end.
+        #[arg(long)]
+        archive: Option<PathBuf>,
+    },
+    /// Move entries older than the policy's `audit_years` to CSV in its `archive_dir`, up to
+    /// the newest signed checkpoint among them.
+    Archive {
+        /// `retention.toml`.
+        #[arg(long)]
+        policy: PathBuf,
+    },
+}
+
+/// `vaxcert records retention …`
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// List what the policy makes due in one municipality (nothing is deleted).
+    Due {
+        /// `retention.toml`.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+    },
+    /// Delete what is due in one municipality, each deletion audited, and list it.
+    Apply {
+        /// `retention.toml`.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The municipality.
+        #[arg(long)]
+        municipality: MunicipalityCode,
+    },
 }
 
 fn coded(e: Error) -> anyhow::Error {
@@ -259,8 +297,68 @@ pub async fn run(records: &Records, command: StorageCommand) -> Result<()> {
                 StatsFormat::Json => println!("{}", serde_json::to_string_pretty(&s)?),
             }
         }
-        StorageCommand::Audit(AuditCommand::Verify) => {
-            let r = records.verify_audit().await.map_err(coded)?;
+        StorageCommand::Audit(AuditCommand::Archive { policy }) => {
+            let policy = super::Policy::load(&policy).map_err(coded)?;
+            let before = crate::clock::Clock::now(&crate::clock::SystemClock).0
+                - i64::from(policy.audit_years) * 366 * 86_400;
+            match records
+                .archive_audit(before, &policy.archive_dir)
+                .await
+                .map_err(coded)?
+            {
+                Some(a) => println!(
+                    "audit entries {}-{} archived to {} (sealed by checkpoint {})",
+                    a.first,
+                    a.last,
+                    a.file.display(),
+                    a.last
+                ),
+                None => println!(
+                    "no audit entries older than {} years to archive",
+                    policy.audit_years
+                ),
+            }
+        }
+        StorageCommand::Retention(c) => {
+            let (policy, municipality, apply) = match c {
+                RetentionCommand::Due {
+                    policy,
+                    municipality,
+                } => (policy, municipality, false),
+                RetentionCommand::Apply {
+                    policy,
+                    municipality,
+                } => (policy, municipality, true),
+            };
+            let policy = super::Policy::load(&policy).map_err(coded)?;
+            let p = policy.periods(&municipality);
+            let due = if apply {
+                records
+                    .operator_apply_retention(&municipality, &policy)
+                    .await
+            } else {
+                records.retention_due(&municipality, &policy).await
+            }
+            .map_err(coded)?;
+            let verb = if apply { "deleted" } else { "due" };
+            for a in &due.residents {
+                println!("resident {a} {verb} (records_years={})", p.records_years);
+            }
+            for id in &due.issuances {
+                println!("issuance {id} {verb} (issuance_years={})", p.issuance_years);
+            }
+            println!(
+                "{municipality}: {} resident(s), {} issuance(s) {verb}",
+                due.residents.len(),
+                due.issuances.len()
+            );
+        }
+        StorageCommand::Audit(AuditCommand::Verify { archive }) => {
+            let r = match archive {
+                Some(dir) => records.verify_audit_with_archive(&dir).await,
+                None => records.verify_audit().await,
+            }
+            .map_err(coded)?;
             println!(
                 "audit log intact: {} entries, {} signed checkpoints, last at entry {} ({} unsealed)",
                 r.entries, r.checkpoints, r.last_checkpoint, r.unsealed

@@ -39,6 +39,9 @@ pub struct RecordsSettings {
     pub keys: KeyPaths,
     /// Seal the audit head into a signed checkpoint every this many entries (and at shutdown).
     pub audit_checkpoint_every: i64,
+    /// Also append every signed checkpoint to this file (JSON lines), outside the database: a
+    /// checkpoint deleted from the database is then still known to `audit verify`.
+    pub checkpoint_copy: Option<PathBuf>,
 }
 
 impl RecordsSettings {
@@ -48,6 +51,7 @@ impl RecordsSettings {
             database_url: SecretString::from(database_url.to_owned()),
             keys,
             audit_checkpoint_every: 100,
+            checkpoint_copy: None,
         }
     }
 

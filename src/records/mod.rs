@@ -12,7 +12,9 @@
 //!   ├ staff_admin  an admin's own staff: add, disable, role, TOTP reset, periodic review
 //!   ├ move_in  転入照会: answer for a resident who moved out, store what was provided
 //!   ├ stats    counts only (issuances, revocations per cell), small cells suppressed
-//!   └ audit    serialised, hash-chained, signed checkpoints; `verify`
+//!   ├ audit    serialised, hash-chained, signed checkpoints (copied outside too); `verify`
+//!   ├ archive  aged audit entries to CSV, sealed by their checkpoint; verify across both
+//!   └ retention  per-municipality periods: residents (MyNumber blanked), issuance history
 //! ```
 //!
 //! No plaintext MyNumber ever reaches SQL: it is hashed and encrypted in `keys` first.
@@ -23,6 +25,7 @@
 //! may import the libraries below it: `card` (the verified identity), `domain`, `catalogue`,
 //! `clock`, `http` (only to map its errors to problem documents).
 
+mod archive;
 mod audit;
 pub mod cli;
 pub mod config;
@@ -34,6 +37,7 @@ mod lookup;
 pub mod model;
 mod move_in;
 mod primary;
+mod retention;
 pub mod seed;
 mod staff;
 mod staff_admin;
@@ -44,6 +48,7 @@ use std::sync::Arc;
 
 use sqlx::Row;
 
+pub use archive::Archived;
 pub use audit::{AuditEntry, AuditQuery, AuditReport, LoggedEntry};
 pub use config::{KeyPaths, RecordsSettings};
 pub use error::{Column, Error, Result};
@@ -55,6 +60,7 @@ pub use lookup::{
 };
 pub use model::{AtenaNo, CertificateId, CouponType, KenNo, PassportData, ResidentStatus, Role};
 pub use move_in::{MoveInOutcome, ProvidedDose};
+pub use retention::{Due, MIN_RECORDS_YEARS, Periods, Policy};
 pub use staff::{
     IssuanceLine, NewStaff, NewTotp, ResidentView, SearchQuery, StaffSession, plausible_login,
 };
@@ -87,6 +93,8 @@ pub struct Records {
     /// The audit writer: one at a time, with the last (seq, hash) it wrote.
     audit_head: tokio::sync::Mutex<Option<(i64, Vec<u8>)>>,
     checkpoint_every: i64,
+    /// Where signed checkpoints are also written, outside the database.
+    checkpoint_copy: Option<std::path::PathBuf>,
     /// Municipalities already read, with when: every preview and issuance needs one, and a
     /// registered municipality does not change (entries expire after [`MUNICIPALITY_TTL`]).
     municipality_cache: std::sync::RwLock<
@@ -120,6 +128,7 @@ impl Records {
             clock,
             audit_head: tokio::sync::Mutex::new(None),
             checkpoint_every: settings.audit_checkpoint_every.max(1),
+            checkpoint_copy: settings.checkpoint_copy.clone(),
             municipality_cache: std::sync::RwLock::default(),
             last_purge: std::sync::atomic::AtomicI64::new(i64::MIN),
             last_throttle_purge: std::sync::atomic::AtomicI64::new(i64::MIN),

@@ -11,6 +11,7 @@ mod foreign;
 mod import;
 mod lookup;
 mod move_in;
+mod retention;
 mod review;
 mod staff;
 mod stats;
