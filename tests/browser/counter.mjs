@@ -126,6 +126,11 @@ try {
   const statsCell = (await page.textContent('#stats tr[data-channel="counter"][data-kind="overseas"] .issued')).trim();
   await page.screenshot({ path: `${shots}/9b-stats.png`, fullPage: true });
 
+  // Retention: the policy's periods, nothing due yet.
+  await Promise.all([page.waitForURL(`${url}/retention`), page.click('#nav-retention')]);
+  const retentionPeriods = (await page.textContent('#retention-periods')).trim();
+  const retentionDue = (await page.textContent('#due-residents')).trim();
+
   // Staff administration: add a login, change a role, disable one, record the review.
   await Promise.all([page.waitForURL(`${url}/staff`), page.click('#nav-staff')]);
   await page.fill('#add-staff input[name=login]', 'clerk-chromium');
@@ -171,7 +176,7 @@ try {
   console.log(JSON.stringify({
     ok: true, previewRoman, previewPassport, certificateId, reprinted,
     revoked: revokeFormLeft === null, reviewEmpty, auditOk, revocationLogged, csvHeader,
-    totpQr, staffRows, lastReview, newcomerRole, newcomerSeesStaff, foreignFound, statsCell, providedDoses,
+    totpQr, staffRows, lastReview, newcomerRole, newcomerSeesStaff, foreignFound, statsCell, providedDoses, retentionPeriods, retentionDue,
   }));
 } finally {
   await browser.close();

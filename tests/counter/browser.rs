@@ -26,7 +26,17 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
     );
     // The browser computes the TOTP from the wall clock, so the counter's clock stands there.
     let c = Counter::start_at(SystemClock.now(), false).await;
-    let server = Server::build("127.0.0.1:0".parse().unwrap(), c.state.clone(), None)
+    let policy = c.dir.join("retention.toml");
+    std::fs::write(
+        &policy,
+        "records_years = 7\nissuance_years = 5\naudit_years = 5\narchive_dir = \"archive\"\n",
+    )
+    .unwrap();
+    let state = c
+        .state
+        .clone()
+        .with_retention(vaxcert::records::Policy::load(&policy).unwrap());
+    let server = Server::build("127.0.0.1:0".parse().unwrap(), state, None)
         .await
         .unwrap();
     let addr = server.local_addr();
@@ -90,6 +100,14 @@ async fn chromium_logs_in_with_totp_pastes_mrz_issues_and_prints() {
     assert_eq!(result["totpQr"], true, "{result}");
     assert_eq!(result["foreignFound"], true, "{result}");
     assert_eq!(result["statsCell"], "<10", "{result}");
+    assert_eq!(result["retentionDue"], "0", "{result}");
+    assert!(
+        result["retentionPeriods"]
+            .as_str()
+            .unwrap()
+            .contains("7 年"),
+        "{result}"
+    );
     assert_eq!(
         result["staffRows"],
         serde_json::json!([

@@ -171,8 +171,13 @@ impl Counter {
     }
 
     pub fn browser(&self) -> Browser {
+        self.browser_of(self.app.clone())
+    }
+
+    /// A browser on another router over the same state (a counter with other settings).
+    pub fn browser_of(&self, app: Router) -> Browser {
         Browser {
-            app: self.app.clone(),
+            app,
             jar: HashMap::new(),
             csrf: String::new(),
             peer: None,

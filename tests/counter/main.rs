@@ -11,6 +11,7 @@ mod foreign;
 mod helpers;
 mod isolation;
 mod move_in;
+mod retention;
 mod session;
 mod staff;
 mod stats;

@@ -146,6 +146,103 @@ async fn the_records_cli_end_to_end(b: Backend) {
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v, serde_json::json!({"threshold": 5, "rows": []}));
+    // Retention: 1004 marked 死亡 seven years ago (its record's change time moved back, as the
+    // CLI runs on the real clock) is due and deleted; nothing is old enough to archive.
+    let policy = dir.join(format!("retention-{b:?}.toml"));
+    std::fs::write(
+        &policy,
+        "records_years = 5\nissuance_years = 5\naudit_years = 5\narchive_dir = \"archive\"\n",
+    )
+    .unwrap();
+    let pol = policy.to_str().unwrap();
+    std::fs::write(
+        &targets,
+        "1004,234567890121,鈴木,花子,スズキ,ハナコ,19920715,2,0000000004,2\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&db, &["import-targets", t, "--municipality", "131016"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(
+        &db,
+        &[
+            "retention",
+            "due",
+            "--policy",
+            pol,
+            "--municipality",
+            "131016",
+        ],
+    );
+    assert!(
+        ok && out.contains("131016: 0 resident(s), 0 issuance(s) due"),
+        "{out}{err}"
+    );
+    db.exec("UPDATE resident SET updated_at = updated_at - 7 * 366 * 86400 WHERE atena = '1004'")
+        .await;
+    let (ok, out, err) = run(
+        &db,
+        &[
+            "retention",
+            "due",
+            "--policy",
+            pol,
+            "--municipality",
+            "131016",
+        ],
+    );
+    assert!(
+        ok && out.contains("resident 1004 due (records_years=5)"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = run(
+        &db,
+        &[
+            "retention",
+            "apply",
+            "--policy",
+            pol,
+            "--municipality",
+            "131016",
+        ],
+    );
+    assert!(
+        ok && out.contains("resident 1004 deleted (records_years=5)"),
+        "{out}{err}"
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM resident_mynumber WHERE atena = '1004'")
+            .await,
+        0
+    );
+    let (ok, out, err) = run(&db, &["audit", "archive", "--policy", pol]);
+    assert!(
+        ok && out.contains("no audit entries older than 5 years"),
+        "{out}{err}"
+    );
+    let archive = dir.join("archive");
+    std::fs::create_dir_all(&archive).unwrap();
+    let (ok, out, err) = run(
+        &db,
+        &["audit", "verify", "--archive", archive.to_str().unwrap()],
+    );
+    assert!(ok && out.contains("audit log intact"), "{out}{err}");
+    // Checkpoints copied outside the database: a deleted one is caught.
+    let copy = dir.join(format!("checkpoints-{b:?}.jsonl"));
+    let c = copy.to_str().unwrap();
+    // Each run audits one entry (`stats`) and seals the head at its close.
+    for _ in 0..2 {
+        let (ok, _, err) = run(&db, &["--checkpoint-copy", c, "stats"]);
+        assert!(ok, "{err}");
+    }
+    assert!(std::fs::read_to_string(&copy).unwrap().lines().count() >= 1);
+    db.exec("DELETE FROM audit_checkpoint WHERE seq = (SELECT MAX(seq) FROM audit_checkpoint)")
+        .await;
+    let (ok, _, err) = run(&db, &["--checkpoint-copy", c, "audit", "verify"]);
+    assert!(
+        !ok && err.contains("its copy outside has it") && err.contains("[audit-broken]"),
+        "{err}"
+    );
+    // Without the copy, the deleted newest checkpoint leaves a log that still verifies.
     let (ok, out, _) = run(&db, &["audit", "verify"]);
     assert!(ok && out.contains("audit log intact"), "{out}");
     // The demo data, on its own database (its residents are the same personas).
