@@ -51,6 +51,11 @@ async fn a_foreign_resident_is_found_previewed_and_issued_an_overseas_certificat
         "{}",
         p.body
     );
+    // Issued: the SHC names the legal name; the paper prints the 通称 beside the birth date.
+    let id = crate::flow::issue_domestic(&mut b, "1006").await;
+    let pdf = b.get(&format!("/certificates/{id}/pdf")).await;
+    assert!(pdfsig(&pdf.bytes, &c.dir).contains("Signature is Valid"));
+    std::fs::write(c.dir.join("tsushou-domestic.pdf"), &pdf.bytes).unwrap();
 
     // An overseas certificate for 1005 from a US passport, with a former name recorded.
     let m = mrz_of("USA", "SMITH", "JOHN<WILLIAM", "C03005988", "790623", 'M');
