@@ -36,14 +36,7 @@ pub(super) struct ActionForm {
 }
 
 fn role_of(s: &str) -> Result<Role, Error> {
-    match s {
-        "admin" => Ok(Role::Admin),
-        "clerk" => Ok(Role::Clerk),
-        "auditor" => Ok(Role::Auditor),
-        "stats" => Ok(Role::Stats),
-        "move-in" => Ok(Role::MoveIn),
-        _ => Err(Error::Input("役割 / role")),
-    }
+    Role::parse(s).map_err(|_| Error::Input("役割 / role"))
 }
 
 /// What the page says above the list after an action.

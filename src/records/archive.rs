@@ -68,40 +68,27 @@ impl Records {
         let Some((upto, hash, at, sig)) = cp else {
             return Ok(None);
         };
-        type Raw = (
-            i64,
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            Vec<u8>,
-            Vec<u8>,
-        );
-        let rows: Vec<Raw> = with_db!(&self.db, p => sqlx::query(
-            "SELECT seq, at, actor, municipality, action, subject, outcome, prev_hash, hash FROM audit_log WHERE seq <= $1 ORDER BY seq")
-            .bind(upto).fetch_all(p).await
-            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect()))?;
-        let Some(first) = rows.first().map(|r| r.0) else {
+        let rows = self.stored_entries(Some(upto)).await?;
+        let Some(first) = rows.first().map(|r| r.seq) else {
             return Ok(None);
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let file = dir.join(format!("audit-{first:012}-{upto:012}.csv"));
         let mut w = csv::Writer::from_path(&file).map_err(csv_err(&file))?;
         w.write_record(HEADER).map_err(csv_err(&file))?;
-        for (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash) in &rows {
+        for r in &rows {
+            let e = &r.entry;
             w.write_record([
-                seq.to_string().as_str(),
-                &at.to_string(),
-                actor,
-                municipality,
-                action,
-                if subject.is_some() { "1" } else { "0" },
-                subject.as_deref().unwrap_or(""),
-                outcome,
-                &hex::encode(prev_hash),
-                &hex::encode(hash),
+                r.seq.to_string().as_str(),
+                &r.at.to_string(),
+                &e.actor,
+                &e.municipality,
+                &e.action,
+                if e.subject.is_some() { "1" } else { "0" },
+                e.subject.as_deref().unwrap_or(""),
+                &e.outcome,
+                &hex::encode(&r.prev_hash),
+                &hex::encode(&r.hash),
             ])
             .map_err(csv_err(&file))?;
         }

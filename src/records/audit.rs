@@ -117,6 +117,15 @@ pub(in crate::records) fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> 
     m
 }
 
+/// One entry as stored: its place, time, content and the two hashes.
+pub(in crate::records) struct Stored {
+    pub(in crate::records) seq: i64,
+    pub(in crate::records) at: i64,
+    pub(in crate::records) entry: AuditEntry,
+    pub(in crate::records) prev_hash: Vec<u8>,
+    pub(in crate::records) hash: Vec<u8>,
+}
+
 /// A signed checkpoint: entry, its hash, when, the signature.
 type Checkpoint = (i64, Vec<u8>, i64, Vec<u8>);
 
@@ -349,27 +358,13 @@ impl Records {
         &self,
         archived: Option<(i64, Vec<u8>)>,
     ) -> Result<AuditReport> {
-        type Raw = (
-            i64,
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            Vec<u8>,
-            Vec<u8>,
-        );
-        let rows: Vec<Raw> = with_db!(&self.db, p => sqlx::query(
-            "SELECT seq, at, actor, municipality, action, subject, outcome, prev_hash, hash FROM audit_log ORDER BY seq")
-            .fetch_all(p).await
-            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7), r.get(8))).collect()))?;
+        let rows = self.stored_entries(None).await?;
         let cps: Vec<Checkpoint> = with_db!(&self.db, p => sqlx::query(
             "SELECT seq, hash, at, signature FROM audit_checkpoint ORDER BY seq")
             .fetch_all(p).await
             .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()))?;
         // Archived entries end at a signed checkpoint; the live log starts right after it.
-        let first = rows.first().map_or(1, |r| r.0);
+        let first = rows.first().map_or(1, |r| r.seq);
         let mut prev =
             if first > 1 {
                 let anchor = cps.iter().find(|c| c.0 == first - 1).ok_or(Error::AuditBroken {
@@ -396,8 +391,16 @@ impl Records {
                 GENESIS.to_vec()
             };
         let mut hashes = std::collections::HashMap::new();
-        for (i, (seq, at, actor, municipality, action, subject, outcome, prev_hash, hash)) in
-            rows.iter().enumerate()
+        for (
+            i,
+            Stored {
+                seq,
+                at,
+                entry,
+                prev_hash,
+                hash,
+            },
+        ) in rows.iter().enumerate()
         {
             let expected_seq = first + i as i64;
             if *seq != expected_seq {
@@ -412,14 +415,7 @@ impl Records {
                     what: "does not link to the previous entry",
                 });
             }
-            let e = AuditEntry {
-                actor: actor.clone(),
-                municipality: municipality.clone(),
-                action: action.clone(),
-                subject: subject.clone(),
-                outcome: outcome.clone(),
-            };
-            if entry_hash(prev_hash, *seq, *at, &e) != *hash {
+            if entry_hash(prev_hash, *seq, *at, entry) != *hash {
                 return Err(Error::AuditBroken {
                     seq: *seq,
                     what: "content does not match its hash (altered)",
@@ -474,6 +470,22 @@ impl Records {
             last_checkpoint: last_cp,
             unsealed: last - last_cp,
         })
+    }
+
+    /// The stored entries in order, all or up to `upto`.
+    pub(in crate::records) async fn stored_entries(
+        &self,
+        upto: Option<i64>,
+    ) -> Result<Vec<Stored>> {
+        Ok(with_db!(&self.db, p => sqlx::query(
+            "SELECT seq, at, actor, municipality, action, subject, outcome, prev_hash, hash FROM audit_log \
+             WHERE ($1 IS NULL OR seq <= $1) ORDER BY seq")
+            .bind(upto).fetch_all(p).await
+            .map(|rows| rows.iter().map(|r| Stored {
+                seq: r.get(0), at: r.get(1),
+                entry: AuditEntry { actor: r.get(2), municipality: r.get(3), action: r.get(4), subject: r.get(5), outcome: r.get(6) },
+                prev_hash: r.get(7), hash: r.get(8),
+            }).collect()))?)
     }
 
     /// The checkpoints in the copy outside the database (none when not configured or not yet

@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use crate::artefacts::{pdf_qr_texts, pdfsig, verify_shc};
+use crate::artefacts::{pdf_qr_texts, pdfsig};
 use crate::helpers::{Counter, mrz_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,14 +86,7 @@ async fn a_foreign_resident_is_found_previewed_and_issued_an_overseas_certificat
     assert!(pdfsig(&pdf.bytes, &c.dir).contains("Signature is Valid"));
     std::fs::write(c.dir.join("foreign-overseas.pdf"), &pdf.bytes).unwrap();
     let texts = pdf_qr_texts(&pdf.bytes, &c.dir);
-    let jwks: Value = serde_json::from_str(
-        &std::fs::read_to_string(c.dir.join("publication/jwks.json")).unwrap(),
-    )
-    .unwrap();
-    let shc = verify_shc(
-        texts.iter().find(|t| t.starts_with("shc:/")).unwrap(),
-        &jwks,
-    );
+    let shc = c.shc_of(&pdf.bytes);
     let names = &shc["vc"]["credentialSubject"]["fhirBundle"]["entry"][0]["resource"]["name"];
     assert_eq!(names[0]["family"], "SMITH", "{shc}");
     assert_eq!(names[0]["given"][0], "JOHN WILLIAM", "{shc}");

@@ -188,6 +188,35 @@ impl Counter {
     pub fn code(&self, s: &Staff) -> String {
         totp(&s.secret, self.clock.now())
     }
+
+    /// A new login of 千代田区 with `role`, ready to log in.
+    pub async fn chiyoda_staff(&self, login: &'static str, role: Role) -> Staff {
+        let new = self
+            .records
+            .add_staff(&MunicipalityCode::parse(CHIYODA).unwrap(), login, role)
+            .await
+            .unwrap();
+        Staff {
+            municipality: CHIYODA,
+            login,
+            password: new.password.to_string(),
+            secret: base32_decode(&new.totp.secret_base32),
+        }
+    }
+
+    /// The SHC payload of a printed PDF, read from its pixels and verified under the published
+    /// JWKS.
+    pub fn shc_of(&self, pdf: &[u8]) -> serde_json::Value {
+        let texts = crate::artefacts::pdf_qr_texts(pdf, &self.dir);
+        let jwks: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(self.dir.join("publication/jwks.json")).unwrap(),
+        )
+        .unwrap();
+        crate::artefacts::verify_shc(
+            texts.iter().find(|t| t.starts_with("shc:/")).unwrap(),
+            &jwks,
+        )
+    }
 }
 
 pub struct Page {

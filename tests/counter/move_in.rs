@@ -3,12 +3,9 @@
 //! and a clerk's certificate carries all three. Clerks see no such form and are refused.
 
 use axum::http::StatusCode;
-use serde_json::Value;
 use vaxcert::records::Role;
 
-use crate::artefacts::{pdf_qr_texts, verify_shc};
 use crate::helpers::*;
-use crate::totp::base32_decode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn move_in_staff_fetch_the_former_municipalitys_doses_and_they_are_certified() {
@@ -22,21 +19,7 @@ async fn move_in_staff_fetch_the_former_municipalitys_doses_and_they_are_certifi
         .await;
     assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
 
-    let new = c
-        .records
-        .add_staff(
-            &vaxcert::domain::MunicipalityCode::parse(CHIYODA).unwrap(),
-            "movein-a",
-            Role::MoveIn,
-        )
-        .await
-        .unwrap();
-    let staff = Staff {
-        municipality: CHIYODA,
-        login: "movein-a",
-        password: new.password.to_string(),
-        secret: base32_decode(&new.totp.secret_base32),
-    };
+    let staff = c.chiyoda_staff("movein-a", Role::MoveIn).await;
     let mut b = c.browser();
     b.login(&c, &staff).await;
     let p = b.get("/residents/1007").await;
@@ -67,15 +50,7 @@ async fn move_in_staff_fetch_the_former_municipalitys_doses_and_they_are_certifi
     // The clerk's certificate carries the three doses.
     let id = crate::flow::issue_domestic(&mut clerk, "1007").await;
     let pdf = clerk.get(&format!("/certificates/{id}/pdf")).await;
-    let texts = pdf_qr_texts(&pdf.bytes, &c.dir);
-    let jwks: Value = serde_json::from_str(
-        &std::fs::read_to_string(c.dir.join("publication/jwks.json")).unwrap(),
-    )
-    .unwrap();
-    let shc = verify_shc(
-        texts.iter().find(|t| t.starts_with("shc:/")).unwrap(),
-        &jwks,
-    );
+    let shc = c.shc_of(&pdf.bytes);
     let entries = shc["vc"]["credentialSubject"]["fhirBundle"]["entry"]
         .as_array()
         .unwrap();

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use vaxcert::records::Role;
 
 use crate::helpers::*;
-use crate::totp::base32_decode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stats_role_sees_counts_and_no_resident() {
@@ -14,21 +13,7 @@ async fn the_stats_role_sees_counts_and_no_resident() {
     let mut clerk = c.browser();
     clerk.login(&c, &c.chiyoda).await;
     let issued = crate::flow::issue_domestic(&mut clerk, "1001").await;
-    let new = c
-        .records
-        .add_staff(
-            &vaxcert::domain::MunicipalityCode::parse(CHIYODA).unwrap(),
-            "state-a",
-            Role::Stats,
-        )
-        .await
-        .unwrap();
-    let state = Staff {
-        municipality: CHIYODA,
-        login: "state-a",
-        password: new.password.to_string(),
-        secret: base32_decode(&new.totp.secret_base32),
-    };
+    let state = c.chiyoda_staff("state-a", Role::Stats).await;
     let mut b = c.browser();
     let p = b.login_with(&state, &c.code(&state)).await;
     assert_eq!(p.location.as_deref(), Some("/stats"));

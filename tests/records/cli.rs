@@ -155,6 +155,19 @@ async fn the_records_cli_end_to_end(b: Backend) {
     )
     .unwrap();
     let pol = policy.to_str().unwrap();
+    let retention = |what: &str| {
+        run(
+            &db,
+            &[
+                "retention",
+                what,
+                "--policy",
+                pol,
+                "--municipality",
+                "131016",
+            ],
+        )
+    };
     std::fs::write(
         &targets,
         "1004,234567890121,鈴木,花子,スズキ,ハナコ,19920715,2,0000000004,2\n",
@@ -162,49 +175,19 @@ async fn the_records_cli_end_to_end(b: Backend) {
     .unwrap();
     let (ok, _, err) = run(&db, &["import-targets", t, "--municipality", "131016"]);
     assert!(ok, "{err}");
-    let (ok, out, err) = run(
-        &db,
-        &[
-            "retention",
-            "due",
-            "--policy",
-            pol,
-            "--municipality",
-            "131016",
-        ],
-    );
+    let (ok, out, err) = retention("due");
     assert!(
         ok && out.contains("131016: 0 resident(s), 0 issuance(s) due"),
         "{out}{err}"
     );
     db.exec("UPDATE resident SET updated_at = updated_at - 7 * 366 * 86400 WHERE atena = '1004'")
         .await;
-    let (ok, out, err) = run(
-        &db,
-        &[
-            "retention",
-            "due",
-            "--policy",
-            pol,
-            "--municipality",
-            "131016",
-        ],
-    );
+    let (ok, out, err) = retention("due");
     assert!(
         ok && out.contains("resident 1004 due (records_years=5)"),
         "{out}{err}"
     );
-    let (ok, out, err) = run(
-        &db,
-        &[
-            "retention",
-            "apply",
-            "--policy",
-            pol,
-            "--municipality",
-            "131016",
-        ],
-    );
+    let (ok, out, err) = retention("apply");
     assert!(
         ok && out.contains("resident 1004 deleted (records_years=5)"),
         "{out}{err}"

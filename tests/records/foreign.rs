@@ -77,17 +77,7 @@ async fn foreign_residents_import_match_and_are_found(b: Backend) {
         .unwrap();
 
     // The counter finds them by legal name in any case and spacing, or by 通称.
-    let admin = r.add_staff(&chiyoda, "admin1", Role::Admin).await.unwrap();
-    let s = r
-        .login(
-            &chiyoda,
-            "admin1",
-            &admin.password,
-            &totp_now(&admin.totp.provisioning_uri, NOW),
-            "10.0.0.1",
-        )
-        .await
-        .unwrap();
+    let s = staff_session(&r, CHIYODA, "admin1", Role::Admin, NOW).await;
     let by_name = |family: &str, given: &str, born: &str| SearchQuery::NameBirth {
         family: family.into(),
         given: given.into(),

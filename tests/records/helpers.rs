@@ -298,6 +298,26 @@ pub fn totp_now(uri: &str, at: UnixTime) -> String {
     format!("{v:06}")
 }
 
+/// Add a login to `m` with `role` and log it in at `at` (its first TOTP step).
+pub async fn staff_session(
+    r: &Records,
+    m: &str,
+    login: &str,
+    role: vaxcert::records::Role,
+    at: UnixTime,
+) -> vaxcert::records::StaffSession {
+    let new = r.add_staff(&code(m), login, role).await.unwrap();
+    r.login(
+        &code(m),
+        login,
+        &new.password,
+        &totp_now(&new.totp.provisioning_uri, at),
+        "10.0.0.250",
+    )
+    .await
+    .unwrap()
+}
+
 pub fn vaxcert() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vaxcert"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use vaxcert::domain::MunicipalityCode;
 use vaxcert::move_in::{Exchange, PeerSettings, Settings};
-use vaxcert::records::{AtenaNo, Error, Records, Role, StaffSession};
+use vaxcert::records::{AtenaNo, Error, Records, Role};
 
 use crate::helpers::*;
 
@@ -31,25 +31,6 @@ async fn import(r: &Records, m: &str, targets: &str, doses: &str) {
         .unwrap();
 }
 
-async fn login_as(
-    r: &Records,
-    m: &str,
-    login: &str,
-    role: Role,
-    at: vaxcert::clock::UnixTime,
-) -> StaffSession {
-    let new = r.add_staff(&code(m), login, role).await.unwrap();
-    r.login(
-        &code(m),
-        login,
-        &new.password,
-        &totp_now(&new.totp.provisioning_uri, at),
-        "10.0.0.9",
-    )
-    .await
-    .unwrap()
-}
-
 async fn a_moved_in_residents_doses_come_from_the_former_municipality(b: Backend) {
     let (_db, r) = with_municipalities(b).await;
     import(&r, FUKUOKA, FORMER_TARGETS, FORMER_DOSES).await;
@@ -57,10 +38,10 @@ async fn a_moved_in_residents_doses_come_from_the_former_municipality(b: Backend
     let r = Arc::new(r);
     let ex = Exchange::local(r.clone());
     let atena = AtenaNo::parse("1007").unwrap();
-    let clerk = login_as(&r, CHIYODA, "clerk1", Role::Clerk, NOW).await;
+    let clerk = staff_session(&r, CHIYODA, "clerk1", Role::Clerk, NOW).await;
     let e = ex.ask(&clerk, &atena, &code(FUKUOKA)).await.unwrap_err();
     assert_eq!(e.code(), "forbidden", "only the move-in role asks");
-    let s = login_as(&r, CHIYODA, "movein1", Role::MoveIn, NOW).await;
+    let s = staff_session(&r, CHIYODA, "movein1", Role::MoveIn, NOW).await;
 
     let o = ex.ask(&s, &atena, &code(FUKUOKA)).await.unwrap();
     assert_eq!((o.provided, o.stored), (2, 2));
@@ -224,7 +205,7 @@ async fn between_two_deployments_over_mtls() {
         &asking("app-gateway.crt.pem", "app-gateway.key.pem"),
     )
     .unwrap();
-    let s = login_as(&a, CHIYODA, "movein1", Role::MoveIn, NOW).await;
+    let s = staff_session(&a, CHIYODA, "movein1", Role::MoveIn, NOW).await;
     let o = ex
         .ask(&s, &AtenaNo::parse("1007").unwrap(), &code(FUKUOKA))
         .await

@@ -33,25 +33,6 @@ fn policy(d: &std::path::Path, text: &str) -> Result<Policy, Error> {
 
 const POLICY: &str = "records_years = 5\nissuance_years = 5\naudit_years = 5\narchive_dir = \"archive\"\n\n[municipality.401307]\nrecords_years = 10\n";
 
-async fn session(
-    r: &Records,
-    m: &str,
-    login: &str,
-    role: Role,
-    at: vaxcert::clock::UnixTime,
-) -> vaxcert::records::StaffSession {
-    let new = r.add_staff(&code(m), login, role).await.unwrap();
-    r.login(
-        &code(m),
-        login,
-        &new.password,
-        &totp_now(&new.totp.provisioning_uri, at),
-        "10.0.0.3",
-    )
-    .await
-    .unwrap()
-}
-
 async fn a_resident_past_retention_is_deleted_by_their_municipality_alone(b: Backend) {
     let d = dir("apply");
     for (bad, says) in [
@@ -130,17 +111,17 @@ async fn a_resident_past_retention_is_deleted_by_their_municipality_alone(b: Bac
     assert_eq!(due.issuances, [issued.id.as_str()]);
 
     // Not a clerk; not another municipality's admin (it deletes only its own).
-    let clerk = session(&r, CHIYODA, "clerk1", Role::Clerk, now).await;
+    let clerk = staff_session(&r, CHIYODA, "clerk1", Role::Clerk, now).await;
     assert!(matches!(
         r.apply_retention(&clerk, &policy).await,
         Err(Error::Forbidden)
     ));
-    let fukuoka = session(&r, FUKUOKA, "admin2", Role::Admin, now).await;
+    let fukuoka = staff_session(&r, FUKUOKA, "admin2", Role::Admin, now).await;
     let none = r.apply_retention(&fukuoka, &policy).await.unwrap();
     assert!(none.residents.is_empty() && none.issuances.is_empty());
     assert_eq!(r.retention_due(&code(CHIYODA), &policy).await.unwrap(), due);
 
-    let admin = session(&r, CHIYODA, "admin1", Role::Admin, now).await;
+    let admin = staff_session(&r, CHIYODA, "admin1", Role::Admin, now).await;
     let done = r.apply_retention(&admin, &policy).await.unwrap();
     assert_eq!(done, due);
     assert!(

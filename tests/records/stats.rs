@@ -60,29 +60,9 @@ async fn the_state_sees_counts_only(b: Backend) {
         .unwrap();
     }
 
-    let stats = r.add_staff(&chiyoda, "state1", Role::Stats).await.unwrap();
-    let clerk = r.add_staff(&chiyoda, "clerk1", Role::Clerk).await.unwrap();
     let now = NOW.plus(24 * 3600);
-    let s = r
-        .login(
-            &chiyoda,
-            "state1",
-            &stats.password,
-            &totp_now(&stats.totp.provisioning_uri, now),
-            "10.0.0.1",
-        )
-        .await
-        .unwrap();
-    let c = r
-        .login(
-            &chiyoda,
-            "clerk1",
-            &clerk.password,
-            &totp_now(&clerk.totp.provisioning_uri, now),
-            "10.0.0.2",
-        )
-        .await
-        .unwrap();
+    let s = staff_session(&r, CHIYODA, "state1", Role::Stats, now).await;
+    let c = staff_session(&r, CHIYODA, "clerk1", Role::Clerk, now).await;
 
     let st = r.stats(&s, 10).await.unwrap();
     let cells: Vec<_> = st
