@@ -127,7 +127,7 @@ pub(in crate::records) struct Stored {
 }
 
 /// A signed checkpoint: entry, its hash, when, the signature.
-type Checkpoint = (i64, Vec<u8>, i64, Vec<u8>);
+pub(in crate::records) type Checkpoint = (i64, Vec<u8>, i64, Vec<u8>);
 
 pub(in crate::records) const GENESIS: [u8; 32] = [0; 32];
 
@@ -175,8 +175,9 @@ impl Records {
             let mut tx = p.begin().await?;
             let link = self.pg_link(&mut tx, at, e).await?;
             insert_entry(&mut tx, &link, at, e).await?;
-            self.pg_seal(&mut tx, &link).await?;
+            let sealed = self.pg_seal(&mut tx, &link).await?;
             tx.commit().await?;
+            self.copy_sealed(sealed)?;
             return Ok(link.seq);
         }
         // SQLite has one process: `seq` is the primary key, so a writer whose head went stale
@@ -231,22 +232,32 @@ impl Records {
     }
 
     /// PostgreSQL: the entry of `link` is written in `tx`; sign a checkpoint over it when due,
-    /// in the same transaction.
+    /// in the same transaction. Returns the checkpoint to copy outside the database once `tx`
+    /// has committed ([`Records::copy_sealed`]), so the copy never holds one that was rolled
+    /// back.
     pub(in crate::records) async fn pg_seal(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         link: &Link,
-    ) -> Result<()> {
-        if link.seq % self.checkpoint_every == 0 {
-            let at = self.now().0;
-            let sig = self
-                .keys
-                .sign_checkpoint(&checkpoint_message(link.seq, &link.hash, at));
-            sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
-                .bind(link.seq).bind(&link.hash).bind(at).bind(&sig).execute(&mut **tx).await?;
-            self.copy_checkpoint(link.seq, &link.hash, at, &sig)?;
+    ) -> Result<Option<Checkpoint>> {
+        if link.seq % self.checkpoint_every != 0 {
+            return Ok(None);
         }
-        Ok(())
+        let at = self.now().0;
+        let sig = self
+            .keys
+            .sign_checkpoint(&checkpoint_message(link.seq, &link.hash, at));
+        let n = sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
+            .bind(link.seq).bind(&link.hash).bind(at).bind(&sig).execute(&mut **tx).await?.rows_affected();
+        Ok((n == 1).then(|| (link.seq, link.hash.clone(), at, sig)))
+    }
+
+    /// Copy a committed checkpoint outside the database (see [`Records::pg_seal`]).
+    pub(in crate::records) fn copy_sealed(&self, sealed: Option<Checkpoint>) -> Result<()> {
+        match sealed {
+            Some((seq, hash, at, sig)) => self.copy_checkpoint(seq, &hash, at, &sig),
+            None => Ok(()),
+        }
     }
 
     /// The link the next entry takes, under the append lock (`head`, loaded when unknown). The
@@ -286,9 +297,11 @@ impl Records {
             let sig = self
                 .keys
                 .sign_checkpoint(&checkpoint_message(link.seq, &link.hash, at));
-            with_db!(&self.db, p => sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
+            let n = with_db!(&self.db, p => sqlx::query("INSERT INTO audit_checkpoint (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING")
                 .bind(link.seq).bind(&link.hash).bind(at).bind(&sig).execute(p).await.map(|r| r.rows_affected()))?;
-            self.copy_checkpoint(link.seq, &link.hash, at, &sig)?;
+            if n == 1 {
+                self.copy_checkpoint(link.seq, &link.hash, at, &sig)?;
+            }
         }
         *head = Some((link.seq, link.hash));
         Ok(())

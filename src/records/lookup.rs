@@ -527,8 +527,12 @@ impl Records {
                         .fetch_one(&mut *tx).await.map(|r| r.get::<i64, _>(0) == 1 && r.get::<i64, _>(1) == 1);
                     match r {
                         Ok(true) => {
-                            self.pg_seal(&mut tx, &link).await?;
-                            tx.commit().await.map(|()| true)
+                            let sealed = self.pg_seal(&mut tx, &link).await?;
+                            let done = tx.commit().await.map(|()| true);
+                            if done.is_ok() {
+                                self.copy_sealed(sealed)?;
+                            }
+                            done
                         }
                         Ok(false) => {
                             tx.rollback().await?;
