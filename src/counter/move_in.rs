@@ -39,11 +39,23 @@ pub(super) async fn ask(
     };
     match state.move_in.ask(&s.staff, &atena, &former).await {
         Ok(o) => {
-            let notice = format!(
+            let mut notice = format!(
                 "転入照会 {former}: {} 件の接種記録を受け取り、{} 件を登録しました（照会ID {}）。 \
                  Query to {former}: {} dose(s) provided, {} stored (query {}).",
                 o.provided, o.stored, o.query_id, o.provided, o.stored, o.query_id
             );
+            if !o.differing.is_empty() {
+                let list = o
+                    .differing
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                notice.push_str(&format!(
+                    " 接種回数 {list} は当方の記録と接種日が異なるため、当方の記録を残しました。 \
+                     Dose {list}: the former municipality gives another date; the record here is kept."
+                ));
+            }
             resident_page_with(&state, &s, &atena, None, "", Some(notice)).await
         }
         Err(e) => {

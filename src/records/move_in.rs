@@ -52,6 +52,10 @@ pub struct MoveInOutcome {
     pub provided: usize,
     /// Of those, stored here (a dose number already recorded here is kept as it is).
     pub stored: usize,
+    /// Dose numbers recorded here with another date than the former municipality gave: kept as
+    /// recorded here, for staff to look at (接種回数 counts the resident's doses everywhere, so
+    /// the same number should be the same dose).
+    pub differing: Vec<u32>,
 }
 
 impl Records {
@@ -204,6 +208,7 @@ impl Records {
         let m = s.municipality();
         let now = self.now().0;
         let mut stored = 0;
+        let mut differing = Vec::new();
         for d in doses {
             let date = crate::domain::BirthDate::parse(&d.date.replace('-', "")).map_err(|_| {
                 Error::Invalid {
@@ -230,6 +235,15 @@ impl Records {
                 .bind(&d.vaccinated_in).bind(&d.coupon).bind(now).bind(from.as_str()).bind(query_id)
                 .execute(p).await.map(|r| r.rows_affected()))?;
             stored += n as usize;
+            if n == 0 {
+                let here: Option<String> = with_db!(&self.db, p => sqlx::query(
+                    "SELECT date FROM vaccination WHERE municipality = $1 AND atena = $2 AND dose = $3")
+                    .bind(m.as_str()).bind(atena.as_str()).bind(i64::from(d.dose))
+                    .fetch_optional(p).await.map(|r| r.map(|r| r.get(0))))?;
+                if here.as_deref() != Some(date.iso().as_str()) {
+                    differing.push(d.dose);
+                }
+            }
         }
         self.audit(&AuditEntry::system(
             &s.actor(),
@@ -237,8 +251,9 @@ impl Records {
             "move-in-query",
             Some(atena.as_str()),
             &format!(
-                "ok from={from} query={query_id} provided={} stored={stored}",
-                doses.len()
+                "ok from={from} query={query_id} provided={} stored={stored} differing={}",
+                doses.len(),
+                differing.len()
             ),
         ))
         .await?;
@@ -247,6 +262,7 @@ impl Records {
             from: from.clone(),
             provided: doses.len(),
             stored,
+            differing,
         })
     }
 

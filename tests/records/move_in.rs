@@ -71,6 +71,18 @@ async fn a_moved_in_residents_doses_come_from_the_former_municipality(b: Backend
     // Asked again: nothing new is stored, nothing recorded here is overwritten.
     let again = ex.ask(&s, &atena, &code(FUKUOKA)).await.unwrap();
     assert_eq!((again.provided, again.stored), (2, 0));
+    assert!(again.differing.is_empty());
+    // Dose 2 recorded here with another date: kept, and reported.
+    r.import_vaccinations(
+        "1007,2,20210702,pfizer-comirnaty,FC1002,千代田区役所,接種　一郎,131016,1\n".as_bytes(),
+        &code(CHIYODA),
+        "test",
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let differs = ex.ask(&s, &atena, &code(FUKUOKA)).await.unwrap();
+    assert_eq!(differs.differing, [2]);
 
     // Osaka holds nobody with that 個人番号; an unknown municipality has no route.
     let e = ex.ask(&s, &atena, &code(OSAKA)).await.unwrap_err();
