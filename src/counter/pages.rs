@@ -664,32 +664,82 @@ fn home(s: &StaffSession) -> &'static str {
     }
 }
 
-/// `GET /stats`: counts only, small cells suppressed (stats: every municipality; admin: its own).
-pub(super) async fn stats(S(state): S<State>, Staff { s, .. }: Staff) -> Response {
-    match state
+/// The statistics' days, from the query string (`YYYY-MM-DD`, either side may be empty).
+#[derive(Deserialize, Default)]
+pub(super) struct DaysQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl DaysQuery {
+    fn days(&self) -> Result<crate::records::Days, Error> {
+        let day = |v: &str| -> Result<Option<BirthDate>, Error> {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            BirthDate::parse(v)
+                .map(Some)
+                .map_err(|_| Error::Input("日付 / date (YYYY-MM-DD)"))
+        };
+        Ok(crate::records::Days {
+            from: day(&self.from)?,
+            to: day(&self.to)?,
+        })
+    }
+}
+
+/// The statistics for the page or the CSV: the role check is the record system's.
+async fn stats_for(
+    state: &State,
+    s: &Session,
+    q: &DaysQuery,
+) -> Result<(crate::records::Stats, crate::records::Days), Response> {
+    let days = q.days().map_err(|e| error_page(&e, Some(s)))?;
+    state
         .records
-        .stats(&s.staff, crate::records::SUPPRESS_UNDER)
+        .stats(&s.staff, crate::records::SUPPRESS_UNDER, days)
         .await
-    {
-        Ok(st) => render(
-            StatusCode::OK,
-            "stats.html",
-            context! {
-                staff => staff_ctx(&s), csrf => s.csrf.clone(), rows => st.rows,
-                threshold => st.threshold,
-            },
-        ),
-        Err(e) => error_page(&Error::Records(e), Some(&s)),
+        .map(|st| (st, days))
+        .map_err(|e| error_page(&Error::Records(e), Some(s)))
+}
+
+/// `GET /stats`: counts only, small cells suppressed (stats: every municipality; admin: its own).
+pub(super) async fn stats(
+    S(state): S<State>,
+    Staff { s, .. }: Staff,
+    Query(q): Query<DaysQuery>,
+) -> Response {
+    match stats_for(&state, &s, &q).await {
+        Ok((st, days)) => {
+            let (from, to) = (
+                days.from.map(|d| d.iso()).unwrap_or_default(),
+                days.to.map(|d| d.iso()).unwrap_or_default(),
+            );
+            render(
+                StatusCode::OK,
+                "stats.html",
+                context! {
+                    staff => staff_ctx(&s), csrf => s.csrf.clone(), rows => st.rows,
+                    threshold => st.threshold,
+                    csv_href => format!("/stats.csv?from={from}&to={to}"),
+                    from => from, to => to,
+                },
+            )
+        }
+        Err(r) => r,
     }
 }
 
 /// `GET /stats.csv`: the same as CSV.
-pub(super) async fn stats_csv(S(state): S<State>, Staff { s, .. }: Staff) -> Response {
-    match state
-        .records
-        .stats(&s.staff, crate::records::SUPPRESS_UNDER)
-        .await
-    {
+pub(super) async fn stats_csv(
+    S(state): S<State>,
+    Staff { s, .. }: Staff,
+    Query(q): Query<DaysQuery>,
+) -> Response {
+    match stats_for(&state, &s, &q).await.map(|(st, _)| st) {
         Ok(st) => (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -701,7 +751,7 @@ pub(super) async fn stats_csv(S(state): S<State>, Staff { s, .. }: Staff) -> Res
             st.to_csv(),
         )
             .into_response(),
-        Err(e) => error_page(&Error::Records(e), Some(&s)),
+        Err(r) => r,
     }
 }
 

@@ -63,6 +63,12 @@ pub enum StorageCommand {
         /// Cells counting fewer than this are shown as suppressed (`<N`, or null in JSON).
         #[arg(long, default_value_t = crate::records::SUPPRESS_UNDER)]
         threshold: i64,
+        /// The first day (JST, `YYYY-MM-DD`); default: the first issuance.
+        #[arg(long, value_parser = day)]
+        from: Option<crate::domain::BirthDate>,
+        /// The last day (JST, `YYYY-MM-DD`, included); default: today.
+        #[arg(long, value_parser = day)]
+        to: Option<crate::domain::BirthDate>,
     },
     /// The audit log.
     #[command(subcommand)]
@@ -89,6 +95,11 @@ pub enum MunicipalityCommand {
     },
     /// List municipalities.
     List,
+}
+
+/// A day on the command line, `YYYY-MM-DD`.
+fn day(s: &str) -> std::result::Result<crate::domain::BirthDate, String> {
+    crate::domain::BirthDate::parse(s).map_err(|_| format!("{s}: not a date as YYYY-MM-DD"))
 }
 
 /// How `records stats` prints.
@@ -287,9 +298,11 @@ pub async fn run(records: &Records, command: StorageCommand) -> Result<()> {
             format,
             municipality,
             threshold,
+            from,
+            to,
         } => {
             let s = records
-                .operator_stats(municipality.as_ref(), threshold)
+                .operator_stats(municipality.as_ref(), threshold, super::Days { from, to })
                 .await
                 .map_err(coded)?;
             match format {

@@ -65,7 +65,7 @@ pub use staff::{
     IssuanceLine, NewStaff, NewTotp, ResidentView, SearchQuery, StaffSession, plausible_login,
 };
 pub use staff_admin::{StaffChange, StaffLine, StaffReview};
-pub use stats::{SUPPRESS_UNDER, Stats, StatsRow};
+pub use stats::{Days, SUPPRESS_UNDER, Stats, StatsRow};
 
 use crate::card::challenge::{ChallengeId, UsedChallenges};
 use crate::clock::{Clock, UnixTime};

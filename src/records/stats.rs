@@ -48,19 +48,36 @@ pub struct Stats {
 /// Seconds JST is ahead of UTC: days are Japanese days.
 const JST: i64 = 9 * 3600;
 
+/// Which days (JST, both ends included); `None` on a side: unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Days {
+    /// The first day.
+    pub from: Option<crate::domain::BirthDate>,
+    /// The last day.
+    pub to: Option<crate::domain::BirthDate>,
+}
+
+/// A date as the day number the queries group by (days since 1970-01-01).
+fn day_number(d: &crate::domain::BirthDate) -> Option<i64> {
+    let c = d.compact();
+    let part = |r: std::ops::Range<usize>| c[r].parse::<i64>().ok();
+    crate::date::real(part(0..4)?, part(4..6)?, part(6..8)?)
+        .map(|d| crate::date::midnight_utc(d) / 86_400)
+}
+
 impl Records {
     /// The statistics, for a `stats` (or `admin`) login: every municipality for `stats`, the
     /// admin's own for `admin`. Audited as `stats`.
     ///
     /// # Errors
     /// [`Error::Forbidden`] for any other role.
-    pub async fn stats(&self, s: &StaffSession, threshold: i64) -> Result<Stats> {
+    pub async fn stats(&self, s: &StaffSession, threshold: i64, days: Days) -> Result<Stats> {
         let only = match s.role() {
             Role::Stats => None,
             Role::Admin => Some(s.municipality().clone()),
             _ => return Err(Error::Forbidden),
         };
-        let out = self.counts(only.as_ref(), threshold).await?;
+        let out = self.counts(only.as_ref(), threshold, days).await?;
         self.audit(&AuditEntry::system(
             &s.actor(),
             s.municipality(),
@@ -80,8 +97,9 @@ impl Records {
         &self,
         only: Option<&MunicipalityCode>,
         threshold: i64,
+        days: Days,
     ) -> Result<Stats> {
-        let out = self.counts(only, threshold).await?;
+        let out = self.counts(only, threshold, days).await?;
         self.audit(&AuditEntry {
             actor: "cli".to_owned(),
             // Counts over every municipality are nobody's data in particular.
@@ -94,19 +112,30 @@ impl Records {
         Ok(out)
     }
 
-    async fn counts(&self, only: Option<&MunicipalityCode>, threshold: i64) -> Result<Stats> {
+    async fn counts(
+        &self,
+        only: Option<&MunicipalityCode>,
+        threshold: i64,
+        days: Days,
+    ) -> Result<Stats> {
         let threshold = threshold.max(1);
         let only: Option<String> = only.map(|m| m.as_str().to_owned());
+        let (from, to) = (
+            days.from.as_ref().and_then(day_number),
+            days.to.as_ref().and_then(day_number),
+        );
         // Two aggregates, each grouped by the cell: no row about a person leaves the database.
         let issued: Vec<(String, i64, String, String, i64)> = with_db!(&self.db, p => sqlx::query(
             "SELECT municipality, (issued_at + $1) / 86400 AS d, channel, kind, COUNT(*) FROM issuance \
-             WHERE ($2 IS NULL OR municipality = $2) GROUP BY municipality, d, channel, kind")
-            .bind(JST).bind(&only).fetch_all(p).await
+             WHERE ($2 IS NULL OR municipality = $2) AND ($3 IS NULL OR (issued_at + $1) / 86400 >= $3) \
+             AND ($4 IS NULL OR (issued_at + $1) / 86400 <= $4) GROUP BY municipality, d, channel, kind")
+            .bind(JST).bind(&only).bind(from).bind(to).fetch_all(p).await
             .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect()))?;
         let revoked: Vec<(String, i64, String, String, i64)> = with_db!(&self.db, p => sqlx::query(
             "SELECT municipality, (revoked_at + $1) / 86400 AS d, channel, kind, COUNT(*) FROM issuance \
-             WHERE revoked_at IS NOT NULL AND ($2 IS NULL OR municipality = $2) GROUP BY municipality, d, channel, kind")
-            .bind(JST).bind(&only).fetch_all(p).await
+             WHERE revoked_at IS NOT NULL AND ($2 IS NULL OR municipality = $2) AND ($3 IS NULL OR (revoked_at + $1) / 86400 >= $3) \
+             AND ($4 IS NULL OR (revoked_at + $1) / 86400 <= $4) GROUP BY municipality, d, channel, kind")
+            .bind(JST).bind(&only).bind(from).bind(to).fetch_all(p).await
             .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect()))?;
         let mut cells: std::collections::BTreeMap<(String, i64, String, String), (i64, i64)> =
             std::collections::BTreeMap::new();

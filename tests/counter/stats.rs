@@ -37,6 +37,11 @@ async fn the_stats_role_sees_counts_and_no_resident() {
         p.body
     );
     assert!(!p.body.contains("href=\"/search\""));
+    // A range without that day: no cell; a malformed date: refused.
+    let p = b.get("/stats?from=2030-01-01&to=").await;
+    assert!(p.body.contains("id=\"no-stats\""), "{}", p.body);
+    let p = b.get("/stats?from=2027-13-01").await;
+    assert!(p.body.contains("data-code=\"invalid-input\""), "{}", p.body);
     let csv = b.get("/stats.csv").await;
     assert_eq!(csv.content_type.as_deref(), Some("text/csv; charset=utf-8"));
     assert!(

@@ -146,6 +146,13 @@ async fn the_records_cli_end_to_end(b: Backend) {
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v, serde_json::json!({"threshold": 5, "rows": []}));
+    let (ok, out, err) = run(
+        &db,
+        &["stats", "--from", "2026-12-01", "--to", "2026-12-31"],
+    );
+    assert!(ok && out.starts_with("municipality,"), "{out}{err}");
+    let (ok, _, err) = run(&db, &["stats", "--from", "2026-02-30"]);
+    assert!(!ok && err.contains("not a date"), "{err}");
     // Retention: 1004 marked 死亡 seven years ago (its record's change time moved back, as the
     // CLI runs on the real clock) is due and deleted; nothing is old enough to archive.
     let policy = dir.join(format!("retention-{b:?}.toml"));

@@ -3,7 +3,7 @@
 //! any route, and other roles do not read the statistics.
 
 use vaxcert::domain::{BirthDate, Channel, Kind};
-use vaxcert::records::{AtenaNo, Error, NewIssuance, Role, SearchQuery};
+use vaxcert::records::{AtenaNo, Days, Error, NewIssuance, Role, SearchQuery};
 
 use crate::helpers::*;
 
@@ -64,7 +64,7 @@ async fn the_state_sees_counts_only(b: Backend) {
     let s = staff_session(&r, CHIYODA, "state1", Role::Stats, now).await;
     let c = staff_session(&r, CHIYODA, "clerk1", Role::Clerk, now).await;
 
-    let st = r.stats(&s, 10).await.unwrap();
+    let st = r.stats(&s, 10, Days::default()).await.unwrap();
     let cells: Vec<_> = st
         .rows
         .iter()
@@ -95,9 +95,36 @@ async fn the_state_sees_counts_only(b: Backend) {
          131016,2027-01-16,counter,overseas,10,0\n"
     );
     // With a threshold of 1 nothing is hidden.
-    let all = r.stats(&s, 1).await.unwrap();
+    let all = r.stats(&s, 1, Days::default()).await.unwrap();
     assert_eq!(all.rows[0].issued, Some(3));
     assert_eq!(all.rows[0].revoked, Some(1));
+    // One day only (JST, both ends included).
+    let day = |s: &str| Some(BirthDate::parse(s).unwrap());
+    let second = r
+        .stats(
+            &s,
+            10,
+            Days {
+                from: day("2027-01-16"),
+                to: day("2027-01-16"),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.rows.len(), 1);
+    assert_eq!(second.rows[0].day, "2027-01-16");
+    let first = r
+        .stats(
+            &s,
+            1,
+            Days {
+                from: None,
+                to: day("2027-01-15"),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.rows.len(), 2);
 
     // The stats role reads no resident by any route; a clerk reads no statistics.
     let name = SearchQuery::NameBirth {
@@ -114,7 +141,10 @@ async fn the_state_sees_counts_only(b: Backend) {
     assert!(matches!(r.count_residents(&s).await, Err(Error::Forbidden)));
     assert!(matches!(r.staff_review(&s).await, Err(Error::Forbidden)));
     assert!(!s.may_issue());
-    assert!(matches!(r.stats(&c, 10).await, Err(Error::Forbidden)));
+    assert!(matches!(
+        r.stats(&c, 10, Days::default()).await,
+        Err(Error::Forbidden)
+    ));
     let tail = r.audit_tail(20).await.unwrap();
     assert!(
         tail.iter()
