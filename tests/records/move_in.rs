@@ -269,3 +269,113 @@ async fn between_two_deployments_over_mtls() {
     b.verify_audit().await.unwrap();
     a.verify_audit().await.unwrap();
 }
+
+/// Kills the child on drop.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The README's path between deployments: `records serve --move-in-config` answers (the
+/// binary, its configuration file, its listener), the other deployment asks over mTLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_serve_answers_move_in_queries_from_its_config() {
+    use std::io::BufRead;
+    let b_db = TestDb::new(Backend::Sqlite).await;
+    {
+        let b = b_db.open().await;
+        b.add_municipality(&code(FUKUOKA), "福岡市", true)
+            .await
+            .unwrap();
+        import(&b, FUKUOKA, FORMER_TARGETS, FORMER_DOSES).await;
+        b.close().await.unwrap();
+    }
+    let work = b_db.file.as_ref().unwrap().parent().unwrap().to_owned();
+    let config = work.join("move-in.toml");
+    let t = |n: &str| tls(n).display().to_string();
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nserver_cert = \"{}\"\nserver_key = \"{}\"\nclient_ca = \"{}\"\n\
+             client_cert = \"{}\"\nclient_key = \"{}\"\nserver_ca = \"{}\"\n\n[[peer]]\nname = \"chiyoda\"\n\
+             municipalities = [\"131016\"]\nurl = \"https://unused.invalid\"\nclient_cert = \"{}\"\n",
+            t("records.crt.pem"),
+            t("records.key.pem"),
+            t("gateway-ca.crt.pem"),
+            t("center.crt.pem"),
+            t("center.key.pem"),
+            t("server-ca.crt.pem"),
+            t("app-gateway.crt.pem"),
+        ),
+    )
+    .unwrap();
+    let mut child = Child(
+        vaxcert()
+            .args(["records", "--dev", "--database-url", &b_db.url, "serve"])
+            .args(["--listen", "127.0.0.1:0", "--counter-listen", "127.0.0.1:0"])
+            .arg("--publication-dir")
+            .arg(work.join("publication"))
+            .arg("--move-in-config")
+            .arg(&config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let out = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let line = out
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("move-in queries answered on"))
+        .expect("records serve announces its move-in listener");
+    let port = line
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim()
+        .trim_end_matches('/');
+    let url = format!("https://localhost:{port}");
+
+    let a_db = TestDb::new(Backend::Sqlite).await;
+    let a = a_db.open().await;
+    a.add_municipality(&code(CHIYODA), "千代田区", true)
+        .await
+        .unwrap();
+    import(&a, CHIYODA, NEW_TARGETS, NEW_DOSES).await;
+    let a = Arc::new(a);
+    let ex = Exchange::with_peers(
+        a.clone(),
+        &Settings {
+            listen: None,
+            server_cert: None,
+            server_key: None,
+            client_ca: None,
+            client_cert: tls("app-gateway.crt.pem"),
+            client_key: tls("app-gateway.key.pem"),
+            server_ca: tls("server-ca.crt.pem"),
+            peers: vec![PeerSettings {
+                name: "fukuoka".into(),
+                municipalities: vec![code(FUKUOKA)],
+                url,
+                client_cert: tls("center.crt.pem"),
+            }],
+        },
+    )
+    .unwrap();
+    let s = staff_session(&a, CHIYODA, "movein1", Role::MoveIn, NOW).await;
+    let o = ex
+        .ask(&s, &AtenaNo::parse("1007").unwrap(), &code(FUKUOKA))
+        .await
+        .unwrap();
+    assert_eq!((o.provided, o.stored), (2, 2));
+    drop(child);
+    let b = b_db.open().await;
+    let tail = b.audit_tail(20).await.unwrap();
+    assert!(tail.iter().any(|e| e.action == "move-in-provision"
+        && e.subject.as_deref() == Some("2002")
+        && e.outcome.starts_with("ok to=131016")));
+}
