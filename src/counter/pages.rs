@@ -354,7 +354,7 @@ pub(super) async fn revoke(
         &state.records,
         &cid,
         &f.reason,
-        &actor(&s.staff),
+        s.staff.actor(),
         state.service.publication_dir(),
     )
     .await;
@@ -382,7 +382,7 @@ pub(super) async fn reprint(
     };
     match state
         .service
-        .reprint(s.staff.municipality(), &cid, &actor(&s.staff))
+        .reprint(s.staff.municipality(), &cid, s.staff.actor())
         .await
     {
         Ok(a) => {
@@ -585,7 +585,7 @@ pub(super) async fn revoke_stale(
         &state.records,
         s.staff.municipality(),
         &f.reason,
-        &actor(&s.staff),
+        s.staff.actor(),
         state.service.publication_dir(),
     )
     .await
@@ -595,12 +595,8 @@ pub(super) async fn revoke_stale(
     }
 }
 
-pub(super) fn actor(s: &StaffSession) -> String {
-    format!("staff:{}/{}", s.municipality(), s.login())
-}
-
 async fn audit(state: &State, s: &StaffSession, action: &str, subject: Option<&str>) {
-    let e = AuditEntry::system(&actor(s), s.municipality(), action, subject, "ok");
+    let e = AuditEntry::system(s.actor(), s.municipality(), action, subject, "ok");
     if let Err(e) = state.records.audit(&e).await {
         tracing::error!(code = e.code(), "counter audit entry failed");
     }
@@ -1336,7 +1332,7 @@ pub(super) async fn issue(
             kind,
             passport,
             channel: Channel::Counter,
-            actor: actor(&s.staff),
+            actor: s.staff.actor().to_owned(),
             card_key_digest: None,
         })
         .await;

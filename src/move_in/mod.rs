@@ -264,7 +264,7 @@ impl Exchange {
                 return Err(e.into());
             }
         };
-        let asked_by = format!("staff:{}/{}", s.municipality(), s.login());
+        let asked_by = s.actor().to_owned();
         let answer = if self.records.holds(former).await? {
             self.records
                 .answer_move_in(former, s.municipality(), &query_id, &my_number, &asked_by)

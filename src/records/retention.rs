@@ -217,8 +217,8 @@ impl Records {
         Ok(due)
     }
 
-    /// [`Records::apply_retention`] by the municipality's operator at the CLI, or by the daily
-    /// task of `records serve` (`actor` `cli` or `retention`).
+    /// [`Records::apply_retention`] by the municipality's operator at the CLI (audited as
+    /// `cli`; the daily task of `records serve` is audited as `retention`).
     ///
     /// # Errors
     /// As [`Records::apply_retention`].
@@ -227,7 +227,7 @@ impl Records {
         m: &MunicipalityCode,
         policy: &Policy,
     ) -> Result<Due> {
-        self.apply_retention(&StaffSession::operator(m), policy)
+        self.apply_retention(&StaffSession::operator(m, "cli"), policy)
             .await
     }
 
@@ -241,7 +241,9 @@ impl Records {
     ) -> Result<(Vec<(MunicipalityCode, Due)>, Option<super::Archived>)> {
         let mut done = Vec::new();
         for m in self.municipalities().await? {
-            let due = self.operator_apply_retention(&m.code, policy).await?;
+            let due = self
+                .apply_retention(&StaffSession::operator(&m.code, "retention"), policy)
+                .await?;
             if !due.residents.is_empty() || !due.issuances.is_empty() {
                 done.push((m.code, due));
             }

@@ -57,10 +57,9 @@ pub struct StaffSession {
     municipality: MunicipalityCode,
     login: String,
     role: Role,
+    /// Who the audit log names: `staff:CODE/LOGIN`, or the operator's tool.
+    actor: String,
 }
-
-/// The login name the operator's CLI acts under: not a valid login, so no staff member has it.
-const OPERATOR: &str = "(cli)";
 
 impl StaffSession {
     /// The municipality every query of this session is scoped to.
@@ -92,21 +91,30 @@ impl StaffSession {
             Err(Error::Forbidden)
         }
     }
-    pub(in crate::records) fn actor(&self) -> String {
-        if self.login == OPERATOR {
-            "cli".to_owned()
-        } else {
-            format!("staff:{}/{}", self.municipality, self.login)
+    /// Who the audit log names for this session: `staff:CODE/LOGIN` (or the operator's tool).
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// A staff member who logged in.
+    fn staff(municipality: &MunicipalityCode, login: &str, role: Role) -> Self {
+        StaffSession {
+            municipality: municipality.clone(),
+            login: login.to_owned(),
+            role,
+            actor: format!("staff:{municipality}/{login}"),
         }
     }
 
-    /// The operator at the CLI, with an admin's powers over one municipality's staff (the
-    /// operator holds the database and its keys already).
-    pub(in crate::records) fn operator(municipality: &MunicipalityCode) -> Self {
+    /// The operator's tool (`cli`, or `retention` for the daily task of `records serve`), with
+    /// an admin's powers over one municipality (the operator holds the database and its keys
+    /// already). Its login is empty, which no staff login can be.
+    pub(in crate::records) fn operator(municipality: &MunicipalityCode, tool: &str) -> Self {
         StaffSession {
             municipality: municipality.clone(),
-            login: OPERATOR.to_owned(),
+            login: String::new(),
             role: Role::Admin,
+            actor: tool.to_owned(),
         }
     }
 
@@ -395,11 +403,11 @@ impl Records {
                             "UPDATE staff SET last_totp_step = $1, last_login_at = $4 WHERE municipality = $2 AND login = $3 AND last_totp_step < $1")
                             .bind(s).bind(municipality.as_str()).bind(login).bind(now.0).execute(p).await.map(|r| r.rows_affected()))?;
                         if n == 1 {
-                            Ok(StaffSession {
-                                municipality: municipality.clone(),
-                                login: login.to_owned(),
-                                role: Role::parse(&role)?,
-                            })
+                            Ok(StaffSession::staff(
+                                municipality,
+                                login,
+                                Role::parse(&role)?,
+                            ))
                         } else {
                             Err(Error::TotpReplay)
                         }

@@ -258,7 +258,7 @@ impl Records {
         login: &str,
         change: StaffChange,
     ) -> Result<()> {
-        self.change_staff(&StaffSession::operator(m), login, change)
+        self.change_staff(&StaffSession::operator(m, "cli"), login, change)
             .await
     }
 
@@ -267,7 +267,8 @@ impl Records {
     /// # Errors
     /// As [`Records::reset_totp`].
     pub async fn operator_reset_totp(&self, m: &MunicipalityCode, login: &str) -> Result<NewTotp> {
-        self.reset_totp(&StaffSession::operator(m), login).await
+        self.reset_totp(&StaffSession::operator(m, "cli"), login)
+            .await
     }
 
     /// [`Records::unlock_staff`] by the operator at the CLI.
@@ -275,6 +276,7 @@ impl Records {
     /// # Errors
     /// Database errors.
     pub async fn operator_unlock_staff(&self, m: &MunicipalityCode, login: &str) -> Result<()> {
-        self.unlock_staff(&StaffSession::operator(m), login).await
+        self.unlock_staff(&StaffSession::operator(m, "cli"), login)
+            .await
     }
 }

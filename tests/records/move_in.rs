@@ -137,6 +137,33 @@ async fn a_moved_in_residents_doses_come_from_the_former_municipality(b: Backend
 }
 both!(a_moved_in_residents_doses_come_from_the_former_municipality);
 
+/// 千代田区's side when it asks 福岡市 at `url`, as the client certificate `cert`/`key`.
+fn asking(cert: &str, key: &str, url: &str) -> Settings {
+    Settings {
+        listen: None,
+        server_cert: None,
+        server_key: None,
+        client_ca: None,
+        client_cert: tls(cert),
+        client_key: tls(key),
+        server_ca: tls("server-ca.crt.pem"),
+        peers: vec![PeerSettings {
+            name: "fukuoka".into(),
+            municipalities: vec![code(FUKUOKA)],
+            url: url.to_owned(),
+            client_cert: tls("center.crt.pem"),
+        }],
+    }
+}
+
+/// A deployment of its own (SQLite) holding one municipality.
+async fn deployment(m: &str, name: &str) -> (TestDb, Records) {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let r = db.open().await;
+    r.add_municipality(&code(m), name, true).await.unwrap();
+    (db, r)
+}
+
 fn tls(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("certs/dev/tls")
@@ -148,16 +175,8 @@ fn tls(name: &str) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn between_two_deployments_over_mtls() {
     // Deployment A holds 千代田区 only, B 福岡市 only.
-    let a_db = TestDb::new(Backend::Sqlite).await;
-    let a = a_db.open().await;
-    a.add_municipality(&code(CHIYODA), "千代田区", true)
-        .await
-        .unwrap();
-    let b_db = TestDb::new(Backend::Sqlite).await;
-    let b = b_db.open().await;
-    b.add_municipality(&code(FUKUOKA), "福岡市", true)
-        .await
-        .unwrap();
+    let (_a_db, a) = deployment(CHIYODA, "千代田区").await;
+    let (_b_db, b) = deployment(FUKUOKA, "福岡市").await;
     import(&b, FUKUOKA, FORMER_TARGETS, FORMER_DOSES).await;
     // A resident of B who still lives there, with the 個人番号 A's resident 1008 also has.
     import(
@@ -196,25 +215,10 @@ async fn between_two_deployments_over_mtls() {
         .unwrap();
     let url = format!("https://localhost:{}", server.local_addr().port());
     tokio::spawn(server.run_until_stopped());
-    let asking = |cert: &str, key: &str| Settings {
-        listen: None,
-        server_cert: None,
-        server_key: None,
-        client_ca: None,
-        client_cert: tls(cert),
-        client_key: tls(key),
-        server_ca: tls("server-ca.crt.pem"),
-        peers: vec![PeerSettings {
-            name: "fukuoka".into(),
-            municipalities: vec![code(FUKUOKA)],
-            url: url.clone(),
-            client_cert: tls("center.crt.pem"),
-        }],
-    };
     let a = Arc::new(a);
     let ex = Exchange::with_peers(
         a.clone(),
-        &asking("app-gateway.crt.pem", "app-gateway.key.pem"),
+        &asking("app-gateway.crt.pem", "app-gateway.key.pem", &url),
     )
     .unwrap();
     let s = staff_session(&a, CHIYODA, "movein1", Role::MoveIn, NOW).await;
@@ -242,7 +246,7 @@ async fn between_two_deployments_over_mtls() {
     assert_eq!(e.code(), "move-in-not-moved-out");
     // A client certificate the answering side does not pin: no answer at all.
     let stranger =
-        Exchange::with_peers(a.clone(), &asking("center.crt.pem", "center.key.pem")).unwrap();
+        Exchange::with_peers(a.clone(), &asking("center.crt.pem", "center.key.pem", &url)).unwrap();
     let e = stranger
         .ask(&s, &AtenaNo::parse("1007").unwrap(), &code(FUKUOKA))
         .await
@@ -285,15 +289,12 @@ impl Drop for Child {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_serve_answers_move_in_queries_from_its_config() {
     use std::io::BufRead;
-    let b_db = TestDb::new(Backend::Sqlite).await;
-    {
-        let b = b_db.open().await;
-        b.add_municipality(&code(FUKUOKA), "福岡市", true)
-            .await
-            .unwrap();
+    let b_db = {
+        let (db, b) = deployment(FUKUOKA, "福岡市").await;
         import(&b, FUKUOKA, FORMER_TARGETS, FORMER_DOSES).await;
         b.close().await.unwrap();
-    }
+        db
+    };
     let work = b_db.file.as_ref().unwrap().parent().unwrap().to_owned();
     let config = work.join("move-in.toml");
     let t = |n: &str| tls(n).display().to_string();
@@ -340,30 +341,12 @@ async fn records_serve_answers_move_in_queries_from_its_config() {
         .trim_end_matches('/');
     let url = format!("https://localhost:{port}");
 
-    let a_db = TestDb::new(Backend::Sqlite).await;
-    let a = a_db.open().await;
-    a.add_municipality(&code(CHIYODA), "千代田区", true)
-        .await
-        .unwrap();
+    let (_a_db, a) = deployment(CHIYODA, "千代田区").await;
     import(&a, CHIYODA, NEW_TARGETS, NEW_DOSES).await;
     let a = Arc::new(a);
     let ex = Exchange::with_peers(
         a.clone(),
-        &Settings {
-            listen: None,
-            server_cert: None,
-            server_key: None,
-            client_ca: None,
-            client_cert: tls("app-gateway.crt.pem"),
-            client_key: tls("app-gateway.key.pem"),
-            server_ca: tls("server-ca.crt.pem"),
-            peers: vec![PeerSettings {
-                name: "fukuoka".into(),
-                municipalities: vec![code(FUKUOKA)],
-                url,
-                client_cert: tls("center.crt.pem"),
-            }],
-        },
+        &asking("app-gateway.crt.pem", "app-gateway.key.pem", &url),
     )
     .unwrap();
     let s = staff_session(&a, CHIYODA, "movein1", Role::MoveIn, NOW).await;
