@@ -246,7 +246,7 @@ impl Records {
             }
         }
         self.audit(&AuditEntry::system(
-            &s.actor(),
+            s.actor(),
             m,
             "move-in-query",
             Some(atena.as_str()),
@@ -279,7 +279,7 @@ impl Records {
         code: &str,
     ) -> Result<()> {
         self.audit(&AuditEntry::system(
-            &s.actor(),
+            s.actor(),
             s.municipality(),
             "move-in-query",
             Some(atena.as_str()),

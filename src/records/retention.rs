@@ -188,7 +188,7 @@ impl Records {
                 tx.commit().await
             })?;
             self.audit(&AuditEntry::system(
-                &admin.actor(),
+                admin.actor(),
                 m,
                 "retention-delete-resident",
                 Some(atena),
@@ -206,7 +206,7 @@ impl Records {
                 tx.commit().await
             })?;
             self.audit(&AuditEntry::system(
-                &admin.actor(),
+                admin.actor(),
                 m,
                 "retention-delete-issuance",
                 Some(id),

@@ -497,7 +497,7 @@ impl Records {
         with_db!(&self.db, p => sqlx::query("DELETE FROM login_throttle WHERE key = $1")
             .bind(format!("login:{}/{login}", admin.municipality)).execute(p).await.map(|r| r.rows_affected()))?;
         self.audit(&AuditEntry::system(
-            &admin.actor(),
+            admin.actor(),
             &admin.municipality,
             "staff-unlock",
             None,
@@ -545,7 +545,7 @@ impl Records {
         }
         found.truncate(100);
         self.audit(&AuditEntry::system(
-            &s.actor(),
+            s.actor(),
             &s.municipality,
             "search",
             None,
@@ -564,7 +564,7 @@ impl Records {
         let resident = self.resident(&s.municipality, atena).await?;
         let Some(resident) = resident else {
             self.audit(&AuditEntry::system(
-                &s.actor(),
+                s.actor(),
                 &s.municipality,
                 "view",
                 Some(atena.as_str()),
@@ -594,7 +594,7 @@ impl Records {
                 content_digest: r.get::<Option<Vec<u8>>, _>(6).and_then(|d| <[u8; 32]>::try_from(d).ok()),
             }).collect()))?;
         self.audit(&AuditEntry::system(
-            &s.actor(),
+            s.actor(),
             &s.municipality,
             "view",
             Some(atena.as_str()),

@@ -77,7 +77,7 @@ impl Records {
         role: Role,
     ) -> Result<NewStaff> {
         self.admin_of(admin, login)?;
-        self.insert_staff(&admin.actor(), admin.municipality(), login, role)
+        self.insert_staff(admin.actor(), admin.municipality(), login, role)
             .await
     }
 
@@ -116,7 +116,7 @@ impl Records {
             _ => format!("ok {login}"),
         };
         self.audit(&AuditEntry::system(
-            &admin.actor(),
+            admin.actor(),
             admin.municipality(),
             what,
             None,
@@ -142,7 +142,7 @@ impl Records {
             return Err(Error::NoSuchStaff);
         }
         self.audit(&AuditEntry::system(
-            &admin.actor(),
+            admin.actor(),
             m,
             "staff-totp-reset",
             None,
@@ -167,7 +167,7 @@ impl Records {
             "SELECT at, actor FROM audit_log WHERE municipality = $1 AND action = 'staff-review' ORDER BY seq DESC LIMIT 1")
             .bind(m.as_str()).fetch_optional(p).await.map(|r| r.map(|r| (r.get(0), r.get(1)))))?;
         self.audit(&AuditEntry::system(
-            &admin.actor(),
+            admin.actor(),
             m,
             "staff-list",
             None,
@@ -192,7 +192,7 @@ impl Records {
         let n: i64 = with_db!(&self.db, p => sqlx::query("SELECT COUNT(*) FROM staff WHERE municipality = $1")
             .bind(admin.municipality().as_str()).fetch_one(p).await.map(|r| r.get(0)))?;
         self.audit(&AuditEntry::system(
-            &admin.actor(),
+            admin.actor(),
             admin.municipality(),
             "staff-review",
             None,

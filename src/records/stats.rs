@@ -79,7 +79,7 @@ impl Records {
         };
         let out = self.counts(only.as_ref(), threshold, days).await?;
         self.audit(&AuditEntry::system(
-            &s.actor(),
+            s.actor(),
             s.municipality(),
             "stats",
             None,

@@ -156,6 +156,28 @@ fn asking(cert: &str, key: &str, url: &str) -> Settings {
     }
 }
 
+/// 千代田区's `move-in` staff ask 福岡市 at `url` about 1007, as the pinned client certificate.
+async fn ask_over_mtls(
+    a: &Arc<Records>,
+    url: &str,
+) -> (
+    Exchange,
+    vaxcert::records::StaffSession,
+    vaxcert::records::MoveInOutcome,
+) {
+    let ex = Exchange::with_peers(
+        a.clone(),
+        &asking("app-gateway.crt.pem", "app-gateway.key.pem", url),
+    )
+    .unwrap();
+    let s = staff_session(a, CHIYODA, "movein1", Role::MoveIn, NOW).await;
+    let o = ex
+        .ask(&s, &AtenaNo::parse("1007").unwrap(), &code(FUKUOKA))
+        .await
+        .unwrap();
+    (ex, s, o)
+}
+
 /// A deployment of its own (SQLite) holding one municipality.
 async fn deployment(m: &str, name: &str) -> (TestDb, Records) {
     let db = TestDb::new(Backend::Sqlite).await;
@@ -216,16 +238,7 @@ async fn between_two_deployments_over_mtls() {
     let url = format!("https://localhost:{}", server.local_addr().port());
     tokio::spawn(server.run_until_stopped());
     let a = Arc::new(a);
-    let ex = Exchange::with_peers(
-        a.clone(),
-        &asking("app-gateway.crt.pem", "app-gateway.key.pem", &url),
-    )
-    .unwrap();
-    let s = staff_session(&a, CHIYODA, "movein1", Role::MoveIn, NOW).await;
-    let o = ex
-        .ask(&s, &AtenaNo::parse("1007").unwrap(), &code(FUKUOKA))
-        .await
-        .unwrap();
+    let (ex, s, o) = ask_over_mtls(&a, &url).await;
     assert_eq!((o.provided, o.stored), (2, 2));
     let (_, doses, _) = a
         .record_by_atena(&code(CHIYODA), &AtenaNo::parse("1007").unwrap())
@@ -344,16 +357,7 @@ async fn records_serve_answers_move_in_queries_from_its_config() {
     let (_a_db, a) = deployment(CHIYODA, "千代田区").await;
     import(&a, CHIYODA, NEW_TARGETS, NEW_DOSES).await;
     let a = Arc::new(a);
-    let ex = Exchange::with_peers(
-        a.clone(),
-        &asking("app-gateway.crt.pem", "app-gateway.key.pem", &url),
-    )
-    .unwrap();
-    let s = staff_session(&a, CHIYODA, "movein1", Role::MoveIn, NOW).await;
-    let o = ex
-        .ask(&s, &AtenaNo::parse("1007").unwrap(), &code(FUKUOKA))
-        .await
-        .unwrap();
+    let (_, _, o) = ask_over_mtls(&a, &url).await;
     assert_eq!((o.provided, o.stored), (2, 2));
     drop(child);
     let b = b_db.open().await;
